@@ -1,0 +1,33 @@
+"""The Celery application.
+
+Settings come from Django's settings under the ``CELERY_`` namespace; with no
+``REDIS_URL`` set, ``CELERY_TASK_ALWAYS_EAGER`` makes every task run in-process,
+so a first run needs no broker.
+"""
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmp.settings")
+
+app = Celery("cmp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# What beat runs. Every task is idempotent, so a missed or doubled run is harmless.
+app.conf.beat_schedule = {
+    "sweep-webhook-outbox": {"task": "consent.tasks.sweep_outbox", "schedule": 30.0},
+    "expire-choices": {"task": "consent.tasks.expire_choices", "schedule": crontab(hour=3, minute=0)},
+    "apply-retention": {"task": "consent.tasks.apply_retention", "schedule": crontab(hour=3, minute=30)},
+    "request-confirmations-sweep": {"task": "consent.dsr.tasks.send_missing_confirmations", "schedule": 60.0},
+    "expire-unverified-requests": {
+        "task": "consent.dsr.tasks.expire_unverified_requests",
+        "schedule": crontab(hour=4, minute=0),
+    },
+    "privacy-team-digest": {"task": "consent.dsr.tasks.send_daily_digest", "schedule": crontab(hour=7, minute=0)},
+    # Provable consent: seal the log under a Merkle root, and keep the dashboard's rollups fresh.
+    "audit-checkpoint": {"task": "consent.tasks.audit_checkpoint", "schedule": 600.0},
+    # Today and yesterday, so the last events of a day are counted after midnight too.
+    "refresh-rollups": {"task": "consent.tasks.refresh_rollups", "schedule": crontab(minute="*/15"), "kwargs": {"days": 2}},
+}

@@ -1,0 +1,247 @@
+"""Settings, all read from the environment here and nowhere else.
+
+With no variable set, the project runs on the embedded default: SQLite, the
+local-memory cache and Celery tasks executed eagerly in-process, so a first
+``make run`` needs no server. Production sets ``DATABASE_URL`` and
+``REDIS_URL`` (and ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=0``).
+"""
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name, default=None):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "consent",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cmp.security.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "cmp.urls"
+WSGI_APPLICATION = "cmp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Storage -----------------------------------------------------------------
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=int(env("DB_CONN_MAX_AGE", "60")),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "cmp"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ------------------------------------------------------------------
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+# When the broker is down, fail fast: the caller keeps the work in the database
+# (the webhook outbox) and a periodic sweep hands it over later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+
+# --- HTTP, API and security ----------------------------------------------------
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = DEBUG  # serve straight from the apps while developing
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Consent bodies are a few hundred bytes; anything near this is abuse.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_BODY_BYTES", str(16 * 1024)))
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "consent.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Consent platform API",
+    "DESCRIPTION": (
+        "Consent write and lookup API of the self-hosted consent platform. "
+        "Errors are JSON: {\"error\": code, \"detail\": message}."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"ConsentStateEnum": ["granted", "denied"]},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
+# CORS is decided per site from the database (consent/cors.py); nothing is
+# allowed by default. Credentials are allowed so the NAI opt-out cookie of the
+# platform's own host travels with the banner's requests.
+CORS_URLS_REGEX = r"^/api/v1/sites/.*$"
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_HEADERS = ["content-type", "if-none-match", "authorization"]
+CORS_EXPOSE_HEADERS = ["etag"]
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+# Eligible for browsers' preload lists (submitting the domain stays a manual step).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# The /healthz and /readyz probes come over plain HTTP from the orchestrator.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Content-Security-Policy of the platform's own HTML pages (cmp/security.py).
+CMP_CONTENT_SECURITY_POLICY = env(
+    "CMP_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
+
+# --- The platform's own settings ------------------------------------------------
+
+# The request header a trusted proxy or CDN sets to the visitor's ISO country
+# code. Without it every visitor gets the site's default (strictest) regime.
+CMP_COUNTRY_HEADER = env("CMP_COUNTRY_HEADER", "CF-IPCountry")
+# The date this host's GPC support last changed, for /.well-known/gpc.json.
+CMP_GPC_LAST_UPDATE = env("CMP_GPC_LAST_UPDATE", "2026-11-25")
+# Domain for the NAI opt-out cookie; empty: the platform's own host only.
+CMP_NAI_COOKIE_DOMAIN = env("CMP_NAI_COOKIE_DOMAIN", "")
+# Agent authorisation documents of data subject requests: never served publicly.
+CMP_PRIVATE_FILES_DIR = Path(env("CMP_PRIVATE_FILES_DIR", str(BASE_DIR / "private")))
+# How long a request's email verification link and its download link stay valid.
+CMP_DSR_VERIFY_HOURS = int(env("CMP_DSR_VERIFY_HOURS", "72"))
+CMP_DSR_DOWNLOAD_HOURS = int(env("CMP_DSR_DOWNLOAD_HOURS", "168"))
+# The platform's public address, for links in emails.
+CMP_PUBLIC_URL = env("CMP_PUBLIC_URL", "http://127.0.0.1:8000")
+# Who gets the daily digest of due and overdue requests.
+CMP_PRIVACY_TEAM_EMAILS = env_list("CMP_PRIVACY_TEAM_EMAILS", "privacy@example.com")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "privacy@example.com")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The header a trusted reverse proxy puts the client's address in (e.g.
+# X-Forwarded-For; its last entry is used). Unset: the socket's address.
+CMP_CLIENT_IP_HEADER = env("CMP_CLIENT_IP_HEADER", "")
+# Rate limits, "count/seconds": consent writes per client IP and per site, and
+# data subject requests per client IP. Counted in the cache (Redis in production).
+CMP_RATE_WRITES_PER_IP = env("CMP_RATE_WRITES_PER_IP", "600/60")
+CMP_RATE_WRITES_PER_SITE = env("CMP_RATE_WRITES_PER_SITE", "60000/60")
+CMP_RATE_REQUESTS_PER_IP = env("CMP_RATE_REQUESTS_PER_IP", "10/3600")
+# How long a lookup answer may live in the cache; writes invalidate it anyway.
+CMP_LOOKUP_CACHE_SECONDS = int(env("CMP_LOOKUP_CACHE_SECONDS", "300"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
+}
+
+# --- Audit and receipts (provable consent: consent/audit.py, consent/receipts.py) ---
+
+# Keys that sign consent receipts, audit checkpoints and tombstones, as
+# "kid1:secret1,kid2:secret2": the first signs, all verify (rotate by putting a
+# new key first and keeping the old ones). Unset with DEBUG on: a development
+# key derived from SECRET_KEY (kid "dev"); unset in production: signing fails.
+CMP_RECEIPT_KEYS = env_list("CMP_RECEIPT_KEYS", "")
+CMP_RECEIPT_DEV_KEY = DEBUG and not CMP_RECEIPT_KEYS
+# Checkpoints only cover events at least this old, so writes still in flight
+# are never skipped by a Merkle root.
+CMP_AUDIT_CHECKPOINT_LAG_SECONDS = int(env("CMP_AUDIT_CHECKPOINT_LAG_SECONDS", "60"))
+# Rows fetched per round trip when exporting the log (memory stays constant).
+CMP_AUDIT_EXPORT_CHUNK = int(env("CMP_AUDIT_EXPORT_CHUNK", "2000"))

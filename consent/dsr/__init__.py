@@ -1,0 +1,1 @@
+"""Data subject requests: right to know, right to delete, verified and on time."""

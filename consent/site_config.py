@@ -1,0 +1,78 @@
+"""What the banner needs to know about a site, in one visitor's language."""
+from __future__ import annotations
+
+from django.utils import timezone
+
+from . import decisions
+from .models import Site
+from .sites import site_rules
+from .ui_strings import ui_strings
+
+RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
+
+
+def pick_language(site: Site, requested: str | None) -> str:
+    """The site language that best matches ``requested`` (``fr-CA`` → ``fr``)."""
+    languages = site.languages or ["en"]
+    if requested:
+        requested = requested.strip()
+        for candidate in (requested, requested.split("-")[0]):
+            for language in languages:
+                if language.lower() == candidate.lower():
+                    return language
+    return site.default_language
+
+
+def banner_config(site: Site, language: str | None, country: str | None) -> dict:
+    rules = site_rules(site.key)
+    now = timezone.now()
+    lang = pick_language(site, language)
+    policy = rules.current_policy(now)
+    in_force = rules.versions_in_force(now)
+    if in_force is None:
+        in_force = {p.version for p in rules.policies}
+    purposes = site.purposes.order_by("position", "key")
+    return {
+        "site": site.key,
+        "name": site.name,
+        "regime": rules.regime_for(country),
+        "country": country,
+        "language": lang,
+        "languages": site.languages or ["en"],
+        "direction": "rtl" if lang.split("-")[0] in RTL_LANGUAGES else "ltr",
+        "policy": {
+            "version": policy.version if policy else None,
+            "url": policy.url if policy else None,
+            "versions_in_force": sorted(in_force),
+        },
+        "consent_lifetime_days": site.consent_lifetime_days,
+        "honor_dnt": site.honor_dnt,
+        "ga_measurement_ids": site.ga_measurement_ids,
+        "texts": _localized(site.banner_texts, lang, site.default_language) or {},
+        # Interface strings in the same language, the site's own texts taking precedence.
+        "ui": {**ui_strings(lang), **(_localized(site.banner_texts, lang, site.default_language) or {})},
+        "purposes": [
+            {
+                "key": p.key,
+                "essential": p.essential,
+                "name": _localized(p.names, lang, site.default_language) or p.key,
+                "description": _localized(p.descriptions, lang, site.default_language) or "",
+            }
+            for p in purposes
+        ],
+        "consent_mode": {**decisions.CONSENT_MODE_PURPOSES, decisions.AD_PERSONALIZATION: decisions.ADVERTISING},
+        "endpoints": {
+            "consents": f"/api/v1/sites/{site.key}/consents",
+            "decisions": f"/api/v1/sites/{site.key}/decisions/",
+            "requests": f"/privacy/requests/{site.key}/",
+            "nai_optout": "/nai/optout",
+        },
+    }
+
+
+def _localized(texts: dict, language: str, fallback: str):
+    texts = texts or {}
+    for candidate in (language, language.split("-")[0], fallback, "en"):
+        if candidate in texts:
+            return texts[candidate]
+    return next(iter(texts.values()), None)

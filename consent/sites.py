@@ -1,0 +1,130 @@
+"""A site's rules as the hot paths need them, loaded once and cached.
+
+Every write and lookup needs the same few facts about a site (its purposes,
+regimes, lifetime, policy versions, allowed origins). :func:`site_rules`
+returns them as an immutable :class:`SiteRules`, cached until an admin
+changes the site, one of its purposes or one of its policy versions.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models.signals import post_delete, post_save
+
+from . import cache, decisions
+from .models import PolicyVersion, Purpose, Site, WebhookEndpoint
+
+CACHE_SECONDS = 3600
+SITE_KEY_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    url: str
+    effective_at: datetime
+    material: bool
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    id: int
+    key: str
+    purposes: tuple[decisions.Purpose, ...]
+    default_regime: str
+    regime_overrides: dict
+    lifetime_days: int
+    honor_dnt: bool
+    origins: frozenset[str]
+    policies: tuple[Policy, ...]  # in order of effective date
+    has_webhooks: bool = False
+
+    @property
+    def purpose_keys(self) -> frozenset[str]:
+        return frozenset(p.key for p in self.purposes)
+
+    def regime_for(self, country: str | None) -> str:
+        """The regime for a visitor from ``country``; unknown → the site's default."""
+        return self.regime_overrides.get(country, self.default_regime) if country else self.default_regime
+
+    def current_policy(self, now: datetime) -> Policy | None:
+        in_effect = [p for p in self.policies if p.effective_at <= now]
+        return in_effect[-1] if in_effect else None
+
+    def versions_in_force(self, now: datetime) -> frozenset[str] | None:
+        """Versions at or after the latest material change in effect (None: no such change)."""
+        latest_material = None
+        for index, policy in enumerate(self.policies):
+            if policy.material and policy.effective_at <= now:
+                latest_material = index
+        if latest_material is None:
+            return None
+        return frozenset(p.version for p in self.policies[latest_material:])
+
+    def knows_policy(self, version: str) -> bool:
+        return any(p.version == version for p in self.policies)
+
+    def context(self, *, now, regime, choice, signals) -> decisions.Context:
+        """The decision rule's input for one visitor of this site."""
+        return decisions.Context(
+            purposes=self.purposes,
+            regime=regime,
+            now=now,
+            lifetime=timedelta(days=self.lifetime_days),
+            choice=choice,
+            signals=signals,
+            versions_in_force=self.versions_in_force(now),
+            honor_dnt=self.honor_dnt,
+        )
+
+
+def site_rules(key: str) -> SiteRules | None:
+    """The rules of the site with this key, or None if there is no such site."""
+    if not SITE_KEY_RE.match(key):
+        return None  # cannot be a site; keeps odd input out of cache keys and queries
+    cache_key = _cache_key(key)
+    rules = cache.get(cache_key)
+    if rules is None:
+        rules = _load(key)
+        if rules is None:
+            return None
+        cache.set(cache_key, rules, CACHE_SECONDS)
+    return rules
+
+
+def _load(key: str) -> SiteRules | None:
+    site = Site.objects.filter(key=key).first()
+    if site is None:
+        return None
+    purposes = Purpose.objects.filter(site=site).order_by("position", "key")
+    policies = PolicyVersion.objects.filter(site=site).order_by("effective_at", "id")
+    return SiteRules(
+        id=site.id,
+        key=site.key,
+        purposes=tuple(decisions.Purpose(p.key, p.essential) for p in purposes),
+        default_regime=site.default_regime,
+        regime_overrides=dict(site.regime_overrides or {}),
+        lifetime_days=site.consent_lifetime_days,
+        honor_dnt=site.honor_dnt,
+        origins=frozenset(site.allowed_origins or ()),
+        policies=tuple(Policy(p.version, p.url, p.effective_at, p.material) for p in policies),
+        has_webhooks=site.webhooks.filter(active=True).exists(),
+    )
+
+
+def _cache_key(key: str) -> str:
+    return f"site-rules:{key}"
+
+
+def forget_site(sender, instance, **kwargs):
+    """Drop the cached rules whenever a site, purpose or policy version changes."""
+    site = instance if isinstance(instance, Site) else instance.site
+    cache.delete(_cache_key(site.key))
+
+
+def connect_invalidation():
+    for model in (Site, Purpose, PolicyVersion, WebhookEndpoint):
+        post_save.connect(forget_site, sender=model, dispatch_uid=f"forget-site-{model.__name__}")
+        post_delete.connect(forget_site, sender=model, dispatch_uid=f"forget-site-del-{model.__name__}")

@@ -1,0 +1,215 @@
+"""Recording a visitor's choice: the state change and its audit event, together.
+
+:func:`record_consent` checks the write against the site, proves the caller
+owns the visitor id (its token), updates the visitor's current consent and
+appends a :class:`~consent.models.ConsentEvent` in one transaction, then
+drops the cached lookup answer once the transaction has committed.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import decisions, lookups, webhooks
+from .client import ClientInfo
+from .models import ConsentEvent, Visitor
+from .sites import SiteRules
+
+
+class WriteRejected(Exception):
+    """The write cannot be accepted; ``status``, ``code`` and ``detail`` say why."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+@dataclass(frozen=True)
+class ConsentWrite:
+    """A validated write, as the API (or any other caller) hands it over."""
+
+    visitor_id: uuid.UUID
+    token: str | None = None
+    choices: dict | None = None  # None: a signal-only write, earlier choices stand
+    signals: dict = field(default_factory=dict)
+    policy_version: str | None = None
+    banner_version: str = ""
+    language: str = ""
+    source: str = "api"
+    by_api_key: bool = False  # a server write with the site's API key needs no visitor token
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    visitor_id: uuid.UUID
+    token: str | None  # None for an API-key write to an existing visitor
+    regime: str
+    policy_version: str | None
+    outcome: decisions.Outcome
+    signals: decisions.Signals
+    logged: bool = True  # False: a signal-only write that changed nothing
+
+
+def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, now=None) -> WriteResult:
+    now = now or timezone.now()
+    _check_against_site(rules, write)
+    try:
+        result = _record(rules, write, client, now)
+    except IntegrityError:
+        # Two first writes for one new visitor raced; the loser is now a
+        # later write and must prove ownership like any other.
+        result = _record(rules, write, client, now)
+    return result
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256-bit random values, so a plain hash is enough: there is
+    # nothing to brute-force that a slow hash would protect.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _record(rules, write, client, now) -> WriteResult:
+    regime = rules.regime_for(client.country)
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().filter(site_id=rules.id, uuid=write.visitor_id).first()
+        if visitor is None:
+            token = write.token or secrets.token_urlsafe(32)
+            visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token), created_at=now)
+        else:
+            token = None if write.by_api_key else _proven_token(visitor, write.token)
+        previous = decisions.Signals.from_mapping(visitor.signals)
+        before = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=previous))
+        signals = merge_signals(previous, write, client.header_signals)
+        source = _event_source(write, previous, signals)
+        _apply(visitor, write, signals, rules, now)
+        choice = visitor.choice()
+        outcome = decisions.decide(rules.context(now=now, regime=regime, choice=choice, signals=signals))
+        webhooks.queue_change(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
+        logged = source is not None or visitor.pk is None
+        if logged:
+            visitor.save()
+            _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now)
+        else:
+            # A signal-only write that changes nothing: no event, only "last seen".
+            Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
+        # Forget the cached state now and again once committed: a lookup that
+        # read the old row in between cannot leave it cached past the commit.
+        lookups.forget_visitor(rules.key, write.visitor_id)
+        transaction.on_commit(lambda: lookups.forget_visitor(rules.key, write.visitor_id))
+    policy = rules.current_policy(now)
+    return WriteResult(write.visitor_id, token, regime, policy.version if policy else None, outcome, signals, logged)
+
+
+def _log_event(rules, visitor, write, source, signals, outcome, regime, client, now):
+    log_event(
+        rules, visitor, source=source, choices=write.choices or {}, signals=signals, outcome=outcome,
+        regime=regime, now=now, banner_version=write.banner_version, language=write.language,
+        region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent,
+    )
+
+
+def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
+              banner_version="", language="", region="", ip_prefix="", user_agent=""):
+    """Append one event to the audit log (the only place events are made)."""
+    from . import audit  # the hash chain: consent/audit.py
+
+    audit.append_event(
+        site_id=rules.id,
+        site_key=rules.key,
+        visitor=visitor,
+        source=source,
+        choices=choices,
+        signals=signals.as_dict(),
+        decisions=outcome.decisions_dict(),
+        consent_mode=outcome.consent_mode,
+        regime=regime,
+        policy_version=visitor.policy_version,
+        banner_version=banner_version,
+        language=language,
+        region=region,
+        ip_prefix=ip_prefix,
+        user_agent=user_agent,
+        created_at=now,
+    )
+
+
+def merge_signals(previous: decisions.Signals, write: "ConsentWrite", request_signals: dict) -> decisions.Signals:
+    """The signals in force after this write.
+
+    Signals the write names replace the previous ones; those sent by the
+    browser itself (``Sec-GPC``, ``DNT``, the NAI opt-out cookie) add to them.
+    GPC is sticky: once seen, a later request without it is not consent to
+    opt back in (CCPA regulations §7025(c)(5)); only an explicit grant made
+    while it is on overrides it (decisions.py, step 4). Limit-ad-tracking is
+    reported by apps and servers with the site's API key, so a browser write
+    cannot change it.
+    """
+    named = dict(write.signals)
+    if not write.by_api_key:
+        named.pop("lat", None)
+    merged = {**previous.as_dict(), **named, **request_signals}
+    merged["gpc"] = previous.gpc or merged["gpc"]
+    return decisions.Signals.from_mapping(merged)
+
+
+# The event source recorded when a signal arrives on its own (no choice).
+SIGNAL_SOURCES = {"gpc": "gpc", "nai_optout": "nai", "ga_optout": "ga_optout", "lat": "lat", "dnt": "dnt"}
+
+
+def _event_source(write, previous: decisions.Signals, signals: decisions.Signals) -> str | None:
+    """Which event this write logs: every choice is logged; a signal-only
+    write only when a signal changed (once per change, not once per request)."""
+    if write.choices is not None:
+        return write.source
+    before, after = previous.as_dict(), signals.as_dict()
+    changed = [name for name in decisions.SIGNAL_NAMES if before[name] != after[name]]
+    return SIGNAL_SOURCES[changed[0]] if changed else None
+
+
+def _proven_token(visitor: Visitor, token: str | None) -> str:
+    if not token:
+        raise WriteRejected(403, "token_required", "This visitor already exists; send the token returned by its first write.")
+    if not hmac.compare_digest(hash_token(token), visitor.token_hash):
+        raise WriteRejected(403, "bad_token", "The token does not belong to this visitor.")
+    return token
+
+
+def _apply(visitor: Visitor, write: ConsentWrite, signals: decisions.Signals, rules: SiteRules, now) -> None:
+    """Make the write the visitor's current consent."""
+    visitor.signals = signals.as_dict()
+    visitor.updated_at = now
+    if signals.gpc:
+        visitor.gpc_first_seen = visitor.gpc_first_seen or now
+        visitor.gpc_last_seen = now
+    if write.banner_version:
+        visitor.banner_version = write.banner_version
+    if write.language:
+        visitor.language = write.language
+    if write.choices is None:
+        return
+    essentials = {p.key for p in rules.purposes if p.essential}
+    visitor.choices = {key: value for key, value in write.choices.items() if key not in essentials}
+    visitor.chosen_at = now
+    visitor.choice_signals = signals.as_dict()
+    current = rules.current_policy(now)
+    visitor.policy_version = write.policy_version or (current.version if current else "")
+
+
+def _check_against_site(rules: SiteRules, write: ConsentWrite) -> None:
+    """Reject writes naming purposes or policies the site does not have."""
+    known = rules.purpose_keys
+    for key, granted in (write.choices or {}).items():
+        if key not in known:
+            raise WriteRejected(400, "unknown_purpose", f"Site '{rules.key}' has no purpose '{key}'. Known: {', '.join(sorted(known))}.")
+        if not granted and any(p.key == key and p.essential for p in rules.purposes):
+            raise WriteRejected(400, "essential_purpose", f"Purpose '{key}' is essential and cannot be refused.")
+    if write.signals.get("lat") and not write.by_api_key:
+        raise WriteRejected(403, "api_key_required", "signals.lat is reported by apps and servers with the site's API key (Authorization: Bearer cmp_…).")
+    if write.policy_version and not rules.knows_policy(write.policy_version):
+        raise WriteRejected(400, "unknown_policy_version", f"Site '{rules.key}' has no policy version '{write.policy_version}'.")

@@ -1,0 +1,147 @@
+"""Expiry and retention at scale on PostgreSQL, against a plain DELETE.
+
+    .venv/bin/python bench/lifecycle/bench_lifecycle.py [--visitors 100000] [--events-per-visitor 10]
+
+Builds a throwaway database (cmp_bench_lifecycle) on the local PostgreSQL,
+fills it with visitors whose choices are past the consent lifetime and whose
+events are past the retention period (1,000,000 events by default), then
+times, in one run:
+
+1. the daily expiry task (logs one ``expiry`` event per stale choice, in
+   batches);
+2. the daily retention task (checkpoint, then purge whole visitors with their
+   events through the audit log's purge path, in batches);
+3. the baseline: a plain ``DELETE`` of the same event rows (data rebuilt).
+
+Writes bench/lifecycle/RESULTS.md.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DB = "cmp_bench_lifecycle"
+os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmp.settings")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+os.environ.pop("REDIS_URL", None)
+sys.path.insert(0, str(ROOT))
+
+
+def psql(sql, db="postgres"):
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qc", sql], check=True, capture_output=True)
+
+
+def fresh_database():
+    psql(f"DROP DATABASE IF EXISTS {DB}")
+    psql(f"CREATE DATABASE {DB}")
+
+
+def fill(site_id, visitors, per_visitor):
+    """Visitors who chose 400 days ago, with events 800 days old (raw SQL: fast)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO consent_visitor (site_id, uuid, token_hash, created_at, updated_at, choices, chosen_at,
+                policy_version, choice_signals, signals, banner_version, language)
+            SELECT %s, gen_random_uuid(), md5(g::text), now() - interval '800 days', now() - interval '800 days',
+                   '{"analytics": true, "advertising": true, "recognition": false}', now() - interval '400 days',
+                   '1', '{}', '{}', 'bench', 'en'
+            FROM generate_series(1, %s) g
+            """,
+            [site_id, visitors],
+        )
+        columns = [c.name for c in connection.introspection.get_table_description(cursor, "consent_consentevent")]
+        extra = {"event_hash": "md5(v.id::text || '-' || g::text) || md5(g::text)", "prev_hash": "''"}
+        chosen = [c for c in extra if c in columns]
+        cursor.execute(
+            f"""
+            INSERT INTO consent_consentevent (site_id, visitor_id, source, choices, signals, decisions, consent_mode,
+                regime, policy_version, banner_version, language, region, ip_prefix, user_agent, created_at
+                {''.join(', ' + c for c in chosen)})
+            SELECT v.site_id, v.id, 'banner', v.choices, '{{}}', '{{}}', '{{}}', 'opt_in', '1', 'bench', 'en', 'FR',
+                   '203.0.113.0/24', 'bench', now() - interval '800 days' + (g || ' seconds')::interval
+                   {''.join(', ' + extra[c] for c in chosen)}
+            FROM consent_visitor v, generate_series(1, %s) g
+            """,
+            [per_visitor],
+        )
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visitors", type=int, default=100_000)
+    parser.add_argument("--events-per-visitor", type=int, default=10)
+    args = parser.parse_args()
+    events = args.visitors * args.events_per_visitor
+
+    fresh_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from consent import audit, lifecycle
+    from consent.models import ConsentEvent, Site
+
+    call_command("migrate", verbosity=0)
+    site = Site.objects.create(key="bench", name="Bench", consent_lifetime_days=365)
+    from consent.models import PolicyVersion
+
+    PolicyVersion.objects.create(site=site, version="1", url="https://example.com/p", material=False)
+
+    def wipe():
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE consent_consentevent, consent_visitor RESTART IDENTITY CASCADE")
+
+    # Each step on its own fresh copy of the data: expiry makes every visitor
+    # recent again, which would leave retention nothing to purge.
+    fill(site.id, args.visitors, args.events_per_visitor)
+    expire_seconds, expired = timed(lifecycle.expire_choices)
+    wipe()
+    fill(site.id, args.visitors, args.events_per_visitor)
+    purge_seconds, purged = timed(lifecycle.apply_retention)
+    left = ConsentEvent.objects.count()
+    wipe()
+
+    # Baseline: the same rows again, removed by one plain DELETE (with the
+    # append-only trigger out of the way, as the purge path does).
+    fill(site.id, args.visitors, args.events_per_visitor)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM consent_consentevent")
+        baseline_rows = cursor.fetchone()[0]
+        start = time.perf_counter()
+        with transaction.atomic(), audit.guard_lifted():
+            cursor.execute("DELETE FROM consent_consentevent WHERE created_at < now() - interval '730 days'")
+        delete_seconds = time.perf_counter() - start
+
+    report = "\n".join([
+        f"| lifecycle step, PostgreSQL, {events:,} events of {args.visitors:,} visitors | seconds | rows/s | vs plain DELETE |",
+        "|---|---:|---:|---:|",
+        f"| expiry task: {expired:,} `expiry` events logged in batches of {lifecycle.BATCH} | {expire_seconds:.1f} | {expired / expire_seconds:,.0f} | — |",
+        f"| retention task: {purged['visitors']:,} visitors and their {events:,} events purged (checkpoint, tombstones) | {purge_seconds:.1f} | {events / purge_seconds:,.0f} | {purge_seconds / delete_seconds:.1f}× |",
+        f"| baseline: one plain `DELETE` of {baseline_rows:,} event rows | {delete_seconds:.1f} | {baseline_rows / delete_seconds:,.0f} | 1.0× |",
+        "",
+        f"Events left after retention: {left:,}.",
+    ])
+    print(report)
+    (Path(__file__).parent / "RESULTS.md").write_text(
+        "# Expiry and retention at scale\n\nMade by `bench/lifecycle/bench_lifecycle.py`.\n\n" + report + "\n")
+    connection.close()
+    psql(f"DROP DATABASE IF EXISTS {DB}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Keyboard-only use and axe-core on both layers of the banner."""
+import pytest
+
+from consent.models import ConsentEvent
+
+from .test_banner import BANNER, DIALOG, open_demo, ran, wait_saved
+
+pytestmark = pytest.mark.browser
+FOCUSED = "(() => { const r = document.querySelector('#cmp-root'); const a = document.activeElement;" \
+          " return a === r ? (r.shadowRoot.activeElement || {}).textContent || r.shadowRoot.activeElement.id : a.textContent; })()"
+
+
+def focused(page):
+    return page.evaluate(FOCUSED)
+
+
+def test_keyboard_only_through_both_layers(page, demo):
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert focused(page) == "Reject all"  # within three Tab presses
+    page.keyboard.press("Enter")
+    wait_saved(page, 1)
+    assert ConsentEvent.objects.get().choices == {"analytics": False, "advertising": False, "recognition": False}
+    # The footer link reopens the second layer; focus moves into it.
+    page.focus("a[data-cmp-open]")
+    page.keyboard.press("Enter")
+    page.locator(DIALOG).wait_for(state="visible")
+    assert focused(page) == "cmp-p-analytics"
+    page.keyboard.press("Space")  # allow analytics
+    for _ in range(30):  # focus stays trapped in the dialog
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "cmp-root"
+        if focused(page) == "Save my choices":
+            break
+    assert focused(page) == "Save my choices"
+    page.keyboard.press("Enter")
+    wait_saved(page, 2)
+    page.wait_for_function("(window.cmpDemoRan || []).includes('analytics')")
+    assert ran(page) == ["analytics"]
+    # Escape closes the second layer and gives focus back to the link.
+    page.focus("a[data-cmp-open]")
+    page.keyboard.press("Enter")
+    page.locator(DIALOG).wait_for(state="visible")
+    page.keyboard.press("Escape")
+    page.locator(DIALOG).wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.hasAttribute('data-cmp-open')")
+
+
+def test_focus_is_visible_and_targets_are_large_enough(page, demo):
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")
+    page.keyboard.press("Tab")
+    outline = page.evaluate("""(() => { const b = document.querySelector('#cmp-root').shadowRoot.activeElement;
+        return getComputedStyle(b).outlineStyle + ' ' + getComputedStyle(b).outlineWidth; })()""")
+    assert outline.startswith("solid") and outline.endswith("3px")
+    for box in [b.bounding_box() for b in page.locator(f"{BANNER} >> button").all()]:
+        assert box["width"] >= 24 and box["height"] >= 24
+    # The page keeps focused elements clear of the banner (WCAG 2.4.11).
+    padding = page.evaluate("getComputedStyle(document.documentElement).scrollPaddingBottom")
+    assert int(float(padding.rstrip("px"))) >= page.locator(BANNER).bounding_box()["height"] - 1
+
+
+def test_reflows_at_320_px_and_400_percent_zoom(browser, demo):
+    for viewport, scale in (({"width": 320, "height": 640}, 1), ({"width": 1280, "height": 800}, 4)):
+        context = browser.new_context(viewport={"width": viewport["width"] // scale, "height": viewport["height"] // scale})
+        page = context.new_page()
+        open_demo(page, demo)
+        page.locator(BANNER).wait_for(state="visible")
+        width = page.evaluate("document.documentElement.clientWidth")
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width  # no horizontal scrolling
+        for box in [b.bounding_box() for b in page.locator(f"{BANNER} >> button").all()]:
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        context.close()
+
+
+def test_no_layout_shift(page, demo):
+    page.add_init_script("""window.cls = 0; new PerformanceObserver(l => l.getEntries().forEach(e => {
+        if (!e.hadRecentInput) window.cls += e.value; })).observe({type: 'layout-shift', buffered: true});""")
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.cls") == 0
+
+
+def axe_violations(page, axe):
+    page.add_script_tag(content=axe)
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in result["violations"]]
+
+
+def test_axe_finds_no_violations_on_either_layer(page, demo, axe):
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")
+    page.wait_for_timeout(300)
+    assert axe_violations(page, axe) == []
+    page.evaluate("window.cmp.open()")
+    page.locator(DIALOG).wait_for(state="visible")
+    assert page.evaluate("axe.run(document, {resultTypes: ['violations']})")["violations"] == []
+
+
+def test_reduced_motion_and_rtl(browser, demo):
+    from consent.models import Site
+
+    site = Site.objects.get(key="demo")
+    site.languages = ["en", "fr", "ar"]
+    site.save()
+    context = browser.new_context(reduced_motion="reduce", locale="ar")
+    page = context.new_page()
+    page.route("**/demo/", lambda route: route.fulfill(
+        status=200, content_type="text/html",
+        body=f'<!doctype html><html lang="ar" dir="rtl"><head><script src="{demo}/c/demo.js"></script></head><body><main>مرحبا</main></body></html>'))
+    open_demo(page, demo)
+    banner = page.locator(BANNER)
+    banner.wait_for(state="visible")
+    assert banner.get_attribute("dir") == "rtl"
+    assert banner.locator("button").first.inner_text() == "قبول الكل"
+    first, second = [b.bounding_box() for b in banner.locator("button").all()[:2]]
+    assert first["x"] > second["x"]  # laid out right to left
+    context.close()

@@ -1,0 +1,49 @@
+"""A real HTTP webhook receiver on 127.0.0.1 for tests: records what it gets."""
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    def __init__(self, port=None, status=200):
+        self.port = port or free_port()
+        self.status = status
+        self.received = []  # (headers, raw body, parsed body)
+        self._server = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/hooks/consent"
+
+    def start(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append((self.headers, raw, json.loads(raw)))  # headers: case-insensitive
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def event_ids(self):
+        return [headers["X-CMP-Event-Id"] for headers, _, _ in self.received]

@@ -1,0 +1,71 @@
+"""A TCP proxy on 127.0.0.1 that a test can cut and restore, to take a real
+server (Redis, PostgreSQL) away from the application without stopping it."""
+import socket
+import threading
+
+
+class TcpProxy:
+    def __init__(self, target_port, target_host="127.0.0.1"):
+        self.target = (target_host, target_port)
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._listener.listen(64)
+        self._open = True
+        self._sockets = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self):
+        """Refuse new connections and reset every open one."""
+        with self._lock:
+            self._open = False
+            for s in self._sockets:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    s.close()
+                except OSError:
+                    pass
+            self._sockets.clear()
+
+    def restore(self):
+        with self._lock:
+            self._open = True
+
+    def close(self):
+        self.cut()
+        self._listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if not self._open:
+                    client.close()
+                    continue
+                try:
+                    upstream = socket.create_connection(self.target, timeout=2)
+                except OSError:
+                    client.close()
+                    continue
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.close()
+                except OSError:
+                    pass

@@ -1,0 +1,36 @@
+"""The banner as served: its pieces exist, and the README's SRI hash is true."""
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "banner_static" / "dist"
+
+
+def test_readme_sri_hash_matches_the_versioned_runtime():
+    digest = base64.b64encode(hashlib.sha384((DIST / "cmp.min.js").read_bytes()).digest()).decode()
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r'integrity="sha384-([^"]+)"', readme).group(1) == digest
+
+
+@pytest.mark.django_db
+def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
+    runtime = client.get("/c/v/1.1.0/cmp.min.js")
+    assert runtime.status_code == 200
+    assert runtime.content == (DIST / "cmp.min.js").read_bytes()
+    assert "immutable" in runtime["Cache-Control"]
+    assert client.get("/c/v/0.0.1/cmp.min.js").status_code == 404
+    css = client.get("/c/cmp.css")
+    assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
+
+
+@pytest.mark.django_db
+def test_embed_script_names_the_site_and_its_ga_ids(client, demo_site):
+    script = client.get("/c/demo.js")
+    first_line = script.content.decode().split("\n", 1)[0]
+    assert first_line == 'window.cmpBoot={"site":"demo","ga":["G-DEMO12345"]};'
+    again = client.get("/c/demo.js", HTTP_IF_NONE_MATCH=script["ETag"])
+    assert again.status_code == 304

@@ -1,8 +1,12 @@
-"""The consent dashboard in real headless Chromium: rendered, and saved as docs/dashboard.png.
+"""The consent dashboard in real headless Chromium: rendered and screenshotted.
+
+The screenshot goes to a temporary file; with UPDATE_SCREENSHOTS=1 it
+replaces docs/dashboard.png (the README's picture) instead.
 
 Skips (and says why) where /usr/bin/chromium is missing, fails instead when CI=true
 (the browser fixture in conftest.py decides).
 """
+import os
 import random
 import uuid
 from datetime import timedelta
@@ -19,7 +23,7 @@ from consent.sites import site_rules
 from consent.writes import ConsentWrite, record_consent
 
 pytestmark = pytest.mark.browser
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 COUNTRIES = ["FR", "DE", "US", "US", "US", "GB", "ES", "IT", "CA", "NL"]
 
 
@@ -53,7 +57,8 @@ def _month_of_choices(days=30, seed=7):
             record_consent(rules, write, client_info.ClientInfo(country, "", "", {}), now=when)
 
 
-def test_dashboard_screenshot(browser, demo):
+def test_dashboard_screenshot(browser, demo, tmp_path):
+    screenshot = DOCS_SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / "dashboard.png"
     _month_of_choices()
     tasks.refresh_rollups.apply(kwargs={"days": 31}).get()
     User.objects.create_superuser("privacy", password="x")
@@ -71,8 +76,7 @@ def test_dashboard_screenshot(browser, demo):
         for i in range(4):
             box = charts.nth(i).bounding_box()
             assert box and box["width"] > 200 and box["height"] > 40
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.screenshot(path=str(screenshot), full_page=True)
     finally:
         context.close()
-    assert SCREENSHOT.stat().st_size > 20_000
+    assert screenshot.stat().st_size > 20_000

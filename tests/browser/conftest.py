@@ -1,0 +1,99 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+Where Chromium is missing (a laptop) these tests skip and say why; in CI
+(CI=true) a missing Chromium is a failure, since .ci/run installs it.
+"""
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+# Playwright's sync API keeps an event loop on the test thread; Django would
+# take the test's own ORM calls for async code. They are not.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parents[2] / "banner_static" / "node_modules" / "axe-core" / "axe.min.js"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def _require(path, what):
+    if not Path(path).exists():
+        message = f"{what} not found at {path}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}: CI must run the browser tests (.ci/run installs it)")
+        pytest.skip(f"{message}: install it to run the browser tests (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require(CHROMIUM, "Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class InFlight:
+    """Counts the requests the live server is handling.
+
+    The test database is truncated after each test; a request the browser
+    started just before the test ended would otherwise still be reading
+    tables then, and PostgreSQL reports the two as a deadlock.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.count += 1
+        try:
+            # The body is produced inside the call for Django's handler.
+            return self.app(environ, start_response)
+        finally:
+            with self.lock:
+                self.count -= 1
+                self.last = time.monotonic()
+
+    def wait_quiet(self, quiet=0.3, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.count == 0 and time.monotonic() - self.last >= quiet:
+                    return
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def demo(live_server, transactional_db):
+    httpd = live_server.thread.httpd
+    counter = InFlight(httpd.get_app())
+    httpd.set_app(counter)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    yield live_server.url
+    counter.wait_quiet()
+    httpd.set_app(counter.app)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+@pytest.fixture
+def axe():
+    _require(AXE, "axe-core (make banner-deps)")
+    return AXE.read_text()

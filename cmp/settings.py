@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "cmp.fastpath.LookupFastPathMiddleware",  # the consent lookup stops here
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,7 +97,7 @@ REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "cmp.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "cmp"),
         }
@@ -224,6 +225,9 @@ CMP_RATE_WRITES_PER_SITE = env("CMP_RATE_WRITES_PER_SITE", "60000/60")
 CMP_RATE_REQUESTS_PER_IP = env("CMP_RATE_REQUESTS_PER_IP", "10/3600")
 # How long a lookup answer may live in the cache; writes invalidate it anyway.
 CMP_LOOKUP_CACHE_SECONDS = int(env("CMP_LOOKUP_CACHE_SECONDS", "300"))
+# How long readers may trust the cache without re-checking the database for a
+# failed invalidation; a write that could not reach Redis waits this long.
+CMP_CACHE_LEASE_SECONDS = float(env("CMP_CACHE_LEASE_SECONDS", "1.0"))
 
 LOGGING = {
     "version": 1,

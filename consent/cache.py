@@ -1,38 +1,225 @@
-"""Cache access that never fails a request.
+"""A cache that never answers with what the database has since changed.
 
-The database is the source of truth; the cache only saves work. When the
-cache (Redis) is unreachable, reads miss and writes are skipped, so lookups
-and consent writes carry on from the database (and nothing is served from a
-cache that could not be told about a change: a failed invalidation is
-reported to the caller, which records it).
+The database is the source of truth; the cache (Redis in production, the
+local-memory cache on the embedded default) only saves work on the lookup
+path. Three rules keep it honest, even when Redis is slow, unreachable, or
+restarted:
+
+1. **Change marks, not deletes.** A change writes a mark with its time next
+   to each cached key (``changed:<key>``), in its transaction and again after
+   it commits. An entry carries the time its reader started; it counts only
+   if it started after the latest mark (with a margin for clock
+   differences). A reader that loaded the old row before the commit can
+   therefore never put it back, however late its write lands; the mark
+   outlives every entry it could disown.
+2. **An epoch under a lease.** Every entry is tagged with the current epoch,
+   stored in the cache itself with a lease: readers trust an entry only when
+   it carries the epoch and the lease has not run out. Readers renew the
+   lease every half-lease after checking, in the database, that no
+   invalidation has failed since and that Redis has not restarted (its run
+   id); if either happened, they start a new epoch, which disowns every
+   entry written before.
+3. **Failures are recorded and waited out.** When a change cannot reach the
+   cache after its commit, it records a :class:`~consent.models.CacheInvalidationFailure`
+   and waits one lease before returning: by then no reader anywhere trusts
+   an entry from before the change.
+
+When the cache cannot be reached at all, reads miss and nothing is filled:
+every request is answered from the database.
 """
-import logging
+from __future__ import annotations
 
-from django.core.cache import cache
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache as _store
+from django.db import DatabaseError, transaction
 
 logger = logging.getLogger(__name__)
 
+EPOCH_KEY = "cache-epoch"
+# A reader slower than this between its read and its fill does not fill.
+FILL_WINDOW = 2.0
+# Allowed clock difference between application nodes (their clocks judge marks and leases).
+CLOCK_MARGIN = 0.25
 
-def get(key):
+
+def mark_key(key: str) -> str:
+    return f"changed:{key}"
+
+
+@dataclass
+class Snapshot:
+    """What one round trip to the cache returned: the epoch and some entries."""
+
+    epoch: str | None  # None: the cache cannot be trusted for this request
+    entries: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    def get(self, key):
+        """The cached value of ``key``, if it is of this epoch and newer than its last change."""
+        entry = self.entries.get(key)
+        if self.epoch is None or not isinstance(entry, tuple) or len(entry) != 3 or entry[0] != self.epoch:
+            return None
+        changed_at = self.entries.get(mark_key(key))
+        if changed_at is not None and entry[1] - CLOCK_MARGIN <= changed_at:
+            return None  # its reader may have started before the change committed
+        return entry[2]
+
+
+def read(*keys) -> Snapshot:
+    """Fetch the epoch, ``keys`` and their change marks in one round trip; renew the lease if due."""
+    snapshot = Snapshot(None)
     try:
-        return cache.get(key)
+        entries = _store.get_many([EPOCH_KEY, *keys, *map(mark_key, keys)])
     except Exception:
-        logger.warning("cache unreachable on get; reading the database")
-        return None
+        logger.warning("cache unreachable on read; answering from the database")
+        return snapshot
+    snapshot.epoch = _current_epoch(entries.pop(EPOCH_KEY, None))
+    snapshot.entries = entries
+    return snapshot
 
 
-def set(key, value, timeout):  # noqa: A001 - mirrors the cache API
+def fill(snapshot: Snapshot, key: str, value, timeout: int) -> bool:
+    """Cache ``value``, read from the database after ``snapshot`` was taken."""
+    if snapshot.epoch is None or time.monotonic() - snapshot.started_monotonic > FILL_WINDOW:
+        return False  # no trusted cache, or too slow: a change mark may expire before this entry
     try:
-        cache.set(key, value, timeout)
-    except Exception:
-        logger.warning("cache unreachable on set; not cached")
-
-
-def delete(key) -> bool:
-    """Drop ``key``; False when the cache could not be reached."""
-    try:
-        cache.delete(key)
+        _store.set(key, (snapshot.epoch, snapshot.started, value), timeout)
         return True
     except Exception:
-        logger.warning("cache unreachable on delete of %s", key)
+        logger.warning("cache unreachable on fill; not cached")
         return False
+
+
+def forget(keys, entry_seconds: int) -> None:
+    """Disown every cached copy of ``keys``, now and when the transaction commits.
+
+    Call it inside the transaction that changes the rows behind ``keys``;
+    ``entry_seconds`` is how long those entries are cached.
+    """
+    keys = tuple(keys)
+    if not keys:
+        return
+    if not _mark(keys, entry_seconds):
+        _record_failure(keys)  # part of the transaction: committed with the change
+    transaction.on_commit(lambda: _forget_after_commit(keys, entry_seconds))
+
+
+def _forget_after_commit(keys, entry_seconds: int) -> None:
+    if _mark(keys, entry_seconds):
+        return
+    try:
+        _record_failure(keys)
+    except DatabaseError:
+        logger.error("could not record a failed cache invalidation of %s", keys)
+    # A lease still valid now was renewed by a check that did not see the
+    # failure, so it ends within one lease from now: wait it out.
+    recorded_at = time.time()
+    time.sleep(max(0.0, recorded_at + lease_seconds() + CLOCK_MARGIN - time.time()))
+
+
+def _mark(keys, entry_seconds: int) -> bool:
+    # A mark must outlive any entry filled by a reader that started before it.
+    lasting = int(entry_seconds + FILL_WINDOW + CLOCK_MARGIN) + 1
+    try:
+        _store.set_many({mark_key(key): time.time() for key in keys}, lasting)
+        return True
+    except Exception:
+        logger.warning("cache unreachable on invalidation of %s", keys)
+        return False
+
+
+def _record_failure(keys) -> None:
+    from .models import CacheInvalidationFailure
+
+    CacheInvalidationFailure.objects.create(keys=" ".join(keys)[:500])
+
+
+# --- The epoch and its lease ------------------------------------------------------
+
+_renewing = threading.Lock()
+_last_renewal = {"at": 0.0, "needed": False}
+
+
+def lease_seconds() -> float:
+    return settings.CMP_CACHE_LEASE_SECONDS
+
+
+def _current_epoch(value) -> str | None:
+    """The epoch to trust for this request, renewing the lease when it is due.
+
+    After a reconnection the lease is not trusted until renewed: Redis may
+    have restarted from a snapshot that predates some change marks.
+    """
+    now = time.time()
+    lease = lease_seconds()
+    if _reconnected():
+        _last_renewal["needed"] = True
+    known = isinstance(value, tuple) and len(value) == 4
+    valid = known and value[3] > now and not _last_renewal["needed"]
+    if valid and value[3] - now > lease / 2:
+        return value[0]
+    # Due: extend it at most every quarter-lease per process. Ran out: renew now.
+    if valid and time.monotonic() - _last_renewal["at"] < lease / 4:
+        return value[0]
+    if not _renewing.acquire(blocking=not valid):
+        return value[0] if valid else None
+    try:
+        _last_renewal["at"] = time.monotonic()
+        return _renew(value if known else None, now, lease)
+    finally:
+        _renewing.release()
+
+
+def _renew(value, checked_at: float, lease: float) -> str | None:
+    """Extend the epoch's lease, or start a new epoch if it may hold stale entries."""
+    from .models import CacheInvalidationFailure
+
+    try:
+        last_failure = CacheInvalidationFailure.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        server = _server_id()
+    except DatabaseError:
+        return None
+    except Exception:
+        logger.warning("cache unreachable on lease renewal")
+        return None
+    if value is not None and value[1:3] == (last_failure, server):
+        epoch = value[0]  # no failed invalidation, same server: every entry is still good
+    else:
+        # A failed invalidation is on record, or Redis restarted (perhaps
+        # from a snapshot older than some writes): disown every entry.
+        epoch = secrets.token_hex(8)
+    try:
+        # The lease counts from the check, not from now: a failure recorded
+        # after the check is waited out by its writer (see _forget_after_commit).
+        _store.set(EPOCH_KEY, (epoch, last_failure, server, checked_at + lease), timeout=None)
+    except Exception:
+        logger.warning("cache unreachable on lease renewal")
+        return None
+    _last_renewal["needed"] = False
+    return epoch
+
+
+_seen_connections = {"count": None}
+
+
+def _reconnected() -> bool:
+    """Has this process opened a new connection to the cache since it last looked?"""
+    counter = getattr(_store, "connections_made", None)
+    if counter is None:
+        return False  # the local-memory cache: no server to restart
+    made = counter()
+    changed, _seen_connections["count"] = made != _seen_connections["count"], made
+    return changed
+
+
+def _server_id() -> str:
+    """Which cache server answers; the local-memory cache lives and dies with the process."""
+    server_id = getattr(_store, "server_id", None)
+    return server_id() if server_id else "local"

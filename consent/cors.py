@@ -17,7 +17,10 @@ def origin_allowed_for_site(sender, request, **kwargs):
     origin = request.headers.get("Origin")
     if not match or not origin:
         return False
-    rules = site_rules(match["key"])
+    # The lookup view leaves the rules it read on the request: no second cache round trip.
+    rules = getattr(request, "site_rules", None)
+    if rules is None or rules.key != match["key"]:
+        rules = site_rules(match["key"])
     return rules is not None and origin in rules.origins
 
 

@@ -39,17 +39,16 @@ def expire_choices(now=None, batch=BATCH) -> int:
 
 def _expire_batch(rules, cutoff, now, batch) -> int:
     with transaction.atomic():
-        pending = (
+        pending = list(
             Visitor.objects.select_for_update(skip_locked=True)
             .filter(site_id=rules.id, chosen_at__lte=cutoff)
             .filter(Q(expiry_logged_for__isnull=True) | ~Q(expiry_logged_for=F("chosen_at")))
             .order_by("chosen_at")[:batch]
         )
-        count = 0
         for visitor in pending:
             _log_expiry(rules, visitor, now)
-            count += 1
-        return count
+        lookups.forget_visitors(rules.key, *(visitor.uuid for visitor in pending))
+        return len(pending)
 
 
 def _log_expiry(rules, visitor, now) -> None:
@@ -63,7 +62,6 @@ def _log_expiry(rules, visitor, now) -> None:
               now=now, region=last.get("region") or "")
     webhooks.queue_change(rules, visitor.uuid, before, after, visitor.policy_version, now)
     Visitor.objects.filter(pk=visitor.pk).update(expiry_logged_for=visitor.chosen_at)
-    transaction.on_commit(lambda: lookups.forget_visitor(rules.key, visitor.uuid))
 
 
 def apply_retention(now=None, batch=BATCH) -> dict:
@@ -99,9 +97,7 @@ def _purge_batch(site, cutoff, batch) -> int:
         )
         if stale:
             purge.purge_visitors(stale, reason="retention")
-        for visitor in stale:
-            uuid, key = visitor.uuid, site.key
-            transaction.on_commit(lambda u=uuid, k=key: lookups.forget_visitor(k, u))
+        lookups.forget_visitors(site.key, *(visitor.uuid for visitor in stale))
         return len(stale)
 
 

@@ -2,21 +2,28 @@
 
 The visitor's stored consent (not the decision: that depends on the clock and
 the site's policies) is cached per visitor, including "unknown visitor", and
-every write drops that entry after it commits (:func:`forget_visitor`).
+every change retires that entry (:func:`forget_visitor`). One round trip to
+the cache fetches the visitor and the site's rules version together
+(:func:`rules_and_state`); see consent/cache.py for why a cached entry is
+never older than the last write that returned.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+import logging
+
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import cache, decisions
+from . import cache, decisions, sites
 from .models import Visitor
 from .sites import SiteRules
 
+logger = logging.getLogger(__name__)
 UNKNOWN = {"unknown": True}
 
 
@@ -29,12 +36,27 @@ class LookupResult:
     known_visitor: bool
 
 
-def lookup(rules: SiteRules, visitor_uuid, *, country=None, header_signals=None, now=None) -> LookupResult:
+def rules_and_state(site_key: str, visitor_uuid) -> tuple[SiteRules | None, dict | None]:
+    """The site's rules and the visitor's cacheable state, in one cache round trip."""
+    visitor_key = _cache_key(site_key, visitor_uuid)
+    snapshot = cache.read(sites.cache_key(site_key), visitor_key)
+    rules = sites.site_rules(site_key, snapshot)
+    if rules is None:
+        return None, None
+    return rules, _visitor_state(rules, visitor_uuid, snapshot)
+
+
+def lookup(rules: SiteRules, visitor_uuid, *, country=None, header_signals=None, now=None, state=None) -> LookupResult:
+    """The decisions for one visitor; ``state`` from :func:`rules_and_state` saves a cache read."""
     now = now or timezone.now()
-    state = _visitor_state(rules, visitor_uuid)
+    state = state if state is not None else _visitor_state(rules, visitor_uuid)
     known = state is not UNKNOWN and "unknown" not in state
     if known and (header_signals or {}).get("gpc") and _gpc_news(state, now):
-        state = _record_gpc(rules, visitor_uuid, country, now)
+        try:
+            state = _record_gpc(rules, visitor_uuid, country, now)
+        except DatabaseError:
+            # The header is applied below all the same, and comes again with the next request.
+            logger.warning("could not record GPC seen on a lookup; answering from the header")
     choice = _choice_from_state(state) if known else None
     signals = decisions.Signals.from_mapping({**(state.get("signals") or {}), **(header_signals or {})})
     regime = rules.regime_for(country)
@@ -61,9 +83,10 @@ def _record_gpc(rules: SiteRules, visitor_uuid, country, now) -> dict:
     return _visitor_state(rules, visitor_uuid)
 
 
-def forget_visitor(site_key: str, visitor_uuid) -> bool:
-    """Drop the cached state; False if the cache could not be reached."""
-    return cache.delete(_cache_key(site_key, visitor_uuid))
+def forget_visitors(site_key: str, *visitor_uuids) -> None:
+    """Retire the cached states; call it inside the transaction that changes the visitors."""
+    keys = [_cache_key(site_key, visitor_uuid) for visitor_uuid in visitor_uuids]
+    cache.forget(keys, settings.CMP_LOOKUP_CACHE_SECONDS)
 
 
 def state_of(visitor: Visitor) -> dict:
@@ -78,13 +101,14 @@ def state_of(visitor: Visitor) -> dict:
     }
 
 
-def _visitor_state(rules: SiteRules, visitor_uuid) -> dict:
+def _visitor_state(rules: SiteRules, visitor_uuid, snapshot: cache.Snapshot | None = None) -> dict:
     key = _cache_key(rules.key, visitor_uuid)
-    state = cache.get(key)
+    snapshot = snapshot or cache.read(key)
+    state = snapshot.get(key)
     if state is None:
         visitor = Visitor.objects.filter(site_id=rules.id, uuid=visitor_uuid).first()
         state = state_of(visitor) if visitor else UNKNOWN
-        cache.set(key, state, settings.CMP_LOOKUP_CACHE_SECONDS)
+        cache.fill(snapshot, key, state, settings.CMP_LOOKUP_CACHE_SECONDS)
     return state
 
 

@@ -406,4 +406,18 @@ class OutboxMessage(models.Model):
         return f"webhook {self.id} ({self.status})"
 
 
+class CacheInvalidationFailure(models.Model):
+    """A change whose cached copies could not be invalidated (Redis unreachable).
+
+    Its existence makes every reader start a new cache epoch at its next lease
+    renewal (consent/cache.py), so no copy from before the change is served.
+    """
+
+    keys = models.CharField(max_length=500)
+    failed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"cache invalidation failed at {self.failed_at:%Y-%m-%d %H:%M:%S}"
+
+
 from .dsr.models import DataSubjectRequest, RequestStep  # noqa: E402,F401  (same app, own module)

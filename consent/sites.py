@@ -2,12 +2,13 @@
 
 Every write and lookup needs the same few facts about a site (its purposes,
 regimes, lifetime, policy versions, allowed origins). :func:`site_rules`
-returns them as an immutable :class:`SiteRules`, cached until an admin
-changes the site, one of its purposes or one of its policy versions.
+returns them as an immutable :class:`SiteRules`, kept in each process until
+an admin changes the site, one of its purposes, policy versions or webhooks.
 """
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,18 +81,40 @@ class SiteRules:
         )
 
 
-def site_rules(key: str) -> SiteRules | None:
-    """The rules of the site with this key, or None if there is no such site."""
+def site_rules(key: str, snapshot: cache.Snapshot | None = None) -> SiteRules | None:
+    """The rules of the site with this key, or None if there is no such site.
+
+    Each process keeps the rules it loaded, under a version token kept in the
+    cache (:func:`cache_key`); a change of the site replaces the token, so a
+    lookup needs no round trip of its own for the site: pass the
+    :class:`~consent.cache.Snapshot` that also fetched :func:`cache_key`.
+    """
     if not SITE_KEY_RE.match(key):
         return None  # cannot be a site; keeps odd input out of cache keys and queries
-    cache_key = _cache_key(key)
-    rules = cache.get(cache_key)
+    snapshot = snapshot or cache.read(cache_key(key))
+    token = snapshot.get(cache_key(key))
+    kept = _loaded.get(key)
+    if token is not None and kept is not None and kept[0] == (snapshot.epoch, token):
+        return kept[1]
+    rules = _load(key)
     if rules is None:
-        rules = _load(key)
-        if rules is None:
-            return None
-        cache.set(cache_key, rules, CACHE_SECONDS)
+        return None
+    if token is None:
+        token = secrets.token_hex(8)
+        if not cache.fill(snapshot, cache_key(key), token, CACHE_SECONDS):
+            return rules  # no trusted cache: keep nothing, ask the database next time
+    _loaded[key] = ((snapshot.epoch, token), rules)
     return rules
+
+
+# Rules loaded by this process: site key -> ((epoch, token), SiteRules).
+_loaded: dict[str, tuple[tuple, SiteRules]] = {}
+
+
+def last_loaded(key: str) -> SiteRules | None:
+    """The rules this process last loaded for the site, however old: enough to fail closed."""
+    kept = _loaded.get(key)
+    return kept[1] if kept else None
 
 
 def _load(key: str) -> SiteRules | None:
@@ -114,14 +137,14 @@ def _load(key: str) -> SiteRules | None:
     )
 
 
-def _cache_key(key: str) -> str:
+def cache_key(key: str) -> str:
     return f"site-rules:{key}"
 
 
 def forget_site(sender, instance, **kwargs):
-    """Drop the cached rules whenever a site, purpose or policy version changes."""
+    """Retire every process's copy of the rules when a site, purpose, policy version or webhook changes."""
     site = instance if isinstance(instance, Site) else instance.site
-    cache.delete(_cache_key(site.key))
+    cache.forget([cache_key(site.key)], CACHE_SECONDS)
 
 
 def connect_invalidation():

@@ -2,8 +2,8 @@
 
 :func:`record_consent` checks the write against the site, proves the caller
 owns the visitor id (its token), updates the visitor's current consent and
-appends a :class:`~consent.models.ConsentEvent` in one transaction, then
-drops the cached lookup answer once the transaction has committed.
+appends a :class:`~consent.models.ConsentEvent` in one transaction, and
+retires the cached lookup answer (in the transaction and after its commit).
 """
 from __future__ import annotations
 
@@ -98,10 +98,7 @@ def _record(rules, write, client, now) -> WriteResult:
         else:
             # A signal-only write that changes nothing: no event, only "last seen".
             Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
-        # Forget the cached state now and again once committed: a lookup that
-        # read the old row in between cannot leave it cached past the commit.
-        lookups.forget_visitor(rules.key, write.visitor_id)
-        transaction.on_commit(lambda: lookups.forget_visitor(rules.key, write.visitor_id))
+        lookups.forget_visitors(rules.key, write.visitor_id)
     policy = rules.current_policy(now)
     return WriteResult(write.visitor_id, token, regime, policy.version if policy else None, outcome, signals, logged)
 

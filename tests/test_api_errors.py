@@ -79,20 +79,25 @@ def test_database_failure_is_a_503_that_says_fail_closed(api, demo_site, monkeyp
     monkeypatch.setattr(consent.lookups, "_visitor_state", broken)
     response = api.get(lookup_url(VISITOR))
     assert response.status_code == 503
-    assert response.json()["error"] == "unavailable"
-    assert "denied" in response.json()["detail"]
+    body = response.json()
+    assert body["error"] == "unavailable"
+    assert "denied" in body["detail"]
+    # Fail closed, in a form tags can act on: essentials only.
+    assert body["decisions"]["analytics"] == {"granted": False, "reason": "unavailable"}
+    assert body["decisions"]["security"] == {"granted": True, "reason": "essential"}
+    assert body["consent_mode"]["ad_storage"] == "denied" and body["consent_mode"]["security_storage"] == "granted"
 
 
 @override_settings(DEBUG=False)
 def test_unexpected_error_on_api_is_json_without_stack_trace(demo_site, monkeypatch):
     from django.test import Client
 
-    import consent.api.views
+    import consent.lookups
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(consent.api.views, "lookup", explode)
+    monkeypatch.setattr(consent.lookups, "lookup", explode)
     response = Client(raise_request_exception=False).get(lookup_url(VISITOR))
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"

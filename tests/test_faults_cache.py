@@ -1,6 +1,11 @@
-"""Redis taken away mid-flight (through a proxy in front of the real server):
-lookups and writes carry on from the database, and no error reaches a client."""
+"""Redis taken away mid-flight (through a proxy in front of the real server),
+or restarted from an old snapshot: lookups and writes carry on from the
+database, no error reaches a client, and no stale decision is served after
+Redis is back (consent/cache.py explains how)."""
+import shutil
 import socket
+import subprocess
+import time
 
 import pytest
 from django.core.cache import caches
@@ -28,7 +33,7 @@ def cut_able_redis():
     proxy = TcpProxy(6379)
     config = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "cmp.redis_cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{proxy.port}/14",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
@@ -53,3 +58,78 @@ def test_redis_down_lookups_and_writes_work_from_the_database(api, demo_site, vi
     other = api.post(write_url(), consent_body("7d5a1d9a-0000-4000-8000-00000000000a"), format="json")
     assert other.status_code == 201
     assert api.get("/api/v1/sites/demo/config").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)  # the invalidation after commit must really run
+def test_redis_unreachable_during_a_write_then_back_serves_no_stale_decision(api, demo_site, visitor_id, cut_able_redis):
+    token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+    time.sleep(1.5)  # past the write's own change mark, so the next lookup caches the grant
+    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
+    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
+    cached = [k for k in caches["default"]._cache.get_client().keys("*visitor:demo:*")]
+    assert cached, "the grant should be cached before the cut"
+
+    cut_able_redis.cut()
+    changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
+    assert changed.status_code == 201
+    cut_able_redis.restore()  # Redis comes back still holding the old entry
+
+    for _ in range(5):
+        answer = api.get(lookup_url(visitor_id)).json()
+        assert answer["decisions"]["analytics"] == {"granted": False, "reason": "choice"}
+
+
+class SnapshotRedis:
+    """A redis-server of the test's own, restartable from its last snapshot."""
+
+    def __init__(self, workdir):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.workdir, self.proc = workdir, None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.cli("ping") == "PONG":
+                return
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True).stdout.strip()
+
+    def crash(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_restarted_from_an_older_snapshot_serves_no_stale_decision(api, demo_site, visitor_id, tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server (CI has it)")
+    redis = SnapshotRedis(tmp_path)
+    redis.start()
+    config = {"default": {"BACKEND": "cmp.redis_cache.RedisCache", "LOCATION": f"redis://127.0.0.1:{redis.port}/0",
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    try:
+        with override_settings(CACHES=config):
+            token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+            time.sleep(1.5)
+            assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
+            assert redis.cli("save") == "OK"  # the snapshot holds the grant
+            changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}),
+                               format="json")
+            assert changed.status_code == 201  # invalidated in Redis, but not in the snapshot
+            redis.crash()
+            redis.start()  # back with the snapshot: the grant, and no change mark
+            assert redis.cli("dbsize") != "0"
+            for _ in range(5):
+                answer = api.get(lookup_url(visitor_id)).json()
+                assert answer["decisions"]["analytics"] == {"granted": False, "reason": "choice"}
+    finally:
+        if redis.proc.poll() is None:
+            redis.crash()

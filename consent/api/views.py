@@ -12,16 +12,15 @@ from rest_framework.views import APIView
 
 from .. import client, ratelimit
 from ..api_keys import site_for_key
-from ..lookups import lookup
 from ..models import Site
 from ..site_config import banner_config
 from ..sites import SiteRules, site_rules
 from ..writes import ConsentWrite, WriteRejected, record_consent
 from . import serializers as s
 from .errors import ApiError
+from .lookup import EXAMPLE_VISITOR, decision_fields, lookup_decisions
 from .parsers import LimitedJSONParser, PlainTextJSONParser
 
-EXAMPLE_VISITOR = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Malformed request; `detail` says what is wrong."),
     404: OpenApiResponse(s.ErrorSerializer, description="Unknown site (or purpose)."),
@@ -60,14 +59,6 @@ def _api_key_for(request, rules: SiteRules) -> bool:
     if scheme.lower() != "bearer" or site_for_key(key.strip()) != rules.id:
         raise ApiError(403, "bad_api_key", "The Authorization header does not carry a live API key of this site.")
     return True
-
-
-def _decision_fields(outcome) -> dict:
-    return {
-        "decisions": outcome.decisions_dict(),
-        "ad_personalization": outcome.ad_personalization.as_dict(),
-        "consent_mode": outcome.consent_mode,
-    }
 
 
 class ConsentWriteView(APIView):
@@ -160,7 +151,7 @@ class ConsentWriteView(APIView):
             "token": result.token,
             "regime": result.regime,
             "policy_version": result.policy_version,
-            **_decision_fields(result.outcome),
+            **decision_fields(result.outcome),
             "signals": result.signals.as_dict(),
         }
         # 200, not 201: a signal-only write that changed nothing recorded nothing.
@@ -207,29 +198,17 @@ class DecisionLookupView(APIView):
         ],
     )
     def get(self, request, site_key, visitor_id):
-        rules = rules_or_404(site_key)
-        visitor_uuid = _visitor_uuid(visitor_id)
-        purpose = request.query_params.get("purpose")
-        if purpose is not None and purpose not in rules.purpose_keys:
-            raise ApiError(404, "unknown_purpose", f"Site '{site_key}' has no purpose '{purpose[:64]}'.")
-        result = lookup(
-            rules,
-            visitor_uuid,
-            country=client.country(request),
-            header_signals=client.header_signals(request),
-        )
-        body = {
-            "site": rules.key,
-            "visitor_id": str(visitor_uuid),
-            "regime": result.regime,
-            "policy_version": result.policy_version,
-            **_decision_fields(result.outcome),
-            "signals": result.signals.as_dict(),
-            "needs_choice": result.outcome.needs_choice,
-        }
-        if purpose is not None:
-            body.update(purpose=purpose, **result.outcome.purposes[purpose].as_dict())
-        return Response(body, headers={"Cache-Control": "no-store"})
+        return lookup_decisions(request._request, site_key, visitor_id)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """Route straight to the lean :func:`lookup_decisions`; this class only documents it."""
+
+        def view(request, *args, **kwargs):
+            return lookup_decisions(request, *args, **kwargs)
+
+        view.cls, view.initkwargs = cls, initkwargs  # what drf-spectacular reads to document it
+        return view
 
 
 class SiteConfigView(APIView):

@@ -1,7 +1,7 @@
 """The right to delete: erase a browser's personal data, keep a non-personal tombstone."""
 from django.db import transaction
 
-from ..lookups import forget_visitor
+from ..lookups import forget_visitors
 from ..models import Visitor
 
 
@@ -10,9 +10,7 @@ def erase_for_request(request) -> str:
     if not (request.visitor_token_verified and request.visitor_uuid):
         return "No browser data is linked to this request; nothing to erase."
     erased = erase_visitor(request.site, request.visitor_uuid, reason=f"data subject request {request.pk}")
-    visitor_uuid = request.visitor_uuid
     request.visitor_uuid = None  # the request record must not keep the erased id either
-    forget_visitor(request.site.key, visitor_uuid)
     if not erased:
         return "The browser had no stored data (already erased or never recorded)."
     return f"Erased the browser's visitor record and {erased} consent event(s); a tombstone records the erasure."
@@ -24,6 +22,7 @@ def erase_visitor(site, visitor_uuid, reason: str) -> int:
     from .. import purge
 
     visitor = Visitor.objects.select_for_update().filter(site=site, uuid=visitor_uuid).first()
+    forget_visitors(site.key, visitor_uuid)
     if visitor is None:
         return 0
     return purge.erase_visitor_chain(visitor, reason=reason)

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 HASH_VERSION = 1
@@ -153,17 +153,22 @@ def _mac(secret: bytes, payload: dict) -> str:
 
 _LAST_HASH_SQL = "SELECT event_hash FROM consent_consentevent WHERE visitor_id = %s ORDER BY id DESC LIMIT 1"
 
-def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, **fields):
-    """Append one event to ``visitor``'s chain. The caller holds the visitor row lock
-    (``select_for_update``) in the current transaction, which serialises the chain."""
-    from .models import ConsentEvent
 
+def _last_hash(visitor) -> str | None:
     # One index lookup on (visitor_id, id); plain SQL, as this runs on every write
     # (the ORM query costs three times as much here: see bench/audit/RESULTS.md).
     with connection.cursor() as cursor:
         cursor.execute(_LAST_HASH_SQL, [visitor.pk])
         row = cursor.fetchone()
-    prev_hash = (row[0] if row else None) or GENESIS
+    return row[0] if row else None
+
+def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, new_chain: bool = False, **fields):
+    """Append one event to ``visitor``'s chain. The caller holds the visitor row lock
+    (``select_for_update``) in the current transaction, which serialises the chain;
+    ``new_chain`` says the visitor row is new in that transaction (no event to look up)."""
+    from .models import ConsentEvent
+
+    prev_hash = GENESIS if new_chain else _last_hash(visitor) or GENESIS
     content = canonical_content(
         site_key=site_key, visitor_uuid=visitor.uuid, created_at=created_at, prev_hash=prev_hash, **fields
     )
@@ -344,7 +349,7 @@ def verify(site=None, since=None, chains=True, checkpoints=True) -> Report:
     at the first event created at or after it, trusting the stored hash of
     each chain's preceding event, and checks only checkpoints reaching it.
     """
-    from .models import AuditCheckpoint, AuditPurge, ConsentEvent, Site
+    from .models import AuditCheckpoint, ConsentEvent, Site
 
     report = Report()
     start_id = 0
@@ -437,7 +442,7 @@ def _verify_checkpoints(report, checkpoints, start_id):
             report.add("checkpoint", f"checkpoint {cp.pk}: prev_root does not match the previous checkpoint's root", cp.after_event_id + 1)
         if not signature_valid(checkpoint_payload(cp), cp.key_id, cp.signature):
             report.add("checkpoint", f"checkpoint {cp.pk}: signature does not match its content (key {cp.key_id!r})", cp.after_event_id + 1)
-        builder, first_mismatch = MerkleBuilder(), None
+        builder = MerkleBuilder()
         for event_id, hash_hex in leaves_in_range(cp.after_event_id, cp.last_event_id):
             builder.add(event_id, hash_hex)
         if builder.count != cp.event_count or builder.root() != cp.merkle_root:

@@ -10,7 +10,6 @@ never older than the last write that returned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import logging
 

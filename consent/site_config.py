@@ -1,6 +1,9 @@
 """What the banner needs to know about a site, in one visitor's language."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 from django.utils import timezone
 
 from . import decisions
@@ -21,6 +24,36 @@ def pick_language(site: Site, requested: str | None) -> str:
                 if language.lower() == candidate.lower():
                     return language
     return site.default_language
+
+
+# Encoded configs this process built: (site, language asked, country) -> (rules, policy, body, etag).
+_built: dict[tuple, tuple] = {}
+MAX_BUILT = 1024
+
+
+def encoded_config(site_key: str, language: str | None, country: str | None) -> tuple[bytes, str] | None:
+    """The banner config as JSON bytes with its ETag, or None for an unknown site.
+
+    Built once per process for each site version (the same :class:`SiteRules`
+    object, see consent/sites.py), language and country, while the policy in
+    force stays the same, so a revalidation with ``If-None-Match`` costs one
+    cache round trip.
+    """
+    rules = site_rules(site_key)
+    if rules is None:
+        return None
+    policy = rules.current_policy(timezone.now())
+    key = (site_key, language, country)
+    built = _built.get(key)
+    if built and built[0] is rules and built[1] == policy:
+        return built[2], built[3]
+    site = Site.objects.get(pk=rules.id)
+    body = json.dumps(banner_config(site, language, country), separators=(",", ":"), ensure_ascii=False).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if len(_built) >= MAX_BUILT:
+        _built.clear()  # many languages or countries asked for: start over rather than grow
+    _built[key] = (rules, policy, body, etag)
+    return body, etag
 
 
 def banner_config(site: Site, language: str | None, country: str | None) -> dict:

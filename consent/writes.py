@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from . import decisions, lookups, webhooks
 from .client import ClientInfo
-from .models import ConsentEvent, Visitor
+from .models import Visitor
 from .sites import SiteRules
 
 
@@ -91,10 +91,12 @@ def _record(rules, write, client, now) -> WriteResult:
         choice = visitor.choice()
         outcome = decisions.decide(rules.context(now=now, regime=regime, choice=choice, signals=signals))
         webhooks.queue_change(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
-        logged = source is not None or visitor.pk is None
+        new_visitor = visitor.pk is None
+        logged = source is not None or new_visitor
         if logged:
             visitor.save()
-            _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now)
+            _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now,
+                       new_chain=new_visitor)
         else:
             # A signal-only write that changes nothing: no event, only "last seen".
             Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
@@ -103,17 +105,20 @@ def _record(rules, write, client, now) -> WriteResult:
     return WriteResult(write.visitor_id, token, regime, policy.version if policy else None, outcome, signals, logged)
 
 
-def _log_event(rules, visitor, write, source, signals, outcome, regime, client, now):
+def _log_event(rules, visitor, write, source, signals, outcome, regime, client, now, new_chain):
     log_event(
         rules, visitor, source=source, choices=write.choices or {}, signals=signals, outcome=outcome,
         regime=regime, now=now, banner_version=write.banner_version, language=write.language,
-        region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent,
+        region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent, new_chain=new_chain,
     )
 
 
 def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
-              banner_version="", language="", region="", ip_prefix="", user_agent=""):
-    """Append one event to the audit log (the only place events are made)."""
+              banner_version="", language="", region="", ip_prefix="", user_agent="", new_chain=False):
+    """Append one event to the audit log (the only place events are made).
+
+    ``new_chain``: the visitor row was created in this transaction, so it has no event yet.
+    """
     from . import audit  # the hash chain: consent/audit.py
 
     audit.append_event(
@@ -133,6 +138,7 @@ def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
         ip_prefix=ip_prefix,
         user_agent=user_agent,
         created_at=now,
+        new_chain=new_chain,
     )
 
 

@@ -53,7 +53,7 @@ def _consent_admins():
 
 
 def test_auditor_gets_403_on_every_change(auditor, events, demo_site):
-    from consent.models import ApiKey, PolicyVersion, WebhookEndpoint
+    from consent.models import ApiKey, WebhookEndpoint
 
     WebhookEndpoint.objects.create(site=demo_site, url="https://hooks.example.com/cmp")
     from consent.api_keys import issue_key

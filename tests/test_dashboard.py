@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from consent import client as client_info
 from consent import dashboard, tasks
-from consent.models import ConsentEvent, ConsentRollup
+from consent.models import ConsentRollup
 from consent.sites import site_rules
 from consent.writes import ConsentWrite, record_consent
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from consent.dsr import service
 from consent.dsr.models import DataSubjectRequest as Request
 from consent.dsr.tasks import send_daily_digest
-from consent.models import ConsentEvent, Visitor
+from consent.models import Visitor
 
 from .conftest import consent_body, lookup_url, write_url
 

@@ -1,7 +1,14 @@
+"""The product's URLs plus the benchmarks' baselines, served by the same stack."""
+import json
+import secrets
+
 from django.http import JsonResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from cmp.urls import urlpatterns as product
+from consent.models import Site, Visitor
+from consent.writes import hash_token
 
 BODY = {"status": "ok", "decisions": {"analytics": {"granted": False, "reason": "default_opt_in"}}}
 
@@ -11,4 +18,20 @@ def trivial(request):
     return JsonResponse(BODY)
 
 
-urlpatterns = [path("bench/trivial", trivial), *product]
+@csrf_exempt
+def bare_insert(request):
+    """The consent write's baseline: the same JSON in, one INSERT of the visitor row, no audit, no checks."""
+    data = json.loads(request.body)
+    token = secrets.token_urlsafe(32)
+    Visitor.objects.create(site_id=_demo_id(), uuid=data["visitor_id"], token_hash=hash_token(token),
+                           choices=data["choices"], policy_version=data["policy_version"])
+    return JsonResponse({"visitor_id": data["visitor_id"], "token": token}, status=201)
+
+
+def _demo_id(cache={}):
+    if "id" not in cache:
+        cache["id"] = Site.objects.get(key="demo").id
+    return cache["id"]
+
+
+urlpatterns = [path("bench/trivial", trivial), path("bench/bare-insert", bare_insert), *product]

@@ -1,10 +1,9 @@
 """The HTTP API: thin views that validate, call the domain modules, and shape JSON."""
-import hashlib
-import json
 import uuid
 
 from django.conf import settings
-from django.utils.http import parse_etags, quote_etag
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
@@ -12,8 +11,7 @@ from rest_framework.views import APIView
 
 from .. import client, ratelimit
 from ..api_keys import site_for_key
-from ..models import Site
-from ..site_config import banner_config
+from ..site_config import encoded_config
 from ..sites import SiteRules, site_rules
 from ..writes import ConsentWrite, WriteRejected, record_consent
 from . import serializers as s
@@ -222,14 +220,13 @@ class SiteConfigView(APIView):
         responses={200: dict, 304: None, 404: ERRORS[404]},
     )
     def get(self, request, site_key):
-        rules_or_404(site_key)
-        site = Site.objects.get(key=site_key)
-        config = banner_config(site, request.query_params.get("lang"), client.country(request))
-        payload = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
-        etag = quote_etag(hashlib.sha256(payload).hexdigest()[:32])
+        encoded = encoded_config(site_key, request.query_params.get("lang"), client.country(request))
+        if encoded is None:
+            raise ApiError(404, "unknown_site", f"No site with key '{site_key}'.")
+        body, etag = encoded
         # The regime depends on the country header, so caches must key on it.
         vary = ", ".join(filter(None, ["Origin", settings.CMP_COUNTRY_HEADER]))
         headers = {"ETag": etag, "Cache-Control": "public, max-age=60", "Vary": vary}
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
-            return Response(status=304, headers=headers)
-        return Response(config, headers=headers)
+            return HttpResponseNotModified(headers=headers)
+        return HttpResponse(body, content_type="application/json", headers=headers)

@@ -128,7 +128,10 @@ def _mark(keys, entry_seconds: int) -> bool:
     # A mark must outlive any entry filled by a reader that started before it.
     lasting = int(entry_seconds + FILL_WINDOW + CLOCK_MARGIN) + 1
     try:
-        _store.set_many({mark_key(key): time.time() for key in keys}, lasting)
+        if len(keys) == 1:  # the usual case; set_many would wrap it in MULTI/EXEC
+            _store.set(mark_key(keys[0]), time.time(), lasting)
+        else:
+            _store.set_many({mark_key(key): time.time() for key in keys}, lasting)
         return True
     except Exception:
         logger.warning("cache unreachable on invalidation of %s", keys)

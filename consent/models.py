@@ -158,7 +158,8 @@ class Visitor(models.Model):
     token is kept.
     """
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="visitors")
+    # No index of its own: (site, uuid) and (site, chosen_at) start with it.
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="visitors", db_index=False)
     uuid = models.UUIDField()
     token_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -248,7 +249,8 @@ class ConsentEvent(models.Model):
     ]
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="events")
-    visitor = models.ForeignKey(Visitor, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: event_visitor_history (visitor, id) starts with it.
+    visitor = models.ForeignKey(Visitor, on_delete=models.PROTECT, related_name="events", db_index=False)
     source = models.CharField(max_length=16, choices=SOURCE_CHOICES)
     choices = models.JSONField(default=dict, blank=True)
     signals = models.JSONField(default=dict, blank=True)

@@ -47,10 +47,10 @@ def flush_cache():
 
 
 @contextmanager
-def gunicorn(db):
-    """The product under gunicorn on a free port; yields its base URL."""
+def gunicorn(db, workers=2):
+    """The product under gunicorn (sync workers, no access log) on a free port; yields its base URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"],
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"],
                               cwd=ROOT, env=environment(db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

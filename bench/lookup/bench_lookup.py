@@ -27,10 +27,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     stack.fresh_database(DB)
     try:
-        with stack.gunicorn(DB) as base:
+        with stack.gunicorn(DB, args.workers) as base:
             visitor = str(uuid.uuid4())
             body = json.dumps({"visitor_id": visitor, "choices": {"analytics": True}, "policy_version": "1"}).encode()
             urllib.request.urlopen(urllib.request.Request(base + "/api/v1/sites/demo/consents", data=body,
@@ -43,7 +44,7 @@ def main():
     finally:
         stack.psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     report = stack.table(
-        f"gunicorn 2 workers, wrk {args.connections} connections, {args.seconds} s each",
+        f"gunicorn {args.workers} workers, wrk {args.connections} connections, {args.seconds} s each",
         [("trivial Django view, constant JSON (ceiling)", *trivial), ("consent lookup, known visitor, warm cache", *mine)],
         trivial[0],
     )

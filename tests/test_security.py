@@ -76,19 +76,31 @@ def test_admin_needs_login_and_csrf(demo_site):
     assert strict.post("/admin/login/", {"username": "admin", "password": "pw"}).status_code == 403
 
 
-def test_deploy_checks_pass_with_production_settings():
+def _deploy_check(**variables):
     # A production process: none of the test run's own variables (the browser
     # tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright).
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "CMP_RECEIPT_KEYS")}
     env.update(
         DEBUG="0",
         SECRET_KEY="k3y-" + "x7Qp9Lm2Zr8Vt4Wc6Yb1Nd5Hs0Jf3Gk" * 2,
         ALLOWED_HOSTS="cmp.example.com",
         DJANGO_SETTINGS_MODULE="cmp.settings",
+        **variables,
     )
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
+
+
+def test_deploy_checks_pass_with_production_settings():
+    result = _deploy_check(CMP_RECEIPT_KEYS="k2026:" + "9f" * 32)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_deploy_checks_name_a_missing_receipt_key():
+    result = _deploy_check()
+    assert result.returncode != 0
+    assert "consent.E001" in result.stderr + result.stdout and "CMP_RECEIPT_KEYS" in result.stderr + result.stdout

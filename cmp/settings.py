@@ -99,6 +99,12 @@ if REDIS_URL:
         "default": {
             "BACKEND": "cmp.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis that stops answering must cost a lookup a fraction of a
+            # second (it then reads the database), not a TCP timeout.
+            "OPTIONS": {
+                "socket_connect_timeout": float(env("CACHE_TIMEOUT_SECONDS", "0.5")),
+                "socket_timeout": float(env("CACHE_TIMEOUT_SECONDS", "0.5")),
+            },
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "cmp"),
         }
     }

@@ -28,11 +28,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    run = f"gunicorn 2 workers, wrk {args.connections} connections, {args.seconds} s each"
+    run = f"gunicorn {args.workers} workers, wrk {args.connections} connections, {args.seconds} s each"
     stack.fresh_database(DB)
     try:
-        with stack.gunicorn(DB) as base:
+        with stack.gunicorn(DB, args.workers) as base:
             bare = stack.wrk(base + "/bench/bare-insert", args.seconds, args.connections, "new_visitor_writes.lua")
             stack.psql("TRUNCATE consent_visitor CASCADE", db=DB)
             writes = stack.wrk(base + "/api/v1/sites/demo/consents", args.seconds, args.connections,

@@ -1,6 +1,7 @@
 """What the HTTP benchmarks share: a fresh PostgreSQL database, the product
 under gunicorn (2 workers, as on this 2-core machine) with the bench-only
 views of bench/lookup/bench_urls.py, and wrk on 127.0.0.1."""
+import argparse
 import os
 import re
 import socket
@@ -14,6 +15,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_DB = "redis://127.0.0.1:6379/11"
 LUA = Path(__file__).resolve().parent / "lua"
+
+
+def arguments():
+    """The options every wrk benchmark takes."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    return parser.parse_args()
 
 
 def psql(sql, db="postgres"):

@@ -13,7 +13,6 @@ One gunicorn (2 workers) on PostgreSQL and Redis, driven by wrk on 127.0.0.1:
 
 Writes bench/api/RESULTS.md.
 """
-import argparse
 import sys
 import urllib.request
 from pathlib import Path
@@ -25,11 +24,7 @@ DB = "cmp_bench_api"
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = stack.arguments()
     run = f"gunicorn {args.workers} workers, wrk {args.connections} connections, {args.seconds} s each"
     stack.fresh_database(DB)
     try:

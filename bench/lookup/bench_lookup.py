@@ -8,7 +8,6 @@ and drives both with wrk on 127.0.0.1 in the same run: the trivial view (the
 ceiling), then the lookup of a known visitor (warm cache). Writes
 bench/lookup/RESULTS.md.
 """
-import argparse
 import json
 import sys
 import time
@@ -24,11 +23,7 @@ MARK_SECONDS = 2.5  # consent/cache.py: a lookup right after a write reads the d
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = stack.arguments()
     stack.fresh_database(DB)
     try:
         with stack.gunicorn(DB, args.workers) as base:

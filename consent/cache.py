@@ -186,9 +186,14 @@ def _renew(value, checked_at: float, lease: float) -> str | None:
 
     try:
         last_failure = CacheInvalidationFailure.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        server = _server_id()
     except DatabaseError:
-        return None
+        if value is None:
+            return None
+        # The database is down: no write can commit, so none can have failed
+        # since the last check. Keep answering from the cache (SECURITY.md).
+        last_failure = value[1]
+    try:
+        server = _server_id()
     except Exception:
         logger.warning("cache unreachable on lease renewal")
         return None

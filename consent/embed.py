@@ -20,7 +20,8 @@ from .models import Site
 from .sites import site_rules
 
 DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
-RUNTIME_VERSION = "1.1.0"
+# One version for the runtime: package.json's (cmp.js repeats it; tests/test_banner_build.py checks).
+RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["version"]
 
 
 @lru_cache(maxsize=None)

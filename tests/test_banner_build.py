@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from consent.embed import RUNTIME_VERSION
+
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "banner_static" / "dist"
+
+
+def test_one_runtime_version_everywhere():
+    built = (DIST / "cmp.min.js").read_text()
+    assert f'"{RUNTIME_VERSION}"' in built, "banner_static/src/cmp.js VERSION differs from package.json"
+    assert f"/c/v/{RUNTIME_VERSION}/cmp.min.js" in (ROOT / "README.md").read_text()
 
 
 def test_readme_sri_hash_matches_the_versioned_runtime():
@@ -18,7 +26,7 @@ def test_readme_sri_hash_matches_the_versioned_runtime():
 
 @pytest.mark.django_db
 def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
-    runtime = client.get("/c/v/1.1.0/cmp.min.js")
+    runtime = client.get(f"/c/v/{RUNTIME_VERSION}/cmp.min.js")
     assert runtime.status_code == 200
     assert runtime.content == (DIST / "cmp.min.js").read_bytes()
     assert "immutable" in runtime["Cache-Control"]

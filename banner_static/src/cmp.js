@@ -16,7 +16,7 @@
 (function () {
   "use strict";
   var w = window, d = document, nav = navigator;
-  var VERSION = "1.1.0";
+  var VERSION = "1.1.1";
   var me = d.currentScript;
   var src = new URL(me.src);
   var origin = src.origin;
@@ -57,14 +57,17 @@
   // flags: g = advertising granted despite GPC (confirmed), n = NAI opt-out,
   // s = GPC seen by the server, q = not yet confirmed by the server.
 
+  // A cookie that does not parse (corrupted, truncated, edited) is no choice: ask again.
   function readCookie() {
     var m = d.cookie.match(new RegExp("(?:^|; )" + COOKIE + "=([^;]*)"));
     var f = m && m[1].split("!");
-    if (!f || f[0] !== "1" || f.length < 8) return null;
-    var c = {};
+    if (!f || f[0] !== "1" || f.length !== 8 || !/^[0-9a-f-]{36}$/i.test(f[1])) return null;
+    var ts = parseInt(f[4], 36), c = Object.create(null), policy;
+    try { policy = decodeURIComponent(f[3]); } catch (e) { return null; }
+    if (!(ts > 0)) return null;
     f[5].split("~").forEach(function (key) { if (key) c[key] = true; });
     f[6].split("~").forEach(function (key) { if (key) c[key] = false; });
-    return { v: f[1], t: f[2], p: decodeURIComponent(f[3]), ts: parseInt(f[4], 36), c: c, f: f[7] };
+    return { v: f[1], t: f[2], p: policy, ts: ts, c: c, f: f[7] };
   }
 
   function writeCookie() {

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from consent.embed import RUNTIME_VERSION
 from consent.models import ConsentEvent, Visitor
 
 pytestmark = pytest.mark.browser
@@ -73,7 +74,7 @@ def test_accept_all_runs_each_tag_once_in_order(page, demo):
     wait_saved(page, 1)
     event = ConsentEvent.objects.get()
     assert event.choices == {"analytics": True, "advertising": True, "recognition": True}
-    assert event.source == "banner" and event.banner_version == "1.1.0"
+    assert event.source == "banner" and event.banner_version == RUNTIME_VERSION
 
 
 def test_customize_with_analytics_only(page, demo):

@@ -119,6 +119,15 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late, a task whose worker died unacknowledged is handed out again
+# after this many seconds (Redis transport); keep it above the longest task.
+_VISIBILITY_TIMEOUT = int(env("CELERY_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    # Look for such abandoned tasks every few seconds (kombu's default is about 100 s).
+    "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 2)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "UTC"
 # When the broker is down, fail fast: the caller keeps the work in the database
 # (the webhook outbox) and a periodic sweep hands it over later.

@@ -2,6 +2,7 @@
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -12,9 +13,10 @@ def free_port() -> int:
 
 
 class Receiver:
-    def __init__(self, port=None, status=200):
+    def __init__(self, port=None, status=200, stall_first=0.0):
         self.port = port or free_port()
         self.status = status
+        self.stall_first = stall_first  # seconds the first request waits for its answer
         self.received = []  # (headers, raw body, parsed body)
         self._server = None
 
@@ -29,6 +31,8 @@ class Receiver:
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.received.append((self.headers, raw, json.loads(raw)))  # headers: case-insensitive
+                if len(receiver.received) == 1 and receiver.stall_first:
+                    time.sleep(receiver.stall_first)
                 self.send_response(receiver.status)
                 self.end_headers()
 

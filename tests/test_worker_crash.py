@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 VISIBILITY_TIMEOUT = 4
 
 
-def start_worker(broker, log_path):
+def start_worker(broker, log_path):  # noqa: F811
     db = connection.settings_dict
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "CELERY_BROKER_URL": broker.url, "CELERY_TASK_ALWAYS_EAGER": "0",
@@ -40,7 +40,7 @@ def start_worker(broker, log_path):
     )
 
 
-def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, broker, visitor_id, tmp_path):
+def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, broker, visitor_id, tmp_path):  # noqa: F811
     receiver = Receiver(stall_first=30).start()
     saved = dict(broker_url=celery_app.conf.broker_url, task_always_eager=celery_app.conf.task_always_eager)
     celery_app.conf.update(broker_url=broker.url, task_always_eager=False)

@@ -6,24 +6,13 @@ Runs in CI's PostgreSQL + Redis pass; the server is a subprocess so that only
 its connections go through the proxy.
 """
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.core.management import call_command
-from django.db import connection
 
-from .tcp_proxy import TcpProxy
-from .test_server_end_to_end import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -35,38 +24,6 @@ def http(method, url, body=None):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
-
-
-@pytest.fixture
-def server_behind_a_database_proxy(tmp_path):
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        pytest.skip("needs PostgreSQL and Redis: run with DATABASE_URL=postgres://… and REDIS_URL=redis://… (CI does)")
-    call_command("seed_demo", stdout=open(os.devnull, "w"))
-    proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
-    db = connection.settings_dict
-    env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-           "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}", "DB_CONN_MAX_AGE": "0",
-           "REDIS_URL": settings.REDIS_URL, "DEBUG": "0", "SECRET_KEY": "test-" + "k" * 50,
-           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "CMP_RECEIPT_KEYS": "t1:" + "ab" * 32}
-    port = free_port()
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    try:
-        yield base, proxy
-    finally:
-        proxy.close()
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 def test_database_down_lookups_answer_from_the_cache_else_fail_closed(server_behind_a_database_proxy):

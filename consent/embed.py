@@ -10,6 +10,7 @@
 """
 import hashlib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from .models import Site
 from .sites import site_rules
 
 DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
+RELEASES = DIST.parent / "releases"  # earlier versions, kept byte for byte (see its README)
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 # One version for the runtime: package.json's (cmp.js repeats it; tests/test_banner_build.py checks).
 RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["version"]
 
@@ -40,9 +43,19 @@ def embed_script(request, site_key):
 
 
 def versioned_runtime(request, version):
-    if version != RUNTIME_VERSION:
+    """The runtime of one version, forever the same bytes (sites pin it with SRI)."""
+    if version == RUNTIME_VERSION:
+        body = _built("cmp.min.js")
+    elif VERSION_RE.match(version) and (RELEASES / version / "cmp.min.js").is_file():
+        body = _released(version)
+    else:
         return HttpResponse(f"/* no runtime {version[:16]} */", status=404, content_type="text/javascript")
-    return _cached(request, _built("cmp.min.js"), "text/javascript", "public, max-age=31536000, immutable")
+    return _cached(request, body, "text/javascript", "public, max-age=31536000, immutable")
+
+
+@lru_cache(maxsize=None)
+def _released(version: str) -> str:
+    return (RELEASES / version / "cmp.min.js").read_text(encoding="utf-8")
 
 
 def stylesheet(request):

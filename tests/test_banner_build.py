@@ -36,6 +36,16 @@ def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
 
 
 @pytest.mark.django_db
+def test_released_runtimes_keep_their_bytes(client, demo_site):
+    # 1.1.0 was published with this SRI hash in the README; sites may pin it.
+    old = client.get("/c/v/1.1.0/cmp.min.js")
+    assert old.status_code == 200
+    digest = base64.b64encode(hashlib.sha384(old.content).digest()).decode()
+    assert digest == "gQVf9OtAOvsWJtasVqHxu0Xz0mZ5dLASoBtooXl1AvoB3ro2Y7D/DIt7JUyNxMjl"
+    assert client.get("/c/v/..%2F..%2Fsettings/cmp.min.js").status_code == 404
+
+
+@pytest.mark.django_db
 def test_embed_script_names_the_site_and_its_ga_ids(client, demo_site):
     script = client.get("/c/demo.js")
     first_line = script.content.decode().split("\n", 1)[0]

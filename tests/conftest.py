@@ -1,8 +1,10 @@
 """Shared fixtures: a seeded demo site, an API client, and a clean cache per test."""
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -16,17 +18,34 @@ from rest_framework.test import APIClient
 
 from consent.models import Site
 
+from .receiver import free_port
 from .tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port():
-    import socket
+def http(method, url, body=None):
+    """One JSON request to a server the test started: (status, parsed body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
+def wait_until_serving(url, proc, seconds=30):
+    """Wait for ``url`` to answer; fail the test if ``proc`` does not get there in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"the server did not answer {url} within {seconds} s")
 
 
 @pytest.fixture(autouse=True)
@@ -95,13 +114,7 @@ def server_behind_a_database_proxy(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    wait_until_serving(base + "/healthz", proc)
     try:
         yield base, proxy
     finally:

@@ -5,25 +5,14 @@ closed, and answer normally again once PostgreSQL is back.
 Runs in CI's PostgreSQL + Redis pass; the server is a subprocess so that only
 its connections go through the proxy.
 """
-import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 
+from .conftest import http
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def http(method, url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_database_down_lookups_answer_from_the_cache_else_fail_closed(server_behind_a_database_proxy):

@@ -1,0 +1,108 @@
+"""A Celery worker killed in the middle of a batch task: the task runs again, and
+its effect happens once.
+
+tests/test_worker_crash.py kills a worker inside a webhook delivery (one HTTP
+call, one row). This one kills it inside ``expire_choices``, a task that works
+through many visitors in batches, each batch its own transaction: the whole
+worker (main process and pool child) gets SIGKILL after some batches were
+committed and while another is open. The open batch must roll back whole; the
+message, never acknowledged (acks_late), is handed out again once the broker's
+visibility timeout (CELERY_VISIBILITY_TIMEOUT, set short here) has passed; a
+new worker continues where the committed batches stopped. In the end every
+expired choice has exactly one ``expiry`` event, none twice, none missing, and
+every visitor's audit chain still verifies.
+
+Runs where PostgreSQL, Redis and redis-server run (CI's PostgreSQL pass).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from cmp.celery import app as celery_app
+from consent import audit, lifecycle
+from consent.models import ConsentEvent, Visitor
+from consent.tasks import expire_choices
+
+from .test_celery_worker import ROOT, broker, reset_connections, wait_until  # noqa: F401  (broker is a fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+VISITORS = 4000  # eight batches of lifecycle.BATCH: several seconds of work, so the kill lands mid-task
+VISIBILITY_TIMEOUT = 8  # longer than the rerun takes, so the new worker does not hand it out a third time
+
+
+def start_worker(broker, log_path):  # noqa: F811
+    """A real worker in its own process group (so one killpg reaches the pool child too)."""
+    db = connection.settings_dict
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "CELERY_BROKER_URL": broker.url, "CELERY_TASK_ALWAYS_EAGER": "0",
+           "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "cmp", "worker", "-l", "info", "-c", "1", "--without-gossip",
+         "--without-mingle", "-n", f"killed-{time.monotonic_ns()}@%h"],
+        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def expiry_events():
+    return ConsentEvent.objects.filter(source="expiry").count()
+
+
+def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site, broker, tmp_path):  # noqa: F811
+    assert VISITORS > 2 * lifecycle.BATCH
+    chosen_at = timezone.now() - timedelta(days=demo_site.consent_lifetime_days + 30)
+    Visitor.objects.bulk_create([
+        Visitor(site=demo_site, uuid=uuid.uuid4(), token_hash="0" * 64, chosen_at=chosen_at, policy_version="1",
+                choices={"analytics": True, "advertising": True, "recognition": False})
+        for _ in range(VISITORS)
+    ])
+    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
+    celery_app.conf.update(broker_url=broker.url, task_always_eager=False)
+    reset_connections()
+    first = start_worker(broker, tmp_path / "first.log")
+    second = None
+    try:
+        wait_until(lambda: celery_app.control.ping(timeout=0.5), 60, "the first worker to answer ping")
+        expire_choices.delay()
+
+        # Kill as soon as the first batch is committed: the task is certainly in flight.
+        deadline = time.monotonic() + 30
+        while expiry_events() == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        time.sleep(0.5)  # PostgreSQL sees the dropped connection and rolls the open batch back
+        done_before = expiry_events()
+        assert 0 < done_before < VISITORS, f"the kill did not land mid-task ({done_before} of {VISITORS} logged)"
+        assert done_before % lifecycle.BATCH == 0, "an interrupted batch is rolled back whole"
+
+        second = start_worker(broker, tmp_path / "second.log")
+        wait_until(lambda: expiry_events() >= VISITORS, VISIBILITY_TIMEOUT + 45, "the task to run again to the end")
+        log = tmp_path / "second.log"
+        wait_until(lambda: "succeeded" in log.read_text(), 20, "the rerun to finish")
+        time.sleep(1)  # a duplicate run would log more events by now
+
+        # The rerun picked up where the committed batches stopped.
+        assert "succeeded in" in log.read_text() and f": {VISITORS - done_before}" in log.read_text()
+        assert expiry_events() == VISITORS
+        assert not (ConsentEvent.objects.filter(source="expiry").values("visitor")
+                    .annotate(n=Count("id")).filter(n__gt=1).exists()), "an expiry logged twice"
+        assert not Visitor.objects.exclude(expiry_logged_for=chosen_at).exists(), "an expiry not marked as logged"
+        report = audit.verify(site="demo", checkpoints=False)
+        assert report.ok, report.problems[:5]
+        assert report.events == VISITORS
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        celery_app.conf.update(**saved)
+        reset_connections()

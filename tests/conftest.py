@@ -107,7 +107,8 @@ def server_behind_a_database_proxy(tmp_path):
     db = connection.settings_dict
     env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
            "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}", "DB_CONN_MAX_AGE": "0",
-           "REDIS_URL": settings.REDIS_URL, "DEBUG": "1",  # static files from the apps: no collectstatic here "SECRET_KEY": "test-" + "k" * 50,
+           "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": "test-" + "k" * 50,
+           "DEBUG": "1",  # static files from the apps: no collectstatic here
            "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "CMP_RECEIPT_KEYS": "t1:" + "ab" * 32}
     port = free_port()
     log = open(tmp_path / "gunicorn.log", "w")

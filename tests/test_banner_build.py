@@ -36,12 +36,17 @@ def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
 
 
 @pytest.mark.django_db
-def test_released_runtimes_keep_their_bytes(client, demo_site):
-    # 1.1.0 was published with this SRI hash in the README; sites may pin it.
-    old = client.get("/c/v/1.1.0/cmp.min.js")
+@pytest.mark.parametrize("version, published", [
+    ("1.1.0", "gQVf9OtAOvsWJtasVqHxu0Xz0mZ5dLASoBtooXl1AvoB3ro2Y7D/DIt7JUyNxMjl"),
+    ("1.1.1", "DlMC2SxWPNwiq1XGietQyPLi522y2U4d88jI7SA6/3DsloHXQTt3G21Zx/kgGb8Z"),
+])
+def test_released_runtimes_keep_their_bytes(client, demo_site, version, published):
+    # Each was published with this SRI hash in the README; sites may pin it.
+    old = client.get(f"/c/v/{version}/cmp.min.js")
     assert old.status_code == 200
+    assert f'"{version}"' in old.content.decode()
     digest = base64.b64encode(hashlib.sha384(old.content).digest()).decode()
-    assert digest == "gQVf9OtAOvsWJtasVqHxu0Xz0mZ5dLASoBtooXl1AvoB3ro2Y7D/DIt7JUyNxMjl"
+    assert digest == published
     assert client.get("/c/v/..%2F..%2Fsettings/cmp.min.js").status_code == 404
 
 

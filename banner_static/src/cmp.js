@@ -16,7 +16,7 @@
 (function () {
   "use strict";
   var w = window, d = document, nav = navigator;
-  var VERSION = "1.1.1";
+  var VERSION = "1.1.2";
   var me = d.currentScript;
   var src = new URL(me.src);
   var origin = src.origin;
@@ -58,16 +58,22 @@
   // s = GPC seen by the server, q = not yet confirmed by the server.
 
   // A cookie that does not parse (corrupted, truncated, edited) is no choice: ask again.
+  // So is one made in the future (it would never expire): a day of clock skew is allowed.
   function readCookie() {
-    var m = d.cookie.match(new RegExp("(?:^|; )" + COOKIE + "=([^;]*)"));
-    var f = m && m[1].split("!");
-    if (!f || f[0] !== "1" || f.length !== 8 || !/^[0-9a-f-]{36}$/i.test(f[1])) return null;
-    var ts = parseInt(f[4], 36), c = Object.create(null), policy;
-    try { policy = decodeURIComponent(f[3]); } catch (e) { return null; }
-    if (!(ts > 0)) return null;
-    f[5].split("~").forEach(function (key) { if (key) c[key] = true; });
-    f[6].split("~").forEach(function (key) { if (key) c[key] = false; });
-    return { v: f[1], t: f[2], p: policy, ts: ts, c: c, f: f[7] };
+    try {
+      var m = d.cookie.match(new RegExp("(?:^|; )" + COOKIE + "=([^;]*)"));
+      var f = m && m[1].split("!");
+      if (!f || f.length !== 8 || f[0] !== "1" || !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(f[1]) ||
+          !/^[\w-]+$/.test(f[2]) || !/^[0-9a-z]{1,9}$/.test(f[4]) || !/^[\w~-]*$/.test(f[5] + f[6]) ||
+          !/^[gnsq]*$/.test(f[7])) return null;
+      var ts = parseInt(f[4], 36), c = Object.create(null), policy = decodeURIComponent(f[3]);
+      if (!(ts > 0) || ts > Date.now() / 1000 + 86400) return null;
+      f[5].split("~").forEach(function (key) { if (key) c[key] = true; });
+      f[6].split("~").forEach(function (key) { if (key) c[key] = false; });
+      return { v: f[1], t: f[2], p: policy, ts: ts, c: c, f: f[7] };
+    } catch (e) {
+      return null;
+    }
   }
 
   function writeCookie() {

@@ -28,11 +28,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 VISIBILITY_TIMEOUT = 4
 
 
-def start_worker(broker, log_path):  # noqa: F811
+def start_worker(broker, log_path, visibility_timeout=VISIBILITY_TIMEOUT):  # noqa: F811
+    """A real worker in its own process group, so one killpg reaches its pool child too."""
     db = connection.settings_dict
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "CELERY_BROKER_URL": broker.url, "CELERY_TASK_ALWAYS_EAGER": "0",
-           "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
+           "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout)}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "cmp", "worker", "-l", "info", "-c", "1", "--without-gossip",
          "--without-mingle", "-n", f"crash-{time.monotonic_ns()}@%h"],

@@ -16,14 +16,11 @@ Runs where PostgreSQL, Redis and redis-server run (CI's PostgreSQL pass).
 """
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
@@ -32,7 +29,8 @@ from consent import audit, lifecycle
 from consent.models import ConsentEvent, Visitor
 from consent.tasks import expire_choices
 
-from .test_celery_worker import ROOT, broker, reset_connections, wait_until  # noqa: F401  (broker is a fixture)
+from .test_celery_worker import broker, reset_connections, wait_until  # noqa: F401  (broker is a fixture)
+from .test_worker_crash import start_worker as start_crashable_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 VISITORS = 4000  # eight batches of lifecycle.BATCH: several seconds of work, so the kill lands mid-task
@@ -40,16 +38,7 @@ VISIBILITY_TIMEOUT = 8  # longer than the rerun takes, so the new worker does no
 
 
 def start_worker(broker, log_path):  # noqa: F811
-    """A real worker in its own process group (so one killpg reaches the pool child too)."""
-    db = connection.settings_dict
-    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "CELERY_BROKER_URL": broker.url, "CELERY_TASK_ALWAYS_EAGER": "0",
-           "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "cmp", "worker", "-l", "info", "-c", "1", "--without-gossip",
-         "--without-mingle", "-n", f"killed-{time.monotonic_ns()}@%h"],
-        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    return start_crashable_worker(broker, log_path, VISIBILITY_TIMEOUT)
 
 
 def expiry_events():

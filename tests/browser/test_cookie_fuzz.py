@@ -125,7 +125,7 @@ def cookie_values(draw):
         value = draw(st.text(alphabet=COOKIE_CHARS, max_size=120))
     else:
         value = "!".join(fields)
-    return value
+    return value.strip(" ")  # a browser trims the spaces around a cookie's value (RFC 6265, 5.2), and CDP refuses them
 
 
 # -- the test ------------------------------------------------------------------------------------------------
@@ -140,7 +140,8 @@ def demo_page(page, demo):
 def load(page, demo, value, errors):
     errors.clear()
     page.context.clear_cookies()
-    page.context.add_cookies([{"name": "cmp_demo", "value": value, "url": demo}])
+    if value:  # Chromium refuses to be handed an empty cookie; no cookie reads the same
+        page.context.add_cookies([{"name": "cmp_demo", "value": value, "url": demo}])
     page.goto(demo + "/demo/")
     try:
         page.wait_for_function("window.cmp && window.cmp.ready", timeout=5000)
@@ -165,6 +166,7 @@ def banner_visible(page):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=cookie_values())
+@example(value="")
 @example(value=f"1!{VISITOR}!{TOKEN}!%E0%A4%A!{now_b36()}!analytics~advertising~recognition!!")
 @example(value=f"1!{'-' * 36}!{TOKEN}!1!{now_b36()}!analytics~advertising~recognition!!")
 @example(value=f"1!{VISITOR}!{TOKEN}!1!{now_b36(86400 * 3650)}!analytics~advertising~recognition!!")

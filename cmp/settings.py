@@ -247,6 +247,10 @@ CMP_LOOKUP_CACHE_SECONDS = int(env("CMP_LOOKUP_CACHE_SECONDS", "300"))
 # How long readers may trust the cache without re-checking the database for a
 # failed invalidation; a write that could not reach Redis waits this long.
 CMP_CACHE_LEASE_SECONDS = float(env("CMP_CACHE_LEASE_SECONDS", "1.0"))
+# How long each process may answer lookups from its own copy of what it read
+# from Redis (0: never; at most CMP_CACHE_LEASE_SECONDS). A write for a
+# visitor another process answered for that recently waits the rest of it.
+CMP_LOCAL_CACHE_SECONDS = float(env("CMP_LOCAL_CACHE_SECONDS", "0.5"))
 
 LOGGING = {
     "version": 1,

@@ -26,11 +26,22 @@ restarted:
 
 When the cache cannot be reached at all, reads miss and nothing is filled:
 every request is answered from the database.
+
+**Local copies.** A round trip to Redis costs a lookup more than everything
+else it does, so each process also keeps what it read, for at most
+``CMP_LOCAL_CACHE_SECONDS``, under a *read lease* it takes in Redis in the
+same round trip (cmp/redis_cache.py). A change's mark after its commit
+answers how long other processes' leases on those keys still run, and the
+writer waits that long before it returns; it drops its own process's copies
+at once. Copies never outlive the epoch's lease either, so rule 3 covers
+them. The proof, step by step, is in SECURITY.md.
 """
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,9 +71,15 @@ class Snapshot:
     entries: dict = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
+    copies: dict = field(default_factory=dict)  # values already checked, from this process's local copies
+    leased: LocalCopies | None = None  # where to keep what this read returned, if it took leases
+    generation: int = 0  # of ``leased`` when the read started
+    copies_expire: float = 0.0  # (monotonic) when copies of this read must be dropped
 
     def get(self, key):
         """The cached value of ``key``, if it is of this epoch and newer than its last change."""
+        if key in self.copies:
+            return self.copies[key]
         entry = self.entries.get(key)
         if self.epoch is None or not isinstance(entry, tuple) or len(entry) != 3 or entry[0] != self.epoch:
             return None
@@ -73,15 +90,30 @@ class Snapshot:
 
 
 def read(*keys) -> Snapshot:
-    """Fetch the epoch, ``keys`` and their change marks in one round trip; renew the lease if due."""
+    """The epoch, ``keys`` and their change marks: from this process's copies, or in one round trip."""
+    copies = _local_copies()
+    if copies is not None:
+        kept = copies.snapshot(keys)
+        if kept is not None:
+            return kept
     snapshot = Snapshot(None)
+    wanted = [EPOCH_KEY, *keys, *map(mark_key, keys)]
     try:
-        entries = _store.get_many([EPOCH_KEY, *keys, *map(mark_key, keys)])
+        if copies is None:
+            entries = _store.get_many(wanted)
+        else:
+            snapshot.leased, snapshot.generation = copies, copies.generation
+            entries = _store.get_many_leased(wanted, keys, _owner(), copies.seconds)
     except Exception:
         logger.warning("cache unreachable on read; answering from the database")
-        return snapshot
-    snapshot.epoch = _current_epoch(entries.pop(EPOCH_KEY, None))
+        return Snapshot(None)
+    snapshot.epoch, lease_ends = _current_epoch(entries.pop(EPOCH_KEY, None))
     snapshot.entries = entries
+    if copies is not None and snapshot.epoch is not None:
+        # Neither the read lease (taken after ``started``) nor the epoch's lease may run out on a copy.
+        lasts = min(copies.seconds, lease_ends - snapshot.started)
+        snapshot.copies_expire = snapshot.started_monotonic + lasts
+        copies.keep(snapshot, {key: snapshot.get(key) for key in keys})
     return snapshot
 
 
@@ -91,10 +123,13 @@ def fill(snapshot: Snapshot, key: str, value, timeout: int) -> bool:
         return False  # no trusted cache, or too slow: a change mark may expire before this entry
     try:
         _store.set(key, (snapshot.epoch, snapshot.started, value), timeout)
-        return True
     except Exception:
         logger.warning("cache unreachable on fill; not cached")
         return False
+    if snapshot.leased is not None:
+        # Read after the leases were taken: a write that commits later waits for them.
+        snapshot.leased.keep(snapshot, {key: value})
+    return True
 
 
 def forget(keys, entry_seconds: int) -> None:
@@ -106,13 +141,26 @@ def forget(keys, entry_seconds: int) -> None:
     keys = tuple(keys)
     if not keys:
         return
+    copies = _local_copies()
+    if copies is not None:
+        copies.drop(keys)  # and again after the commit: a read in between may have kept the old value
     if not _mark(keys, entry_seconds):
         _record_failure(keys)  # part of the transaction: committed with the change
     transaction.on_commit(lambda: _forget_after_commit(keys, entry_seconds))
 
 
 def _forget_after_commit(keys, entry_seconds: int) -> None:
-    if _mark(keys, entry_seconds):
+    copies = _local_copies()
+    if copies is None:
+        marked, wait = _mark(keys, entry_seconds), 0.0
+    else:
+        wait = _mark_awaiting_leases(keys, entry_seconds, copies.seconds)
+        marked = wait is not None
+        # After the mark, not before: a read in this process that came before
+        # the mark may have kept the old value; one after it sees the mark.
+        copies.drop(keys)
+    if marked:
+        time.sleep(wait)  # until no other process can still answer from a copy of the old value
         return
     try:
         _record_failure(keys)
@@ -125,8 +173,7 @@ def _forget_after_commit(keys, entry_seconds: int) -> None:
 
 
 def _mark(keys, entry_seconds: int) -> bool:
-    # A mark must outlive any entry filled by a reader that started before it.
-    lasting = int(entry_seconds + FILL_WINDOW + CLOCK_MARGIN) + 1
+    lasting = _mark_lasting(entry_seconds)
     try:
         if len(keys) == 1:  # the usual case; set_many would wrap it in MULTI/EXEC
             _store.set(mark_key(keys[0]), time.time(), lasting)
@@ -136,6 +183,21 @@ def _mark(keys, entry_seconds: int) -> bool:
     except Exception:
         logger.warning("cache unreachable on invalidation of %s", keys)
         return False
+
+
+def _mark_awaiting_leases(keys, entry_seconds: int, lease: float) -> float | None:
+    """Mark ``keys`` changed; the seconds other processes' copies may still live, or None if Redis failed."""
+    try:
+        return _store.set_many_awaiting_leases({mark_key(key): time.time() for key in keys},
+                                               _mark_lasting(entry_seconds), keys, _owner(), lease)
+    except Exception:
+        logger.warning("cache unreachable on invalidation of %s", keys)
+        return None
+
+
+def _mark_lasting(entry_seconds: int) -> int:
+    # A mark must outlive any entry filled by a reader that started before it.
+    return int(entry_seconds + FILL_WINDOW + CLOCK_MARGIN) + 1
 
 
 def _record_failure(keys) -> None:
@@ -154,8 +216,8 @@ def lease_seconds() -> float:
     return settings.CMP_CACHE_LEASE_SECONDS
 
 
-def _current_epoch(value) -> str | None:
-    """The epoch to trust for this request, renewing the lease when it is due.
+def _current_epoch(value) -> tuple[str | None, float]:
+    """The epoch to trust for this request and when its lease ends; renews the lease when due.
 
     After a reconnection the lease is not trusted until renewed: Redis may
     have restarted from a snapshot that predates some change marks.
@@ -167,12 +229,12 @@ def _current_epoch(value) -> str | None:
     known = isinstance(value, tuple) and len(value) == 4
     valid = known and value[3] > now and not _last_renewal["needed"]
     if valid and value[3] - now > lease / 2:
-        return value[0]
+        return value[0], value[3]
     # Due: extend it at most every quarter-lease per process. Ran out: renew now.
     if valid and time.monotonic() - _last_renewal["at"] < lease / 4:
-        return value[0]
+        return value[0], value[3]
     if not _renewing.acquire(blocking=not valid):
-        return value[0] if valid else None
+        return (value[0], value[3]) if valid else (None, 0.0)
     try:
         _last_renewal["at"] = time.monotonic()
         return _renew(value if known else None, now, lease)
@@ -180,7 +242,7 @@ def _current_epoch(value) -> str | None:
         _renewing.release()
 
 
-def _renew(value, checked_at: float, lease: float) -> str | None:
+def _renew(value, checked_at: float, lease: float) -> tuple[str | None, float]:
     """Extend the epoch's lease, or start a new epoch if it may hold stale entries."""
     from .models import CacheInvalidationFailure
 
@@ -188,7 +250,7 @@ def _renew(value, checked_at: float, lease: float) -> str | None:
         last_failure = CacheInvalidationFailure.objects.order_by("-id").values_list("id", flat=True).first() or 0
     except DatabaseError:
         if value is None:
-            return None
+            return None, 0.0
         # The database is down: no write can commit, so none can have failed
         # since the last check. Keep answering from the cache (SECURITY.md).
         last_failure = value[1]
@@ -196,7 +258,7 @@ def _renew(value, checked_at: float, lease: float) -> str | None:
         server = _server_id()
     except Exception:
         logger.warning("cache unreachable on lease renewal")
-        return None
+        return None, 0.0
     if value is not None and value[1:3] == (last_failure, server):
         epoch = value[0]  # no failed invalidation, same server: every entry is still good
     else:
@@ -209,9 +271,9 @@ def _renew(value, checked_at: float, lease: float) -> str | None:
         _store.set(EPOCH_KEY, (epoch, last_failure, server, checked_at + lease), timeout=None)
     except Exception:
         logger.warning("cache unreachable on lease renewal")
-        return None
+        return None, 0.0
     _last_renewal["needed"] = False
-    return epoch
+    return epoch, checked_at + lease
 
 
 _seen_connections = {"count": None}
@@ -231,3 +293,72 @@ def _server_id() -> str:
     """Which cache server answers; the local-memory cache lives and dies with the process."""
     server_id = getattr(_store, "server_id", None)
     return server_id() if server_id else "local"
+
+
+# --- This process's copies ------------------------------------------------------------
+
+class LocalCopies:
+    """Values this process read and checked, each kept until its read lease ends."""
+
+    MOST = 10_000  # past this many, start afresh: a copy only saves one round trip
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.generation = 0  # bumped by every change this process makes
+        self._kept = {}  # key -> (expires, monotonic; epoch; value)
+        self._lock = threading.Lock()
+
+    def snapshot(self, keys) -> Snapshot | None:
+        """A snapshot of ``keys`` from copies alone, or None if one is missing or expired."""
+        now, epoch, copies = time.monotonic(), None, {}
+        for key in keys:
+            kept = self._kept.get(key)
+            if kept is None or kept[0] <= now or (epoch is not None and kept[1] != epoch):
+                return None
+            epoch, copies[key] = kept[1], kept[2]
+        return Snapshot(epoch, copies=copies)
+
+    def keep(self, snapshot: Snapshot, values: dict) -> None:
+        """Keep the checked ``values`` that ``snapshot``'s leases cover, unless this process changed anything since."""
+        with self._lock:
+            if snapshot.generation != self.generation:
+                return  # a change here may have come between the read and now
+            if len(self._kept) >= self.MOST:
+                self._kept.clear()
+            for key, value in values.items():
+                if value is not None:
+                    self._kept[key] = (snapshot.copies_expire, snapshot.epoch, value)
+
+    def drop(self, keys) -> None:
+        with self._lock:
+            self.generation += 1
+            for key in keys:
+                self._kept.pop(key, None)
+
+
+_copies: dict[tuple, LocalCopies] = {}
+_process = {"pid": None, "owner": ""}
+
+
+def _local_copies() -> LocalCopies | None:
+    """This process's copies for the current cache server, or None where leases are off or unsupported."""
+    seconds = min(settings.CMP_LOCAL_CACHE_SECONDS, lease_seconds())
+    location = getattr(_store, "location", None)  # only cmp.redis_cache.RedisCache takes leases
+    if seconds <= 0 or location is None:
+        return None
+    if _process["pid"] != os.getpid():  # a forked child must not answer from its parent's copies
+        _copies.clear()
+        _process.update(pid=os.getpid(), owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
+    copies = _copies.get(location)
+    if copies is None or copies.seconds != seconds:
+        copies = _copies[location] = LocalCopies(seconds)
+    return copies
+
+
+def _owner() -> str:
+    """Who holds this process's leases (set by :func:`_local_copies`)."""
+    return _process["owner"]
+
+
+def drop_local_copies(location: tuple) -> None:
+    _copies.pop(location, None)

@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -94,32 +95,50 @@ def consent_body(visitor, **overrides):
     return body
 
 
-@pytest.fixture
-def server_behind_a_database_proxy(tmp_path):
-    """The product under gunicorn whose PostgreSQL connections go through a proxy the test can cut.
-
-    Needs ``django_db(transaction=True)`` so the server sees the test's data.
-    """
+def needs_postgresql_and_redis():
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("needs PostgreSQL and Redis: run with DATABASE_URL=postgres://… and REDIS_URL=redis://… (CI does)")
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # committed: the test is transactional
-    proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
+
+
+@contextmanager
+def product_server(log_path, database_port=None, redis_url=None, database_query="", kill=False, **environment):
+    """The product under gunicorn (one worker) on the test's database; yields its base URL.
+
+    ``environment`` adds variables (None removes one); ``kill`` stops it
+    without a graceful shutdown (a worker stuck on a silent database would
+    hold one up). Needs ``django_db(transaction=True)`` so the server sees the
+    test's data.
+    """
     db = connection.settings_dict
     env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-           "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}", "DB_CONN_MAX_AGE": "0",
-           "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": "test-" + "k" * 50,
+           "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{database_port or db['PORT'] or 5432}/{db['NAME']}"
+                           f"{database_query}",
+           "DB_CONN_MAX_AGE": "0", "REDIS_URL": redis_url or settings.REDIS_URL, "SECRET_KEY": "test-" + "k" * 50,
            "DEBUG": "1",  # static files from the apps: no collectstatic here
-           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "CMP_RECEIPT_KEYS": "t1:" + "ab" * 32}
+           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "CMP_RECEIPT_KEYS": "t1:" + "ab" * 32,
+           **environment}
+    env = {k: v for k, v in env.items() if v is not None}
     port = free_port()
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    wait_until_serving(base + "/healthz", proc)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(base + "/healthz", proc)
+            yield base
+        finally:
+            proc.kill() if kill else proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture
+def server_behind_a_database_proxy(tmp_path):
+    """The product under gunicorn whose PostgreSQL connections go through a proxy the test can cut."""
+    needs_postgresql_and_redis()
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # committed: the test is transactional
+    proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
     try:
-        yield base, proxy
+        with product_server(tmp_path / "gunicorn.log", database_port=proxy.port) as base:
+            yield base, proxy
     finally:
         proxy.close()
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()

@@ -12,8 +12,6 @@ Runs in CI's PostgreSQL pass; elsewhere it skips and says why.
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,14 +20,12 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
 from consent.models import ConsentEvent, Visitor
 
-from .conftest import ROOT, wait_until_serving
-from .receiver import free_port
+from .conftest import product_server
 from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,29 +57,10 @@ def app_server(tmp_path, database_port, conn_max_age, query=""):
     """gunicorn (production settings, DEBUG off) on the test database, through ``database_port``."""
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", stdout=quiet)  # committed: the test is transactional
-    db = connection.settings_dict
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DB_CONN_MAX_AGE")}
-    env.update({
-        "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{database_port}/{db['NAME']}{query}",
-        "DEBUG": "0", "SECRET_KEY": "test-" + "k" * 50, "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0", "CMP_RECEIPT_KEYS": "t1:" + "ab" * 32,
-    })
-    if conn_max_age is not None:
-        env["DB_CONN_MAX_AGE"] = str(conn_max_age)
-    if settings.REDIS_URL:
-        env["REDIS_URL"] = settings.REDIS_URL
-    port = free_port()
-    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 (closed after the server stops)
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base + "/healthz", proc)
+    max_age = None if conn_max_age is None else str(conn_max_age)  # None: the product's default
+    with product_server(tmp_path / "gunicorn.log", database_port, database_query=query, kill=True,
+                        DEBUG="0", DB_CONN_MAX_AGE=max_age) as base:
         yield base
-    finally:
-        proc.kill()  # not terminate: a worker stuck on a silent database would hold the graceful shutdown
-        proc.wait(timeout=20)
-        log.close()
 
 
 def choice(visitor):

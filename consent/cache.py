@@ -300,7 +300,7 @@ def _server_id() -> str:
 class LocalCopies:
     """Values this process read and checked, each kept until its read lease ends."""
 
-    MOST = 10_000  # past this many, start afresh: a copy only saves one round trip
+    MOST = 4096  # copies kept at once, at most: beyond that, the expired ones go
 
     def __init__(self, seconds: float):
         self.seconds = seconds
@@ -324,10 +324,16 @@ class LocalCopies:
             if snapshot.generation != self.generation:
                 return  # a change here may have come between the read and now
             if len(self._kept) >= self.MOST:
-                self._kept.clear()
+                self._sweep()
             for key, value in values.items():
                 if value is not None:
                     self._kept[key] = (snapshot.copies_expire, snapshot.epoch, value)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        self._kept = {key: kept for key, kept in self._kept.items() if kept[0] > now}
+        if len(self._kept) >= self.MOST // 2:
+            self._kept = {}  # too many live ones: a copy only saves one round trip
 
     def drop(self, keys) -> None:
         with self._lock:

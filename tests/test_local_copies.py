@@ -142,3 +142,16 @@ def test_no_old_copy_is_served_after_redis_restarted_and_lost_the_leases(tmp_pat
     finally:
         if redis.proc.poll() is None:
             redis.crash()
+
+
+def test_copies_are_bounded_and_expired_ones_swept_first():
+    copies = cache.LocalCopies(0.5)
+    snapshot = cache.Snapshot("epoch", generation=0, copies_expire=time.monotonic() - 1)  # already expired
+    copies.keep(snapshot, {f"old:{i}": i for i in range(copies.MOST)})
+    fresh = cache.Snapshot("epoch", generation=0, copies_expire=time.monotonic() + 60)
+    copies.keep(fresh, {"new": 1})
+    assert copies.snapshot(["new"]).get("new") == 1
+    assert len(copies._kept) == 1  # the expired ones went; the live one stayed
+    copies.keep(fresh, {f"live:{i}": i for i in range(copies.MOST)})
+    copies.keep(fresh, {"one more": 1})
+    assert len(copies._kept) <= copies.MOST

@@ -300,12 +300,13 @@ def _server_id() -> str:
 class LocalCopies:
     """Values this process read and checked, each kept until its read lease ends."""
 
-    MOST = 4096  # copies kept at once, at most: beyond that, the expired ones go
+    MOST = 4096  # copies kept at once, at most; expired ones are swept every other lease too
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.generation = 0  # bumped by every change this process makes
         self._kept = {}  # key -> (expires, monotonic; epoch; value)
+        self._swept = time.monotonic()
         self._lock = threading.Lock()
 
     def snapshot(self, keys) -> Snapshot | None:
@@ -323,14 +324,14 @@ class LocalCopies:
         with self._lock:
             if snapshot.generation != self.generation:
                 return  # a change here may have come between the read and now
-            if len(self._kept) >= self.MOST:
+            if len(self._kept) >= self.MOST or time.monotonic() > self._swept + self.seconds * 2:
                 self._sweep()
             for key, value in values.items():
                 if value is not None:
                     self._kept[key] = (snapshot.copies_expire, snapshot.epoch, value)
 
     def _sweep(self) -> None:
-        now = time.monotonic()
+        now = self._swept = time.monotonic()
         self._kept = {key: kept for key, kept in self._kept.items() if kept[0] > now}
         if len(self._kept) >= self.MOST // 2:
             self._kept = {}  # too many live ones: a copy only saves one round trip

@@ -155,3 +155,11 @@ def test_copies_are_bounded_and_expired_ones_swept_first():
     copies.keep(fresh, {f"live:{i}": i for i in range(copies.MOST)})
     copies.keep(fresh, {"one more": 1})
     assert len(copies._kept) <= copies.MOST
+
+
+def test_expired_copies_are_swept_within_two_leases():
+    copies = cache.LocalCopies(0.05)
+    copies.keep(cache.Snapshot("epoch", copies_expire=time.monotonic() + 0.05), {f"visitor:{i}": i for i in range(100)})
+    time.sleep(0.11)
+    copies.keep(cache.Snapshot("epoch", copies_expire=time.monotonic() + 0.05), {"later": 1})
+    assert list(copies._kept) == ["later"]

@@ -57,11 +57,14 @@ def flush_cache():
 
 
 @contextmanager
-def gunicorn(db, workers=2):
-    """The product under gunicorn (sync workers, no access log) on a free port; yields its base URL."""
+def gunicorn(db, workers=2, **settings):
+    """The product under gunicorn (sync workers, no access log) on a free port; yields its base URL.
+
+    ``settings`` are extra environment variables, e.g. ``CMP_LOCAL_CACHE_SECONDS="0"``.
+    """
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"],
-                              cwd=ROOT, env=environment(db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=ROOT, env={**environment(db), **settings}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):

@@ -4,8 +4,11 @@
 
 Starts gunicorn (2 workers) on the local PostgreSQL and Redis, with one extra
 bench-only view returning a constant JSON body through the same middleware,
-and drives both with wrk on 127.0.0.1 in the same run: the trivial view (the
-ceiling), then the lookup of a known visitor (warm cache). Writes
+and drives it with wrk on 127.0.0.1 in the same run: the trivial view (the
+ceiling); the lookup of one known visitor (warm: each process answers from
+its own leased copy, consent/cache.py); lookups spread over 2,000 visitors
+(a process rarely holds a copy of the one asked for: one Redis round trip
+each); and the known visitor again with the copies turned off. Writes
 bench/lookup/RESULTS.md.
 """
 import json
@@ -36,11 +39,19 @@ def main():
             urllib.request.urlopen(lookup)  # warm the cache
             trivial = stack.wrk(base + "/bench/trivial", args.seconds, args.connections)
             mine = stack.wrk(lookup, args.seconds, args.connections)
+            stack.wrk(base + "/", 3, args.connections, "many_visitors.lua")  # warm: every visitor cached in Redis
+            spread = stack.wrk(base + "/", args.seconds, args.connections, "many_visitors.lua")
+        with stack.gunicorn(DB, args.workers, CMP_LOCAL_CACHE_SECONDS="0") as base:
+            urllib.request.urlopen(lookup.replace(lookup.split("/api/")[0], base))
+            no_copies = stack.wrk(lookup.replace(lookup.split("/api/")[0], base), args.seconds, args.connections)
     finally:
         stack.psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     report = stack.table(
         f"gunicorn {args.workers} workers, wrk {args.connections} connections, {args.seconds} s each",
-        [("trivial Django view, constant JSON (ceiling)", *trivial), ("consent lookup, known visitor, warm cache", *mine)],
+        [("trivial Django view, constant JSON (ceiling)", *trivial),
+         ("consent lookup, known visitor, warm (the process's leased copy)", *mine),
+         ("consent lookup, 2,000 visitors at random (mostly one Redis round trip)", *spread),
+         ("consent lookup, known visitor, copies off (`CMP_LOCAL_CACHE_SECONDS=0`)", *no_copies)],
         trivial[0],
     )
     print(report)

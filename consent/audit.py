@@ -9,8 +9,9 @@ Three layers, each checked by :func:`verify` (``manage.py verify_audit``):
    ``prev_hash``). Altering any field breaks it.
 2. **Chain per visitor.** ``prev_hash`` is the hash of the same visitor's
    previous event (``""`` for the first). Writes already lock the visitor row
-   (``writes._record``), so appends are serialised per visitor only, never on
-   one global lock. Deleting or reordering events inside a chain breaks it.
+   (``writes._record``; a new visitor's row is inserted with its first
+   event), so appends are serialised per visitor only, never on one global
+   lock. Deleting or reordering events inside a chain breaks it.
 3. **Checkpoints.** A periodic :func:`checkpoint` (Celery beat, and
    ``manage.py audit_checkpoint``) stores a Merkle root over ``(id, hash)`` of
    every event appended since the previous checkpoint, and the previous
@@ -162,20 +163,31 @@ def _last_hash(visitor) -> str | None:
         row = cursor.fetchone()
     return row[0] if row else None
 
-def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, new_chain: bool = False, **fields):
-    """Append one event to ``visitor``'s chain. The caller holds the visitor row lock
-    (``select_for_update``) in the current transaction, which serialises the chain;
-    ``new_chain`` says the visitor row is new in that transaction (no event to look up)."""
-    from .models import ConsentEvent
+def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, **fields):
+    """Append one event to ``visitor``'s chain and return it.
 
-    prev_hash = GENESIS if new_chain else _last_hash(visitor) or GENESIS
+    The caller holds the visitor's row lock (``select_for_update``) in the
+    current transaction, which serialises the chain. A visitor not saved yet
+    starts its chain: its row is inserted together with this first event
+    (one statement on PostgreSQL), unless a row for it exists by then (a
+    racing first write committed it); then nothing is inserted and the
+    answer is None, and the caller goes on with the existing row.
+    """
+    from .models import ConsentEvent, insert_row
+
+    new_visitor = visitor.pk is None
+    prev_hash = GENESIS if new_visitor else _last_hash(visitor) or GENESIS
     content = canonical_content(
         site_key=site_key, visitor_uuid=visitor.uuid, created_at=created_at, prev_hash=prev_hash, **fields
     )
-    return ConsentEvent.objects.create(
+    event = ConsentEvent(
         site_id=site_id, visitor=visitor, created_at=created_at, prev_hash=prev_hash, event_hash=event_hash(content),
         **{name: fields[name] for name in CONTENT_FIELDS},
     )
+    if new_visitor:
+        return event if insert_row(visitor, ignore_conflicts=True, child=event) else None
+    insert_row(event)
+    return event
 
 
 # --- The one purge path ----------------------------------------------------------

@@ -60,12 +60,11 @@ def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, no
     now = now or timezone.now()
     _check_against_site(rules, write)
     try:
-        result = _record(rules, write, client, now)
+        return _record(rules, write, client, now)
     except IntegrityError:
-        # Two first writes for one new visitor raced; the loser is now a
-        # later write and must prove ownership like any other.
-        result = _record(rules, write, client, now)
-    return result
+        # The visitor's row was there for our insert, then purged before our
+        # lock: start again, as the first write it now is.
+        return _record(rules, write, client, now)
 
 
 def hash_token(token: str) -> str:
@@ -75,53 +74,101 @@ def hash_token(token: str) -> str:
 
 
 def _record(rules, write, client, now) -> WriteResult:
+    """One transaction: the visitor's new state, its audit event, and the cache marks.
+
+    A browser's write is most often its visitor's first (the banner writes
+    again only when the visitor changes their mind), so it tries to create
+    the visitor straight away; a server's write (API key) mostly changes a
+    visitor it knows, so it locks the row first. When the insert finds the
+    visitor already there (an earlier write, or a racing first write that
+    just committed), the write goes on as a later write on the locked row
+    and must prove ownership like any other.
+    """
     regime = rules.regime_for(client.country)
     with transaction.atomic():
-        visitor = Visitor.objects.select_for_update().filter(site_id=rules.id, uuid=write.visitor_id).first()
-        if visitor is None:
-            token = write.token or secrets.token_urlsafe(32)
-            visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token), created_at=now)
-        else:
-            token = None if write.by_api_key else _proven_token(visitor, write.token)
-        previous = decisions.Signals.from_mapping(visitor.signals)
-        before = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=previous))
-        signals = merge_signals(previous, write, client.header_signals)
-        source = _event_source(write, previous, signals)
-        _apply(visitor, write, signals, rules, now)
-        choice = visitor.choice()
-        outcome = decisions.decide(rules.context(now=now, regime=regime, choice=choice, signals=signals))
-        webhooks.queue_change(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
-        new_visitor = visitor.pk is None
-        logged = source is not None or new_visitor
-        if logged:
-            visitor.save()
-            _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now,
-                       new_chain=new_visitor)
-        else:
-            # A signal-only write that changes nothing: no event, only "last seen".
-            Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
+        visitor = _locked_visitor(rules, write) if write.by_api_key else None
+        result = None if visitor else _first_write(rules, write, client, regime, now)
+        if result is None:
+            visitor = visitor or _locked_visitor(rules, write)
+            if visitor is None:  # purged between our insert and our lock: record_consent starts again
+                raise IntegrityError(f"visitor {write.visitor_id} was there for the insert, not for the lock")
+            result = _later_write(rules, visitor, write, client, regime, now)
         lookups.forget_visitors(rules.key, write.visitor_id)
+    return result
+
+
+def _locked_visitor(rules, write) -> Visitor | None:
+    return Visitor.objects.select_for_update().filter(site_id=rules.id, uuid=write.visitor_id).first()
+
+
+def _first_write(rules, write, client, regime, now) -> WriteResult | None:
+    """Create the visitor with the first event of its chain; None if the visitor exists.
+
+    The row and the event are inserted together, the row with ``ON CONFLICT
+    DO NOTHING`` (``audit.append_event``): a racing first write for the same
+    visitor is waited for, and then this write finds the row taken.
+    """
+    token = write.token or secrets.token_urlsafe(32)
+    visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token), created_at=now)
+    before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
+    if _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now) is None:
+        return None
+    webhooks.queue_change(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
+    return _result(rules, write, token, regime, outcome, signals, now)
+
+
+def _later_write(rules, visitor, write, client, regime, now) -> WriteResult:
+    """Change an existing visitor, whose row the caller has locked (which orders its chain)."""
+    token = None if write.by_api_key else _proven_token(visitor, write.token)
+    before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
+    webhooks.queue_change(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
+    if source is None:
+        # A signal-only write that changes nothing: no event, only "last seen".
+        Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
+    else:
+        visitor.save()
+        _log_event(rules, visitor, write, source, signals, outcome, regime, client, now)
+    return _result(rules, write, token, regime, outcome, signals, now, logged=source is not None)
+
+
+def _change(rules, visitor, write, client, regime, now):
+    """Apply ``write`` to ``visitor`` (not saved): (decisions before, or None without webhooks;
+    signals; event source; decisions after)."""
+    previous = decisions.Signals.from_mapping(visitor.signals)
+    # Only webhooks look at the decisions before the write (webhooks.queue_change).
+    before = None
+    if rules.has_webhooks:
+        before = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=previous))
+    signals = merge_signals(previous, write, client.header_signals)
+    source = _event_source(write, previous, signals)
+    _apply(visitor, write, signals, rules, now)
+    outcome = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=signals))
+    return before, signals, source, outcome
+
+
+def _result(rules, write, token, regime, outcome, signals, now, logged=True) -> WriteResult:
     policy = rules.current_policy(now)
     return WriteResult(write.visitor_id, token, regime, policy.version if policy else None, outcome, signals, logged)
 
 
-def _log_event(rules, visitor, write, source, signals, outcome, regime, client, now, new_chain):
-    log_event(
+def _log_event(rules, visitor, write, source, signals, outcome, regime, client, now):
+    return log_event(
         rules, visitor, source=source, choices=write.choices or {}, signals=signals, outcome=outcome,
         regime=regime, now=now, banner_version=write.banner_version, language=write.language,
-        region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent, new_chain=new_chain,
+        region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent,
     )
 
 
 def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
-              banner_version="", language="", region="", ip_prefix="", user_agent="", new_chain=False):
-    """Append one event to the audit log (the only place events are made).
+              banner_version="", language="", region="", ip_prefix="", user_agent=""):
+    """Append one event to the audit log (the only place events are made); returns it.
 
-    ``new_chain``: the visitor row was created in this transaction, so it has no event yet.
+    A ``visitor`` not saved yet is inserted with it, unless its row exists
+    by then: None (see ``audit.append_event``).
     """
     from . import audit  # the hash chain: consent/audit.py
 
-    audit.append_event(
+    return audit.append_event(
         site_id=rules.id,
         site_key=rules.key,
         visitor=visitor,
@@ -138,7 +185,6 @@ def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
         ip_prefix=ip_prefix,
         user_agent=user_agent,
         created_at=now,
-        new_chain=new_chain,
     )
 
 

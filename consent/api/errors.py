@@ -9,7 +9,7 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
@@ -47,26 +47,40 @@ def error_body(code: str, detail: str, **extra) -> dict:
 
 
 def exception_handler(exc, context):
+    """REST framework's hook: our error shape for every API error."""
+    error = _error(exc)
+    if error is None:
+        return None
+    status_code, body, headers = error
+    return Response(body, status=status_code, headers=headers)
+
+
+def error_response(exc) -> JsonResponse | None:
+    """The same answer for views that skip REST framework (None: not an API error, let it raise)."""
+    error = _error(exc)
+    if error is None:
+        return None
+    status_code, body, headers = error
+    return JsonResponse(body, status=status_code, headers=headers, json_dumps_params={"separators": (",", ":")})
+
+
+def _error(exc) -> tuple[int, dict, dict | None] | None:
+    """(status, body, headers) for an exception a client or our storage caused; None for the rest."""
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.error_code, str(exc.detail)), status=exc.status_code)
+        return exc.status_code, error_body(exc.error_code, str(exc.detail)), None
     if isinstance(exc, exceptions.ValidationError):
-        return Response(
-            error_body("invalid_request", _summarise(exc.detail), fields=exc.detail),
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+        return 400, error_body("invalid_request", _summarise(exc.detail), fields=exc.detail), None
     if isinstance(exc, exceptions.APIException):
         headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else None
         code = CODES.get(type(exc), exc.default_code)
-        return Response(error_body(code, _plain(exc.detail)), status=exc.status_code, headers=headers)
+        return exc.status_code, error_body(code, _plain(exc.detail)), headers
     if isinstance(exc, RequestDataTooBig):
-        return Response(error_body("payload_too_large", "The request body is too large."), status=413)
+        return 413, error_body("payload_too_large", "The request body is too large."), None
     if isinstance(exc, DatabaseError):
         logger.exception("Storage unavailable")
-        return Response(
-            error_body("unavailable", "Consent storage is unavailable; treat every optional purpose as denied and retry later."),
-            status=503,
-            headers={"Retry-After": "5"},
-        )
+        return 503, error_body(
+            "unavailable", "Consent storage is unavailable; treat every optional purpose as denied and retry later."
+        ), {"Retry-After": "5"}
     return None
 
 

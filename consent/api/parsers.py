@@ -8,7 +8,7 @@ no CORS preflight, which saves the banner a round trip.
 import json
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
 from .errors import PayloadTooLarge
@@ -30,3 +30,24 @@ class LimitedJSONParser(BaseParser):
 
 class PlainTextJSONParser(LimitedJSONParser):
     media_type = "text/plain"
+
+
+PARSERS = {parser.media_type: parser() for parser in (LimitedJSONParser, PlainTextJSONParser)}
+
+
+def json_body(request):
+    """The body of a plain Django ``request``, read as REST framework reads it with the parsers above.
+
+    No body reads as ``{}`` (the validation then names the missing fields);
+    a media type other than theirs is a 415.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if not length:
+        return {}
+    parser = PARSERS.get(request.content_type)
+    if parser is None:
+        raise UnsupportedMediaType(request.META.get("CONTENT_TYPE", ""))
+    return parser.parse(request)

@@ -2,11 +2,12 @@
 import uuid
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseNotModified
+from django.db import DatabaseError
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import parse_etags
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import Throttled
-from rest_framework.response import Response
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.views import APIView
 
 from .. import client, ratelimit
@@ -15,9 +16,9 @@ from ..site_config import encoded_config
 from ..sites import SiteRules, site_rules
 from ..writes import ConsentWrite, WriteRejected, record_consent
 from . import serializers as s
-from .errors import ApiError
+from .errors import ApiError, error_body, error_response
 from .lookup import EXAMPLE_VISITOR, decision_fields, lookup_decisions
-from .parsers import LimitedJSONParser, PlainTextJSONParser
+from .parsers import LimitedJSONParser, PlainTextJSONParser, json_body
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Malformed request; `detail` says what is wrong."),
@@ -123,37 +124,75 @@ class ConsentWriteView(APIView):
         ],
     )
     def post(self, request, site_key):
-        rules = rules_or_404(site_key)
-        _limit_writes(request, rules)
-        serializer = s.ConsentWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        by_api_key = _api_key_for(request, rules)
-        write = ConsentWrite(
-            visitor_id=data["visitor_id"],
-            token=data.get("token"),
-            choices=data.get("choices"),
-            signals=data.get("signals", {}),
-            policy_version=data.get("policy_version") or None,
-            banner_version=data.get("banner_version", ""),
-            language=data.get("language", ""),
-            source="banner" if data.get("banner_version") and not by_api_key else "api",
-            by_api_key=by_api_key,
-        )
-        try:
-            result = record_consent(rules, write, client.client_info(request))
-        except WriteRejected as rejected:
-            raise ApiError(rejected.status, rejected.code, rejected.detail) from None
-        body = {
-            "visitor_id": str(result.visitor_id),
-            "token": result.token,
-            "regime": result.regime,
-            "policy_version": result.policy_version,
-            **decision_fields(result.outcome),
-            "signals": result.signals.as_dict(),
-        }
-        # 200, not 201: a signal-only write that changed nothing recorded nothing.
-        return Response(body, status=201 if result.logged else 200, headers={"Cache-Control": "no-store"})
+        return write_consent(request._request, site_key)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """Route straight to the lean :func:`write_consent`; this class only documents it."""
+
+        @csrf_exempt  # a cross-origin API with its own proofs (token, API key), as REST framework's views are
+        def view(request, *args, **kwargs):
+            return write_consent(request, *args, **kwargs)
+
+        view.cls, view.initkwargs = cls, initkwargs  # what drf-spectacular reads to document it
+        return view
+
+
+def write_consent(request, site_key: str) -> HttpResponse:
+    """Record a visitor's choice: a plain Django view, as the lookup is.
+
+    REST framework's request wrapping, negotiation and response rendering
+    cost a write more than its validation does, and the write needs none of
+    them: the body is JSON in (``parsers.json_body``), JSON out. Errors keep
+    the API's one shape (``errors.error_response``).
+    """
+    if request.method != "POST":
+        if request.method == "OPTIONS":
+            return HttpResponse(headers={"Allow": WRITE_METHODS})
+        return JsonResponse(error_body("method_not_allowed", f'Method "{request.method}" not allowed; use POST.'),
+                            status=405, headers={"Allow": WRITE_METHODS})
+    try:
+        status, body = _write(request, site_key)
+    except (APIException, DatabaseError) as exc:
+        return error_response(exc)
+    return JsonResponse(body, status=status, headers={"Cache-Control": "no-store"},
+                        json_dumps_params={"separators": (",", ":")})
+
+
+WRITE_METHODS = "POST, OPTIONS"
+
+
+def _write(request, site_key: str) -> tuple[int, dict]:
+    rules = rules_or_404(site_key)
+    request.site_rules = rules  # for the CORS check (consent/cors.py): no second cache round trip
+    _limit_writes(request, rules)
+    data = s.validated_write(json_body(request))
+    by_api_key = _api_key_for(request, rules)
+    write = ConsentWrite(
+        visitor_id=data["visitor_id"],
+        token=data.get("token"),
+        choices=data.get("choices"),
+        signals=data.get("signals", {}),
+        policy_version=data.get("policy_version") or None,
+        banner_version=data.get("banner_version", ""),
+        language=data.get("language", ""),
+        source="banner" if data.get("banner_version") and not by_api_key else "api",
+        by_api_key=by_api_key,
+    )
+    try:
+        result = record_consent(rules, write, client.client_info(request))
+    except WriteRejected as rejected:
+        raise ApiError(rejected.status, rejected.code, rejected.detail) from None
+    body = {
+        "visitor_id": str(result.visitor_id),
+        "token": result.token,
+        "regime": result.regime,
+        "policy_version": result.policy_version,
+        **decision_fields(result.outcome),
+        "signals": result.signals.as_dict(),
+    }
+    # 200, not 201: a signal-only write that changed nothing recorded nothing.
+    return (201 if result.logged else 200), body
 
 
 class DecisionLookupView(APIView):

@@ -57,12 +57,17 @@ def worker(mode, index, workers, visitors, start_at):
     django_setup()
     from consent import audit, writes
     from consent.client import ClientInfo
-    from consent.models import ConsentEvent
+    from consent.models import ConsentEvent, insert_row
     from consent.sites import site_rules
 
     if mode == "plain":
         def plain(*, site_id, site_key, visitor, created_at, **fields):  # the log before the chain existed
-            return ConsentEvent.objects.create(site_id=site_id, visitor=visitor, created_at=created_at, **fields)
+            # Like append_event: a new visitor goes in with its first event, or
+            # not at all if its row exists by then (the caller then locks that row).
+            if visitor.pk is None and not insert_row(visitor, ignore_conflicts=True):
+                return None
+            content = {name: fields[name] for name in audit.CONTENT_FIELDS}
+            return ConsentEvent.objects.create(site_id=site_id, visitor=visitor, created_at=created_at, **content)
 
         audit.append_event = plain
     rules = site_rules("demo")

@@ -41,6 +41,16 @@ def start_worker(broker, log_path, visibility_timeout=VISIBILITY_TIMEOUT):  # no
     )
 
 
+def stop_workers(saved_conf, *procs):
+    """Kill what is left of the workers, and point this process back at its own broker."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    celery_app.conf.update(**saved_conf)
+    reset_connections()
+
+
 def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, broker, visitor_id, tmp_path):  # noqa: F811
     receiver = Receiver(stall_first=30).start()
     saved = dict(broker_url=celery_app.conf.broker_url, task_always_eager=celery_app.conf.task_always_eager)
@@ -68,10 +78,5 @@ def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, 
         # The receiver saw the same event id twice (the killed try and the rerun) and dedupes on it.
         assert receiver.event_ids() == [str(message.id)] * 2
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        celery_app.conf.update(**saved)
-        reset_connections()
+        stop_workers(saved, first, second)
         receiver.stop()

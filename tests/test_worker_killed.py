@@ -31,6 +31,7 @@ from consent.tasks import expire_choices
 
 from .test_celery_worker import broker, reset_connections, wait_until  # noqa: F401  (broker is a fixture)
 from .test_worker_crash import start_worker as start_crashable_worker
+from .test_worker_crash import stop_workers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 VISITORS = 4000  # eight batches of lifecycle.BATCH: several seconds of work, so the kill lands mid-task
@@ -89,9 +90,4 @@ def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site
         assert report.ok, report.problems[:5]
         assert report.events == VISITORS
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        celery_app.conf.update(**saved)
-        reset_connections()
+        stop_workers(saved, first, second)

@@ -41,6 +41,14 @@ def start_worker(broker, log_path, visibility_timeout=VISIBILITY_TIMEOUT):  # no
     )
 
 
+def use_broker(broker) -> dict:
+    """Send this process's tasks to ``broker`` for real workers; returns what :func:`stop_workers` restores."""
+    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
+    celery_app.conf.update(broker_url=broker.url, task_always_eager=False)
+    reset_connections()
+    return saved
+
+
 def stop_workers(saved_conf, *procs):
     """Kill what is left of the workers, and point this process back at its own broker."""
     for proc in procs:
@@ -53,9 +61,7 @@ def stop_workers(saved_conf, *procs):
 
 def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, broker, visitor_id, tmp_path):  # noqa: F811
     receiver = Receiver(stall_first=30).start()
-    saved = dict(broker_url=celery_app.conf.broker_url, task_always_eager=celery_app.conf.task_always_eager)
-    celery_app.conf.update(broker_url=broker.url, task_always_eager=False)
-    reset_connections()
+    saved = use_broker(broker)
     first = start_worker(broker, tmp_path / "worker.log")
     second = None
     try:

@@ -29,9 +29,9 @@ from consent import audit, lifecycle
 from consent.models import ConsentEvent, Visitor
 from consent.tasks import expire_choices
 
-from .test_celery_worker import broker, reset_connections, wait_until  # noqa: F401  (broker is a fixture)
+from .test_celery_worker import broker, wait_until  # noqa: F401  (broker is a fixture)
 from .test_worker_crash import start_worker as start_crashable_worker
-from .test_worker_crash import stop_workers
+from .test_worker_crash import stop_workers, use_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 VISITORS = 4000  # eight batches of lifecycle.BATCH: several seconds of work, so the kill lands mid-task
@@ -54,9 +54,7 @@ def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site
                 choices={"analytics": True, "advertising": True, "recognition": False})
         for _ in range(VISITORS)
     ])
-    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
-    celery_app.conf.update(broker_url=broker.url, task_always_eager=False)
-    reset_connections()
+    saved = use_broker(broker)
     first = start_worker(broker, tmp_path / "first.log")
     second = None
     try:

@@ -34,7 +34,7 @@ same round trip (cmp/redis_cache.py). A change's mark after its commit
 answers how long other processes' leases on those keys still run, and the
 writer waits that long before it returns; it drops its own process's copies
 at once. Copies never outlive the epoch's lease either, so rule 3 covers
-them. The proof, step by step, is in SECURITY.md.
+them. README.md ("Never a stale decision", rule 4) walks through why.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ so a first run needs no broker.
 """
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmp.settings")
@@ -17,17 +17,27 @@ app.autodiscover_tasks()
 
 # What beat runs. Every task is idempotent, so a missed or doubled run is harmless.
 app.conf.beat_schedule = {
-    "sweep-webhook-outbox": {"task": "consent.tasks.sweep_outbox", "schedule": 30.0},
+    "sweep-webhook-outbox": {"task": "delivery.tasks.sweep_outbox", "schedule": 30.0},
     "expire-choices": {"task": "consent.tasks.expire_choices", "schedule": crontab(hour=3, minute=0)},
-    "apply-retention": {"task": "consent.tasks.apply_retention", "schedule": crontab(hour=3, minute=30)},
-    "request-confirmations-sweep": {"task": "consent.dsr.tasks.send_missing_confirmations", "schedule": 60.0},
+    "apply-retention": {"task": "audit.tasks.apply_retention", "schedule": crontab(hour=3, minute=30)},
+    "prune-webhook-messages": {"task": "delivery.tasks.prune_messages", "schedule": crontab(hour=3, minute=40)},
+    "purge-old-requests": {"task": "privacy_requests.tasks.purge_old_requests", "schedule": crontab(hour=3, minute=50)},
+    "request-confirmations-sweep": {"task": "privacy_requests.tasks.send_missing_confirmations", "schedule": 60.0},
     "expire-unverified-requests": {
-        "task": "consent.dsr.tasks.expire_unverified_requests",
+        "task": "privacy_requests.tasks.expire_unverified_requests",
         "schedule": crontab(hour=4, minute=0),
     },
-    "privacy-team-digest": {"task": "consent.dsr.tasks.send_daily_digest", "schedule": crontab(hour=7, minute=0)},
+    "privacy-team-digest": {"task": "privacy_requests.tasks.send_daily_digest", "schedule": crontab(hour=7, minute=0)},
     # Provable consent: seal the log under a Merkle root, and keep the dashboard's rollups fresh.
-    "audit-checkpoint": {"task": "consent.tasks.audit_checkpoint", "schedule": 600.0},
+    "audit-checkpoint": {"task": "audit.tasks.audit_checkpoint", "schedule": 600.0},
     # Today and yesterday, so the last events of a day are counted after midnight too.
-    "refresh-rollups": {"task": "consent.tasks.refresh_rollups", "schedule": crontab(minute="*/15"), "kwargs": {"days": 2}},
+    "refresh-rollups": {"task": "audit.tasks.refresh_rollups", "schedule": crontab(minute="*/15"), "kwargs": {"days": 2}},
 }
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_bad_settings(**kwargs):
+    from cmp.checks import refuse_bad_settings  # needs Django's apps, loaded by then
+
+    refuse_bad_settings()

@@ -1,43 +1,35 @@
-"""Settings, all read from the environment here and nowhere else.
+"""Settings, all read from the environment here and nowhere else, and checked at start-up.
 
 With no variable set, the project runs on the embedded default: SQLite, the
 local-memory cache and Celery tasks executed eagerly in-process, so a first
-``make run`` needs no server. Production sets ``DATABASE_URL`` and
-``REDIS_URL`` (and ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=0``).
+``make run`` needs no server. ``DEBUG`` is off unless the environment turns it
+on (``make run`` and the test suite do). Production sets ``DATABASE_URL`` and
+``REDIS_URL`` (and ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``CMP_RECEIPT_KEYS``).
+
+Every value is parsed once, here (``cmp/environment.py``); one that does not
+parse is listed by ``manage.py check`` (``cmp.E001``), and the web server and
+Celery refuse to start with it (``cmp/checks.py``).
 """
-import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from cmp.environment import Environment
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+env = Environment()
 
-
-def env(name, default=None):
-    return os.environ.get(name, default)
-
-
-def env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name, default=""):
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
-
-
-DEBUG = env_bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY")
+DEBUG = env.flag("DEBUG", False)
+SECRET_KEY = env.text("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 
 INSTALLED_APPS = [
+    "cmp",  # the project's own checks (cmp/checks.py)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -48,14 +40,21 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The platform's apps, from the core up (each imports only those above it
+    # in this list: see docs/architecture.md and the contracts in .importlinter).
     "consent",
+    "audit",
+    "delivery",
+    "api",
+    "banner",
+    "privacy_requests",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "cmp.fastpath.LookupFastPathMiddleware",  # the consent lookup stops here
+    "api.fastpath.LookupFastPathMiddleware",  # the consent lookup stops here
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,17 +86,18 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(env("DB_CONN_MAX_AGE", "60")),
+        env.text("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env.integer("DB_CONN_MAX_AGE", 60),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable PostgreSQL must cost a request seconds (then a 503), not
     # libpq's unbounded wait until gunicorn kills the worker.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", int(env("DB_CONNECT_TIMEOUT", "3")))
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.integer("DB_CONNECT_TIMEOUT", 3, minimum=1))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env("REDIS_URL")
+REDIS_URL = env.text("REDIS_URL")
+CACHE_TIMEOUT_SECONDS = env.number("CACHE_TIMEOUT_SECONDS", 0.5, minimum=0.01)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -106,10 +106,10 @@ if REDIS_URL:
             # A Redis that stops answering must cost a lookup a fraction of a
             # second (it then reads the database), not a TCP timeout.
             "OPTIONS": {
-                "socket_connect_timeout": float(env("CACHE_TIMEOUT_SECONDS", "0.5")),
-                "socket_timeout": float(env("CACHE_TIMEOUT_SECONDS", "0.5")),
+                "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_TIMEOUT_SECONDS,
             },
-            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "cmp"),
+            "KEY_PREFIX": env.text("CACHE_KEY_PREFIX", "cmp"),
         }
     }
 else:
@@ -117,15 +117,15 @@ else:
 
 # --- Celery ------------------------------------------------------------------
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # With acks_late, a task whose worker died unacknowledged is handed out again
 # after this many seconds (Redis transport); keep it above the longest task.
-_VISIBILITY_TIMEOUT = int(env("CELERY_VISIBILITY_TIMEOUT", "3600"))
+_VISIBILITY_TIMEOUT = env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _VISIBILITY_TIMEOUT,
     # Look for such abandoned tasks every few seconds (kombu's default is about 100 s).
@@ -160,7 +160,7 @@ STORAGES = {
 }
 
 # Consent bodies are a few hundred bytes; anything near this is abuse.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_BODY_BYTES", str(16 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("MAX_BODY_BYTES", 16 * 1024, minimum=1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -169,7 +169,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "consent.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Consent platform API",
@@ -184,7 +184,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
-# CORS is decided per site from the database (consent/cors.py); nothing is
+# CORS is decided per site from the database (api/cors.py); nothing is
 # allowed by default. Credentials are allowed so the NAI opt-out cookie of the
 # platform's own host travels with the banner's requests.
 CORS_URLS_REGEX = r"^/api/v1/sites/.*$"
@@ -198,17 +198,17 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.flag("BEHIND_TLS_PROXY", False) else None
+SECURE_SSL_REDIRECT = env.flag("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 # Eligible for browsers' preload lists (submitting the domain stays a manual step).
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.flag("SECURE_HSTS_PRELOAD", not DEBUG)
 # The /healthz and /readyz probes come over plain HTTP from the orchestrator.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+CSRF_TRUSTED_ORIGINS = env.items("CSRF_TRUSTED_ORIGINS")
 # Content-Security-Policy of the platform's own HTML pages (cmp/security.py).
-CMP_CONTENT_SECURITY_POLICY = env(
+CMP_CONTENT_SECURITY_POLICY = env.text(
     "CMP_CONTENT_SECURITY_POLICY",
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -218,57 +218,60 @@ CMP_CONTENT_SECURITY_POLICY = env(
 
 # The request header a trusted proxy or CDN sets to the visitor's ISO country
 # code. Without it every visitor gets the site's default (strictest) regime.
-CMP_COUNTRY_HEADER = env("CMP_COUNTRY_HEADER", "CF-IPCountry")
+CMP_COUNTRY_HEADER = env.text("CMP_COUNTRY_HEADER", "CF-IPCountry")
 # The date this host's GPC support last changed, for /.well-known/gpc.json.
-CMP_GPC_LAST_UPDATE = env("CMP_GPC_LAST_UPDATE", "2026-11-25")
+CMP_GPC_LAST_UPDATE = env.text("CMP_GPC_LAST_UPDATE", "2026-11-25")
 # Domain for the NAI opt-out cookie; empty: the platform's own host only.
-CMP_NAI_COOKIE_DOMAIN = env("CMP_NAI_COOKIE_DOMAIN", "")
+CMP_NAI_COOKIE_DOMAIN = env.text("CMP_NAI_COOKIE_DOMAIN")
 # Agent authorisation documents of data subject requests: never served publicly.
-CMP_PRIVATE_FILES_DIR = Path(env("CMP_PRIVATE_FILES_DIR", str(BASE_DIR / "private")))
+CMP_PRIVATE_FILES_DIR = Path(env.text("CMP_PRIVATE_FILES_DIR", str(BASE_DIR / "private")))
 # How long a request's email verification link and its download link stay valid.
-CMP_DSR_VERIFY_HOURS = int(env("CMP_DSR_VERIFY_HOURS", "72"))
-CMP_DSR_DOWNLOAD_HOURS = int(env("CMP_DSR_DOWNLOAD_HOURS", "168"))
+CMP_DSR_VERIFY_HOURS = env.integer("CMP_DSR_VERIFY_HOURS", 72, minimum=1)
+CMP_DSR_DOWNLOAD_HOURS = env.integer("CMP_DSR_DOWNLOAD_HOURS", 168, minimum=1)
 # The platform's public address, for links in emails.
-CMP_PUBLIC_URL = env("CMP_PUBLIC_URL", "http://127.0.0.1:8000")
+CMP_PUBLIC_URL = env.text("CMP_PUBLIC_URL", "http://127.0.0.1:8000")
 # Who gets the daily digest of due and overdue requests.
-CMP_PRIVACY_TEAM_EMAILS = env_list("CMP_PRIVACY_TEAM_EMAILS", "privacy@example.com")
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "privacy@example.com")
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+CMP_PRIVACY_TEAM_EMAILS = env.items("CMP_PRIVACY_TEAM_EMAILS", "privacy@example.com")
+DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "privacy@example.com")
+EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 # The header a trusted reverse proxy puts the client's address in (e.g.
 # X-Forwarded-For; its last entry is used). Unset: the socket's address.
-CMP_CLIENT_IP_HEADER = env("CMP_CLIENT_IP_HEADER", "")
+CMP_CLIENT_IP_HEADER = env.text("CMP_CLIENT_IP_HEADER")
 # Rate limits, "count/seconds": consent writes per client IP and per site, and
 # data subject requests per client IP. Counted in the cache (Redis in production).
-CMP_RATE_WRITES_PER_IP = env("CMP_RATE_WRITES_PER_IP", "600/60")
-CMP_RATE_WRITES_PER_SITE = env("CMP_RATE_WRITES_PER_SITE", "60000/60")
-CMP_RATE_REQUESTS_PER_IP = env("CMP_RATE_REQUESTS_PER_IP", "10/3600")
+CMP_RATE_WRITES_PER_IP = env.rate("CMP_RATE_WRITES_PER_IP", "600/60")
+CMP_RATE_WRITES_PER_SITE = env.rate("CMP_RATE_WRITES_PER_SITE", "60000/60")
+CMP_RATE_REQUESTS_PER_IP = env.rate("CMP_RATE_REQUESTS_PER_IP", "10/3600")
 # How long a lookup answer may live in the cache; writes invalidate it anyway.
-CMP_LOOKUP_CACHE_SECONDS = int(env("CMP_LOOKUP_CACHE_SECONDS", "300"))
+CMP_LOOKUP_CACHE_SECONDS = env.integer("CMP_LOOKUP_CACHE_SECONDS", 300, minimum=1)
 # How long readers may trust the cache without re-checking the database for a
 # failed invalidation; a write that could not reach Redis waits this long.
-CMP_CACHE_LEASE_SECONDS = float(env("CMP_CACHE_LEASE_SECONDS", "1.0"))
+CMP_CACHE_LEASE_SECONDS = env.number("CMP_CACHE_LEASE_SECONDS", 1.0, minimum=0.05)
 # How long each process may answer lookups from its own copy of what it read
 # from Redis (0: never; at most CMP_CACHE_LEASE_SECONDS). A write for a
 # visitor another process answered for that recently waits the rest of it.
-CMP_LOCAL_CACHE_SECONDS = float(env("CMP_LOCAL_CACHE_SECONDS", "0.5"))
+CMP_LOCAL_CACHE_SECONDS = env.number("CMP_LOCAL_CACHE_SECONDS", 0.5)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "WARNING")},
 }
 
-# --- Audit and receipts (provable consent: consent/audit.py, consent/receipts.py) ---
+# --- Audit and receipts (provable consent: audit/signing.py, audit/receipts.py) ---
 
 # Keys that sign consent receipts, audit checkpoints and tombstones, as
 # "kid1:secret1,kid2:secret2": the first signs, all verify (rotate by putting a
-# new key first and keeping the old ones). Unset with DEBUG on: a development
-# key derived from SECRET_KEY (kid "dev"); unset in production: signing fails.
-CMP_RECEIPT_KEYS = env_list("CMP_RECEIPT_KEYS", "")
-CMP_RECEIPT_DEV_KEY = DEBUG and not CMP_RECEIPT_KEYS
+# new key first and keeping the old ones). Parsed into (kid, secret) pairs.
+# Unset with DEBUG on: a development key derived from SECRET_KEY (kid "dev");
+# unset in production: signing fails (and `check --deploy` says so).
+CMP_RECEIPT_KEYS = env.signing_keys("CMP_RECEIPT_KEYS", dev_secret=SECRET_KEY if DEBUG else None)
 # Checkpoints only cover events at least this old, so writes still in flight
 # are never skipped by a Merkle root.
-CMP_AUDIT_CHECKPOINT_LAG_SECONDS = int(env("CMP_AUDIT_CHECKPOINT_LAG_SECONDS", "60"))
+CMP_AUDIT_CHECKPOINT_LAG_SECONDS = env.integer("CMP_AUDIT_CHECKPOINT_LAG_SECONDS", 60)
 # Rows fetched per round trip when exporting the log (memory stays constant).
-CMP_AUDIT_EXPORT_CHUNK = int(env("CMP_AUDIT_EXPORT_CHUNK", "2000"))
+CMP_AUDIT_EXPORT_CHUNK = env.integer("CMP_AUDIT_EXPORT_CHUNK", 2000, minimum=1)
+
+# Values above that did not parse: `manage.py check` lists them, servers refuse to start (cmp/checks.py).
+SETTINGS_PROBLEMS = tuple(env.problems)

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import logging
-
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -22,7 +19,6 @@ from . import cache, decisions, sites
 from .models import Visitor
 from .sites import SiteRules
 
-logger = logging.getLogger(__name__)
 UNKNOWN = {"unknown": True}
 
 
@@ -46,40 +42,20 @@ def rules_and_state(site_key: str, visitor_uuid) -> tuple[SiteRules | None, dict
 
 
 def lookup(rules: SiteRules, visitor_uuid, *, country=None, header_signals=None, now=None, state=None) -> LookupResult:
-    """The decisions for one visitor; ``state`` from :func:`rules_and_state` saves a cache read."""
+    """The decisions for one visitor; ``state`` from :func:`rules_and_state` saves a cache read.
+
+    A lookup only reads: signals the request's own headers carry (``Sec-GPC``)
+    shape this answer and are never stored; signals are recorded by writes.
+    """
     now = now or timezone.now()
     state = state if state is not None else _visitor_state(rules, visitor_uuid)
     known = state is not UNKNOWN and "unknown" not in state
-    if known and (header_signals or {}).get("gpc") and _gpc_news(state, now):
-        try:
-            state = _record_gpc(rules, visitor_uuid, country, now)
-        except DatabaseError:
-            # The header is applied below all the same, and comes again with the next request.
-            logger.warning("could not record GPC seen on a lookup; answering from the header")
     choice = _choice_from_state(state) if known else None
     signals = decisions.Signals.from_mapping({**(state.get("signals") or {}), **(header_signals or {})})
     regime = rules.regime_for(country)
     outcome = decisions.decide(rules.context(now=now, regime=regime, choice=choice, signals=signals))
     policy = rules.current_policy(now)
     return LookupResult(regime, policy.version if policy else None, outcome, signals, known)
-
-
-def _gpc_news(state: dict, now) -> bool:
-    """Is this GPC header news for the visitor: first seen, or last seen before today?"""
-    if not (state.get("signals") or {}).get("gpc"):
-        return True
-    return (state.get("gpc_last_seen") or "")[:10] < now.date().isoformat()
-
-
-def _record_gpc(rules: SiteRules, visitor_uuid, country, now) -> dict:
-    """Record GPC seen on a browser's lookup like a signal-only write: an event
-    on first sight (source ``gpc``), only "last seen" after that."""
-    from .client import ClientInfo
-    from .writes import ConsentWrite, record_consent
-
-    write = ConsentWrite(visitor_id=visitor_uuid, signals={}, by_api_key=True, source="gpc")
-    record_consent(rules, write, ClientInfo(country, "", "", {"gpc": True}), now=now)
-    return _visitor_state(rules, visitor_uuid)
 
 
 def forget_visitors(site_key: str, *visitor_uuids) -> None:
@@ -96,7 +72,6 @@ def state_of(visitor: Visitor) -> dict:
         "policy_version": visitor.policy_version,
         "choice_signals": visitor.choice_signals,
         "signals": visitor.signals,
-        "gpc_last_seen": visitor.gpc_last_seen.isoformat() if visitor.gpc_last_seen else None,
     }
 
 

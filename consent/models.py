@@ -2,19 +2,20 @@
 with their current consent, and the append-only log of consent events.
 
 Rules about these records live in plain modules beside this one
-(``decisions.py``, ``writes.py``, ``lookups.py``, ``sites.py``); the models
-only hold data and keep it well formed.
+(``decisions.py``, ``writes.py``, ``lookups.py``, ``sites.py``, ``chain.py``);
+the models only hold data and keep it well formed.
 """
-import functools
+import hashlib
+import hmac
 import re
-import secrets
 import uuid
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import models
 from django.utils import timezone
 
 from . import decisions
+from .errors import Invalid
 
 REGIME_CHOICES = [
     (decisions.OPT_IN, "Opt-in (GDPR style: nothing optional before consent)"),
@@ -77,6 +78,17 @@ class Site(models.Model):
     @property
     def default_language(self):
         return self.languages[0] if self.languages else "en"
+
+    def pick_language(self, requested: str | None) -> str:
+        """The site language that best matches ``requested`` (``fr-CA`` → ``fr``)."""
+        languages = self.languages or ["en"]
+        if requested:
+            requested = requested.strip()
+            for candidate in (requested, requested.split("-")[0]):
+                for language in languages:
+                    if language.lower() == candidate.lower():
+                        return language
+        return self.default_language
 
     def clean(self):
         origins = self.allowed_origins
@@ -151,6 +163,23 @@ class PolicyVersion(models.Model):
         return f"{self.site.key} policy {self.version}"
 
 
+EXAMPLE_VISITOR = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
+
+
+def parse_visitor_id(value: str) -> uuid.UUID:
+    """A visitor id from a URL; Invalid (``malformed_visitor_id``) if it is not a UUID."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Invalid("malformed_visitor_id", f"'{value[:64]}' is not a UUID like {EXAMPLE_VISITOR}.") from None
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256-bit random values, so a plain hash is enough: there is
+    # nothing to brute-force that a slow hash would protect.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class Visitor(models.Model):
     """One browser (or app install) on one site, and its current consent.
 
@@ -188,6 +217,10 @@ class Visitor(models.Model):
     def __str__(self):
         return f"{self.site.key}:{self.uuid}"
 
+    def holds_token(self, token: str | None) -> bool:
+        """Does ``token`` prove ownership of this visitor? (Compared in constant time.)"""
+        return bool(token) and hmac.compare_digest(hash_token(token), self.token_hash)
+
     def choice(self):
         """The explicit choice as the decision rule sees it, or None."""
         if self.chosen_at is None:
@@ -198,82 +231,6 @@ class Visitor(models.Model):
             policy_version=self.policy_version or None,
             signals=decisions.Signals.from_mapping(self.choice_signals),
         )
-
-
-def insert_row(instance: models.Model, *, ignore_conflicts: bool = False, child: models.Model | None = None) -> bool:
-    """INSERT ``instance`` in one statement and set its id; False if it was not inserted.
-
-    ``ignore_conflicts``: a row that would break a unique constraint (one
-    that exists, or that a concurrent transaction inserts and commits) is
-    not inserted, and no error is raised (``ON CONFLICT DO NOTHING``).
-    ``child``: a new row whose foreign key points at ``instance``, inserted
-    with it when ``instance`` is; on PostgreSQL in the same statement (one
-    round trip fewer), on SQLite right after.
-
-    This is ``save()`` for a new row without what surrounds it (signals, SQL
-    compiled anew each time), which costs more than the statement itself on
-    the write path: the SQL is built once per model, and each value goes
-    through its field's own ``pre_save`` and ``get_db_prep_save``, as the
-    ORM sends it. No ``pre_save``/``post_save`` signals are sent.
-    """
-    db = connections[DEFAULT_DB_ALIAS]  # once: each use of django.db.connection is a thread-local lookup
-    together = child is not None and db.vendor == "postgresql"
-    sql = _insert_sql(type(instance), ignore_conflicts, type(child) if together else None)
-    params = _values(db, instance) + (_values(db, child, instance) if together else [])
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    _saved(instance, row[0], db)
-    if child is not None:
-        setattr(child, _link(type(child), type(instance)).attname, row[0])
-        if together:
-            _saved(child, row[1], db)
-        else:
-            insert_row(child)
-    return True
-
-
-def _values(db, instance, parent=None) -> list:
-    """The row's values as the database takes them; without the link to ``parent`` (the statement makes it)."""
-    skip = _link(type(instance), type(parent)) if parent is not None else None
-    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in _columns(type(instance)) if f is not skip]
-
-
-def _saved(instance, pk, db) -> None:
-    instance.pk = pk
-    instance._state.adding, instance._state.db = False, db.alias
-
-
-@functools.cache
-def _columns(model) -> list:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
-
-
-@functools.cache
-def _link(child_model, parent_model):
-    """The foreign key of ``child_model`` that points at ``parent_model``."""
-    return next(f for f in child_model._meta.concrete_fields if f.is_relation and f.related_model is parent_model)
-
-
-@functools.cache
-def _insert_sql(model, ignore_conflicts: bool, child_model=None) -> str:
-    """``INSERT … RETURNING id`` (the same on PostgreSQL and SQLite); with
-    ``child_model``, a PostgreSQL CTE that also inserts the child row, linked to the new id."""
-    quote, table = connections[DEFAULT_DB_ALIAS].ops.quote_name, model._meta.db_table
-    columns = _columns(model)
-    sql = f"INSERT INTO {quote(table)} ({', '.join(quote(f.column) for f in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-    if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
-    sql += f" RETURNING {quote(model._meta.pk.column)}"
-    if child_model is None:
-        return sql
-    link, child_columns = _link(child_model, model), _columns(child_model)
-    values = ", ".join("parent.id" if f is link else "%s" for f in child_columns)
-    return (f"WITH parent AS ({sql} AS id) INSERT INTO {quote(child_model._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in child_columns)}) SELECT {values} FROM parent "
-            f"RETURNING {quote(link.column)}, {quote(child_model._meta.pk.column)}")
 
 
 class ApiKey(models.Model):
@@ -309,26 +266,28 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise AppendOnlyError("Consent events are append-only; they cannot be deleted.")
 
 
+class Source(models.TextChoices):
+    """What made a consent event."""
+
+    BANNER = "banner", "Banner"
+    API = "api", "Server API"
+    GPC = "gpc", "Global Privacy Control"
+    NAI = "nai", "NAI opt-out"
+    GA_OPTOUT = "ga_optout", "Google Analytics opt-out"
+    LAT = "lat", "Limit ad tracking"
+    DNT = "dnt", "Do Not Track"
+    EXPIRY = "expiry", "Expiry"
+    POLICY = "policy", "Policy change"
+    ERASURE = "erasure", "Erasure"
+
+
 class ConsentEvent(models.Model):
     """One entry of the append-only audit log: what was chosen and what followed."""
-
-    SOURCE_CHOICES = [
-        ("banner", "Banner"),
-        ("api", "Server API"),
-        ("gpc", "Global Privacy Control"),
-        ("nai", "NAI opt-out"),
-        ("ga_optout", "Google Analytics opt-out"),
-        ("lat", "Limit ad tracking"),
-        ("dnt", "Do Not Track"),
-        ("expiry", "Expiry"),
-        ("policy", "Policy change"),
-        ("erasure", "Erasure"),
-    ]
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="events")
     # No index of its own: event_visitor_history (visitor, id) starts with it.
     visitor = models.ForeignKey(Visitor, on_delete=models.PROTECT, related_name="events", db_index=False)
-    source = models.CharField(max_length=16, choices=SOURCE_CHOICES)
+    source = models.CharField(max_length=16, choices=Source.choices)
     choices = models.JSONField(default=dict, blank=True)
     signals = models.JSONField(default=dict, blank=True)
     decisions = models.JSONField(default=dict, help_text="Each purpose's decision right after this event.")
@@ -341,7 +300,7 @@ class ConsentEvent(models.Model):
     ip_prefix = models.CharField(max_length=64, blank=True, help_text="IPv4 /24 or IPv6 /48, never the full address.")
     user_agent = models.CharField(max_length=512, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # Tamper evidence (consent/audit.py): the SHA-256 of this event's canonical
+    # Tamper evidence (consent/chain.py): the SHA-256 of this event's canonical
     # content, which includes the hash of the same visitor's previous event.
     prev_hash = models.CharField(max_length=64, blank=True, editable=False, help_text="Hash of this visitor's previous event ('' for the first).")
     event_hash = models.CharField(max_length=64, blank=True, editable=False, help_text="SHA-256 of the canonical content.")
@@ -365,126 +324,6 @@ class ConsentEvent(models.Model):
 
 
 
-class AuditCheckpoint(models.Model):
-    """A Merkle root over every event appended since the previous checkpoint.
-
-    Covers the event ids in ``(after_event_id, last_event_id]``, counting the
-    leaves of purged events recorded by tombstones (:class:`AuditPurge`), so a
-    deleted or reordered event, or a whole deleted visitor chain, changes the
-    root. Each checkpoint names the previous one's root and is signed.
-    """
-
-    created_at = models.DateTimeField(default=timezone.now)
-    after_event_id = models.BigIntegerField(unique=True, help_text="The previous checkpoint's last event id (0 for the first).")
-    first_event_id = models.BigIntegerField(null=True, blank=True)
-    last_event_id = models.BigIntegerField()
-    event_count = models.PositiveIntegerField()
-    merkle_root = models.CharField(max_length=64)
-    prev_root = models.CharField(max_length=64, blank=True, help_text="The previous checkpoint's root ('' for the first).")
-    key_id = models.CharField(max_length=64)
-    signature = models.CharField(max_length=128)
-
-    class Meta:
-        ordering = ["-last_event_id"]
-        get_latest_by = "last_event_id"
-
-    def __str__(self):
-        return f"checkpoint {self.after_event_id + 1}–{self.last_event_id} ({self.event_count} events)"
-
-
-class AuditPurge(models.Model):
-    """A tombstone: the only trace of events deleted by retention or erasure.
-
-    It keeps no personal data, only each purged event's id, its visitor's row
-    id and its hash (``leaves``), so checkpoints and chains still verify.
-    """
-
-    created_at = models.DateTimeField(default=timezone.now)
-    reason = models.CharField(max_length=200)
-    sites = models.JSONField(default=list)
-    visitor_count = models.PositiveIntegerField()
-    event_count = models.PositiveIntegerField()
-    first_event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    last_event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    leaves = models.JSONField(default=list, help_text="[event id, visitor row id, event hash] per purged event.")
-    key_id = models.CharField(max_length=64)
-    signature = models.CharField(max_length=128)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = "audit purge (tombstone)"
-        verbose_name_plural = "audit purges (tombstones)"
-
-    def __str__(self):
-        return f"purge {self.pk}: {self.event_count} events ({self.reason})"
-
-
-class ConsentRollup(models.Model):
-    """Daily counts behind the dashboard, kept by a Celery task (consent/rollups.py)."""
-
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rollups")
-    day = models.DateField()
-    source = models.CharField(max_length=16)
-    region = models.CharField(max_length=2, blank=True)
-    pattern = models.CharField(max_length=12, blank=True, help_text="accept_all, reject_all, custom; blank for events without a choice.")
-    events = models.PositiveIntegerField(default=0)
-    purposes = models.JSONField(default=dict, help_text='Per optional purpose: [times asked, times granted].')
-    computed_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["site", "day"]
-        constraints = [
-            models.UniqueConstraint(fields=["site", "day", "source", "region", "pattern"], name="rollup_unique_cell")
-        ]
-
-    def __str__(self):
-        return f"{self.site_id} {self.day} {self.source}/{self.region}/{self.pattern}: {self.events}"
-
-
-def _webhook_secret():
-    return secrets.token_hex(32)
-
-
-class WebhookEndpoint(models.Model):
-    """A site's back end that wants to hear when a visitor's decisions change."""
-
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="webhooks")
-    url = models.URLField(max_length=500)
-    secret = models.CharField(
-        max_length=64, default=_webhook_secret, help_text="Shared HMAC-SHA256 key; the receiver checks X-CMP-Signature with it."
-    )
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self):
-        return f"{self.site.key} → {self.url}"
-
-
-class OutboxMessage(models.Model):
-    """One webhook delivery, written in the same transaction as the change it reports."""
-
-    PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-    STATUS_CHOICES = [(PENDING, "Pending"), (DELIVERED, "Delivered"), (FAILED, "Gave up after 24 hours")]
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, help_text="The event id receivers deduplicate on.")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="messages")
-    payload = models.JSONField()
-    created_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created_at"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
-
-    def __str__(self):
-        return f"webhook {self.id} ({self.status})"
-
-
 class CacheInvalidationFailure(models.Model):
     """A change whose cached copies could not be invalidated (Redis unreachable).
 
@@ -498,5 +337,3 @@ class CacheInvalidationFailure(models.Model):
     def __str__(self):
         return f"cache invalidation failed at {self.failed_at:%Y-%m-%d %H:%M:%S}"
 
-
-from .dsr.models import DataSubjectRequest, RequestStep  # noqa: E402,F401  (same app, own module)

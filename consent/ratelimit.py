@@ -1,30 +1,23 @@
 """Fixed-window rate limits counted in the cache (Redis in production).
 
-``check("writes-ip", ip, "120/60")`` raises :class:`RateLimited` on the 121st
-call within a minute. If the cache is unreachable the limit is not applied:
-refusing a visitor's consent because a counter is down would lose a choice.
+``check("writes-ip", ip, (120, 60))`` raises :class:`~consent.errors.RateLimited`
+on the 121st call within a minute. Rates are parsed once, with the other
+settings (``cmp/settings.py``). If the cache is unreachable the limit is not
+applied: refusing a visitor's consent because a counter is down would lose a
+choice.
 """
 import logging
 import time
 
 from django.core.cache import cache
 
+from .errors import RateLimited
+
 logger = logging.getLogger(__name__)
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(f"Too many requests; retry after {retry_after} s.")
-        self.retry_after = retry_after
-
-
-def parse(rate: str) -> tuple[int, int]:
-    count, _, seconds = rate.partition("/")
-    return int(count), int(seconds or 60)
-
-
-def check(scope: str, key: str, rate: str, now=None) -> None:
-    limit, window = parse(rate)
+def check(scope: str, key: str, rate: tuple[int, int], now=None) -> None:
+    limit, window = rate
     if limit <= 0:
         return  # 0 disables the limit
     now = now or time.time()
@@ -37,4 +30,4 @@ def check(scope: str, key: str, rate: str, now=None) -> None:
         logger.warning("Rate limit store unavailable; %s not limited", scope)
         return
     if count > limit:
-        raise RateLimited(retry_after=max(1, int(window_start + window - now + 0.999)))
+        raise RateLimited(max(1, int(window_start + window - now + 0.999)))

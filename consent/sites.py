@@ -3,7 +3,8 @@
 Every write and lookup needs the same few facts about a site (its purposes,
 regimes, lifetime, policy versions, allowed origins). :func:`site_rules`
 returns them as an immutable :class:`SiteRules`, kept in each process until
-an admin changes the site, one of its purposes, policy versions or webhooks.
+an admin changes the site, one of its purposes or policy versions (or
+anything another app ties to the site with :func:`retire_on_change`).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from datetime import datetime, timedelta
 from django.db.models.signals import post_delete, post_save
 
 from . import cache, decisions
-from .models import PolicyVersion, Purpose, Site, WebhookEndpoint
+from .errors import NotFound
+from .models import PolicyVersion, Purpose, Site
 
 CACHE_SECONDS = 3600
 SITE_KEY_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
@@ -29,7 +31,9 @@ class Policy:
     material: bool
 
 
-@dataclass(frozen=True)
+# eq=False: one loaded version of a site's rules is one object, compared by
+# identity, so memos may key on it (a change loads a new one).
+@dataclass(frozen=True, eq=False)
 class SiteRules:
     id: int
     key: str
@@ -40,7 +44,6 @@ class SiteRules:
     honor_dnt: bool
     origins: frozenset[str]
     policies: tuple[Policy, ...]  # in order of effective date
-    has_webhooks: bool = False
 
     @property
     def purpose_keys(self) -> frozenset[str]:
@@ -79,6 +82,14 @@ class SiteRules:
             versions_in_force=self.versions_in_force(now),
             honor_dnt=self.honor_dnt,
         )
+
+
+def require_rules(key: str) -> SiteRules:
+    """The rules of the site with this key; NotFound (``unknown_site``) if there is none."""
+    rules = site_rules(key)
+    if rules is None:
+        raise NotFound("unknown_site", f"No site with key '{key[:64]}'.")
+    return rules
 
 
 def site_rules(key: str, snapshot: cache.Snapshot | None = None) -> SiteRules | None:
@@ -133,7 +144,6 @@ def _load(key: str) -> SiteRules | None:
         honor_dnt=site.honor_dnt,
         origins=frozenset(site.allowed_origins or ()),
         policies=tuple(Policy(p.version, p.url, p.effective_at, p.material) for p in policies),
-        has_webhooks=site.webhooks.filter(active=True).exists(),
     )
 
 
@@ -142,12 +152,17 @@ def cache_key(key: str) -> str:
 
 
 def forget_site(sender, instance, **kwargs):
-    """Retire every process's copy of the rules when a site, purpose, policy version or webhook changes."""
+    """Retire every process's copy of the rules when a site, or a record tied to it, changes."""
     site = instance if isinstance(instance, Site) else instance.site
     cache.forget([cache_key(site.key)], CACHE_SECONDS)
 
 
+def retire_on_change(model) -> None:
+    """Reload a site's rules whenever a ``model`` row of it (one with a ``site``) is saved or deleted."""
+    post_save.connect(forget_site, sender=model, dispatch_uid=f"forget-site-{model.__module__}.{model.__name__}")
+    post_delete.connect(forget_site, sender=model, dispatch_uid=f"forget-site-del-{model.__module__}.{model.__name__}")
+
+
 def connect_invalidation():
-    for model in (Site, Purpose, PolicyVersion, WebhookEndpoint):
-        post_save.connect(forget_site, sender=model, dispatch_uid=f"forget-site-{model.__name__}")
-        post_delete.connect(forget_site, sender=model, dispatch_uid=f"forget-site-del-{model.__name__}")
+    for model in (Site, Purpose, PolicyVersion):
+        retire_on_change(model)

@@ -2,13 +2,13 @@
 
 :func:`record_consent` checks the write against the site, proves the caller
 owns the visitor id (its token), updates the visitor's current consent and
-appends a :class:`~consent.models.ConsentEvent` in one transaction, and
-retires the cached lookup answer (in the transaction and after its commit).
+appends a :class:`~consent.models.ConsentEvent` in one transaction, announces
+the change (``signals.decisions_changed``: the webhook outbox writes its rows
+in that same transaction) and retires the cached lookup answer (in the
+transaction and after its commit).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -16,18 +16,12 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import decisions, lookups, webhooks
+from . import chain, decisions, lookups
 from .client import ClientInfo
-from .models import Visitor
+from .errors import Forbidden, Invalid
+from .models import Source, Visitor, hash_token
+from .signals import decisions_changed
 from .sites import SiteRules
-
-
-class WriteRejected(Exception):
-    """The write cannot be accepted; ``status``, ``code`` and ``detail`` say why."""
-
-    def __init__(self, status: int, code: str, detail: str):
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
 
 
 @dataclass(frozen=True)
@@ -41,7 +35,7 @@ class ConsentWrite:
     policy_version: str | None = None
     banner_version: str = ""
     language: str = ""
-    source: str = "api"
+    source: str = Source.API
     by_api_key: bool = False  # a server write with the site's API key needs no visitor token
 
 
@@ -65,12 +59,6 @@ def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, no
         # The visitor's row was there for our insert, then purged before our
         # lock: start again, as the first write it now is.
         return _record(rules, write, client, now)
-
-
-def hash_token(token: str) -> str:
-    # Tokens are 256-bit random values, so a plain hash is enough: there is
-    # nothing to brute-force that a slow hash would protect.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _record(rules, write, client, now) -> WriteResult:
@@ -105,7 +93,7 @@ def _first_write(rules, write, client, regime, now) -> WriteResult | None:
     """Create the visitor with the first event of its chain; None if the visitor exists.
 
     The row and the event are inserted together, the row with ``ON CONFLICT
-    DO NOTHING`` (``audit.append_event``): a racing first write for the same
+    DO NOTHING`` (``chain.append_event``): a racing first write for the same
     visitor is waited for, and then this write finds the row taken.
     """
     token = write.token or secrets.token_urlsafe(32)
@@ -113,7 +101,7 @@ def _first_write(rules, write, client, regime, now) -> WriteResult | None:
     before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
     if _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now) is None:
         return None
-    webhooks.queue_change(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
+    _announce(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
     return _result(rules, write, token, regime, outcome, signals, now)
 
 
@@ -121,7 +109,7 @@ def _later_write(rules, visitor, write, client, regime, now) -> WriteResult:
     """Change an existing visitor, whose row the caller has locked (which orders its chain)."""
     token = None if write.by_api_key else _proven_token(visitor, write.token)
     before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
-    webhooks.queue_change(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
+    _announce(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
     if source is None:
         # A signal-only write that changes nothing: no event, only "last seen".
         Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
@@ -131,14 +119,16 @@ def _later_write(rules, visitor, write, client, regime, now) -> WriteResult:
     return _result(rules, write, token, regime, outcome, signals, now, logged=source is not None)
 
 
+def _announce(rules, visitor_uuid, before, after, policy_version, now) -> None:
+    """Tell the apps above (the webhook outbox) inside the change's transaction."""
+    decisions_changed.send(sender=Visitor, rules=rules, visitor_uuid=visitor_uuid, before=before, after=after,
+                           policy_version=policy_version, at=now)
+
+
 def _change(rules, visitor, write, client, regime, now):
-    """Apply ``write`` to ``visitor`` (not saved): (decisions before, or None without webhooks;
-    signals; event source; decisions after)."""
+    """Apply ``write`` to ``visitor`` (not saved): (decisions before, signals, event source, decisions after)."""
     previous = decisions.Signals.from_mapping(visitor.signals)
-    # Only webhooks look at the decisions before the write (webhooks.queue_change).
-    before = None
-    if rules.has_webhooks:
-        before = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=previous))
+    before = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=previous))
     signals = merge_signals(previous, write, client.header_signals)
     source = _event_source(write, previous, signals)
     _apply(visitor, write, signals, rules, now)
@@ -164,11 +154,9 @@ def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
     """Append one event to the audit log (the only place events are made); returns it.
 
     A ``visitor`` not saved yet is inserted with it, unless its row exists
-    by then: None (see ``audit.append_event``).
+    by then: None (see ``chain.append_event``).
     """
-    from . import audit  # the hash chain: consent/audit.py
-
-    return audit.append_event(
+    return chain.append_event(
         site_id=rules.id,
         site_key=rules.key,
         visitor=visitor,
@@ -208,7 +196,7 @@ def merge_signals(previous: decisions.Signals, write: "ConsentWrite", request_si
 
 
 # The event source recorded when a signal arrives on its own (no choice).
-SIGNAL_SOURCES = {"gpc": "gpc", "nai_optout": "nai", "ga_optout": "ga_optout", "lat": "lat", "dnt": "dnt"}
+SIGNAL_SOURCES = {"gpc": Source.GPC, "nai_optout": Source.NAI, "ga_optout": Source.GA_OPTOUT, "lat": Source.LAT, "dnt": Source.DNT}
 
 
 def _event_source(write, previous: decisions.Signals, signals: decisions.Signals) -> str | None:
@@ -223,9 +211,9 @@ def _event_source(write, previous: decisions.Signals, signals: decisions.Signals
 
 def _proven_token(visitor: Visitor, token: str | None) -> str:
     if not token:
-        raise WriteRejected(403, "token_required", "This visitor already exists; send the token returned by its first write.")
-    if not hmac.compare_digest(hash_token(token), visitor.token_hash):
-        raise WriteRejected(403, "bad_token", "The token does not belong to this visitor.")
+        raise Forbidden("token_required", "This visitor already exists; send the token returned by its first write.")
+    if not visitor.holds_token(token):
+        raise Forbidden("bad_token", "The token does not belong to this visitor.")
     return token
 
 
@@ -255,10 +243,10 @@ def _check_against_site(rules: SiteRules, write: ConsentWrite) -> None:
     known = rules.purpose_keys
     for key, granted in (write.choices or {}).items():
         if key not in known:
-            raise WriteRejected(400, "unknown_purpose", f"Site '{rules.key}' has no purpose '{key}'. Known: {', '.join(sorted(known))}.")
+            raise Invalid("unknown_purpose", f"Site '{rules.key}' has no purpose '{key}'. Known: {', '.join(sorted(known))}.")
         if not granted and any(p.key == key and p.essential for p in rules.purposes):
-            raise WriteRejected(400, "essential_purpose", f"Purpose '{key}' is essential and cannot be refused.")
+            raise Invalid("essential_purpose", f"Purpose '{key}' is essential and cannot be refused.")
     if write.signals.get("lat") and not write.by_api_key:
-        raise WriteRejected(403, "api_key_required", "signals.lat is reported by apps and servers with the site's API key (Authorization: Bearer cmp_…).")
+        raise Forbidden("api_key_required", "signals.lat is reported by apps and servers with the site's API key (Authorization: Bearer cmp_…).")
     if write.policy_version and not rules.knows_policy(write.policy_version):
-        raise WriteRejected(400, "unknown_policy_version", f"Site '{rules.key}' has no policy version '{write.policy_version}'.")
+        raise Invalid("unknown_policy_version", f"Site '{rules.key}' has no policy version '{write.policy_version}'.")

@@ -1,7 +1,7 @@
 """The tamper-evident log: every kind of tampering is reported by verify_audit.
 
 To tamper, the tests play an attacker with database access: raw SQL inside
-``audit.guard_lifted()`` (the documented bypass of the PostgreSQL trigger;
+``guard_lifted()`` (the documented bypass of the PostgreSQL trigger;
 on SQLite the ORM guard is the only one, and raw SQL passes it).
 """
 import uuid
@@ -12,10 +12,15 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from consent import audit, lifecycle
-from consent.models import AppendOnlyError, AuditCheckpoint, AuditPurge, ConsentEvent, Visitor
+from consent.models import AppendOnlyError, ConsentEvent, Visitor
+from audit.models import AuditCheckpoint, AuditPurge
 
 from .conftest import consent_body, write_url
+from audit.checkpoints import MerkleBuilder, checkpoint, merkle_leaf
+from audit.purge import guard_lifted, purge_visitors
+from consent.chain import CONTENT_FIELDS, canonical_content, canonical_json, event_hash
+from consent import expiry
+from audit import purge, retention, tasks
 
 
 def post(api, body, **headers):
@@ -54,7 +59,7 @@ def events_of(visitor):
 
 
 def tamper(sql, params=()):
-    with transaction.atomic(), audit.guard_lifted(), connection.cursor() as cursor:
+    with transaction.atomic(), guard_lifted(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -90,12 +95,12 @@ def test_each_event_links_to_the_previous_one_of_its_visitor(log):
 
 def test_hash_covers_canonical_content(log):
     event = events_of(log[0])[0]
-    content = audit.canonical_content(
+    content = canonical_content(
         site_key="demo", visitor_uuid=event.visitor.uuid, created_at=event.created_at, prev_hash=event.prev_hash,
-        **{name: getattr(event, name) for name in audit.CONTENT_FIELDS},
+        **{name: getattr(event, name) for name in CONTENT_FIELDS},
     )
-    assert audit.event_hash(content) == event.event_hash
-    raw = audit.canonical_json(content)
+    assert event_hash(content) == event.event_hash
+    raw = canonical_json(content)
     assert b" " not in raw.replace(b"Mozilla", b"").split(b'"user_agent"')[0]  # no whitespace between tokens
     assert raw.index(b'"banner_version"') < raw.index(b'"choices"') < raw.index(b'"visitor"')  # sorted keys
 
@@ -135,7 +140,7 @@ def test_reordered_events_across_visitors_are_reported_by_the_checkpoint(log):
     # Two first events of different visitors swap places: each chain still
     # links, but the Merkle root over (id, hash) in id order changes.
     a, b = events_of(log[0])[0], events_of(log[1])[0]
-    assert audit.checkpoint(lag_seconds=0)
+    assert checkpoint(lag_seconds=0)
     tamper("UPDATE consent_consentevent SET id = %s WHERE id = %s", [-a.pk, a.pk])
     tamper("UPDATE consent_consentevent SET id = %s WHERE id = %s", [a.pk, b.pk])
     tamper("UPDATE consent_consentevent SET id = %s WHERE id = %s", [b.pk, -a.pk])
@@ -144,7 +149,7 @@ def test_reordered_events_across_visitors_are_reported_by_the_checkpoint(log):
 
 
 def test_deleted_whole_visitor_chain_is_reported_by_the_checkpoint(log):
-    cp = audit.checkpoint(lag_seconds=0)
+    cp = checkpoint(lag_seconds=0)
     assert cp.event_count == 9 and cp.after_event_id == 0 and cp.prev_root == ""
     verify_passes()
     victim = Visitor.objects.get(uuid=log[1])
@@ -154,17 +159,17 @@ def test_deleted_whole_visitor_chain_is_reported_by_the_checkpoint(log):
 
 
 def test_deleted_last_event_of_a_chain_is_reported_by_the_checkpoint(log):
-    audit.checkpoint(lag_seconds=0)
+    checkpoint(lag_seconds=0)
     last = events_of(log[2])[-1]
     tamper("DELETE FROM consent_consentevent WHERE id = %s", [last.pk])
     assert "Merkle root differs" in verify_fails()
 
 
 def test_checkpoints_chain_and_cover_only_new_events(api, log):
-    first = audit.checkpoint(lag_seconds=0)
-    assert audit.checkpoint(lag_seconds=0) is None  # nothing new
+    first = checkpoint(lag_seconds=0)
+    assert checkpoint(lag_seconds=0) is None  # nothing new
     history(api, str(uuid.uuid4()), steps=2)
-    second = audit.checkpoint(lag_seconds=0)
+    second = checkpoint(lag_seconds=0)
     assert second.after_event_id == first.last_event_id
     assert second.prev_root == first.merkle_root
     assert second.event_count == 2
@@ -172,44 +177,43 @@ def test_checkpoints_chain_and_cover_only_new_events(api, log):
 
 
 def test_checkpoint_waits_for_the_lag(log):
-    assert audit.checkpoint(lag_seconds=3600) is None
-    assert audit.checkpoint(now=timezone.now() + timedelta(hours=2), lag_seconds=3600).event_count == 9
+    assert checkpoint(lag_seconds=3600) is None
+    assert checkpoint(now=timezone.now() + timedelta(hours=2), lag_seconds=3600).event_count == 9
 
 
 def test_forged_or_removed_checkpoint_is_reported(api, log):
-    audit.checkpoint(lag_seconds=0)
+    checkpoint(lag_seconds=0)
     history(api, str(uuid.uuid4()), steps=1)
-    second = audit.checkpoint(lag_seconds=0)
+    second = checkpoint(lag_seconds=0)
     history(api, str(uuid.uuid4()), steps=1)
-    audit.checkpoint(lag_seconds=0)
+    checkpoint(lag_seconds=0)
     verify_passes()
     with connection.cursor() as cursor:  # checkpoints have no trigger: signatures and links protect them
-        cursor.execute("UPDATE consent_auditcheckpoint SET merkle_root = %s WHERE id = %s", ["0" * 64, second.pk])
+        cursor.execute("UPDATE audit_auditcheckpoint SET merkle_root = %s WHERE id = %s", ["0" * 64, second.pk])
     assert "signature does not match" in verify_fails("--all")
     AuditCheckpoint.objects.filter(pk=second.pk).delete()
     assert f"starts after event {second.last_event_id}, but the previous one ends at" in verify_fails("--all")
 
 
 def test_purge_path_leaves_a_tombstone_and_the_log_still_verifies(api, log):
-    audit.checkpoint(lag_seconds=0)
+    checkpoint(lag_seconds=0)
     victim = Visitor.objects.get(uuid=log[0])
-    from consent import purge
 
-    assert purge.erase_visitor_chain(victim, reason="test erasure") == 3
+    assert purge.erase_visitor(victim.site, victim.uuid, reason="test erasure") == 3
     tombstone = AuditPurge.objects.get()
     assert tombstone.event_count == 3 and tombstone.visitor_count == 1 and tombstone.sites == ["demo"]
     assert str(log[0]) not in str(tombstone.leaves)  # no visitor id kept
     history(api, str(uuid.uuid4()), steps=2)
-    audit.checkpoint(lag_seconds=0)
+    checkpoint(lag_seconds=0)
     assert "1 tombstones" in verify_passes()
 
 
 def test_retention_goes_through_the_purge_path(api, log):
-    audit.checkpoint(lag_seconds=0)
+    checkpoint(lag_seconds=0)
     old = Visitor.objects.get(uuid=log[2])
     tamper("UPDATE consent_consentevent SET created_at = %s WHERE visitor_id = %s", [timezone.now() - timedelta(days=800), old.pk])
     tamper("UPDATE consent_consentevent SET created_at = %s WHERE visitor_id = %s", [timezone.now() - timedelta(days=800), old.pk])
-    assert lifecycle.apply_retention()["visitors"] == 1
+    assert retention.purge_expired_visitors() == 1
     assert AuditPurge.objects.get().reason == "retention"
     # The aged events were altered before their purge; what is left verifies,
     # and the checkpoint still matches through the tombstone's hashes.
@@ -217,16 +221,16 @@ def test_retention_goes_through_the_purge_path(api, log):
 
 
 def test_forged_tombstone_is_reported(log):
-    audit.checkpoint(lag_seconds=0)
-    audit.purge_visitors([Visitor.objects.get(uuid=log[0])], reason="erasure")
+    checkpoint(lag_seconds=0)
+    purge_visitors([Visitor.objects.get(uuid=log[0])], reason="erasure")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE consent_auditpurge SET reason = 'retention'")
+        cursor.execute("UPDATE audit_auditpurge SET reason = 'retention'")
     assert "tombstone" in verify_fails()
 
 
 def test_deleting_a_tombstone_is_reported(log):
-    audit.checkpoint(lag_seconds=0)
-    audit.purge_visitors([Visitor.objects.get(uuid=log[0])], reason="erasure")
+    checkpoint(lag_seconds=0)
+    purge_visitors([Visitor.objects.get(uuid=log[0])], reason="erasure")
     AuditPurge.objects.all().delete()
     assert "Merkle root differs" in verify_fails()
 
@@ -264,14 +268,13 @@ def test_the_orm_refuses_to_change_or_delete_events(log):
 
 def test_guard_lifted_needs_a_transaction(transactional_db):
     with pytest.raises(RuntimeError):
-        with audit.guard_lifted():
+        with guard_lifted():
             pass
 
 
 def test_audit_checkpoint_command_and_task(log):
     from io import StringIO
 
-    from consent import tasks
 
     out = StringIO()
     call_command("audit_checkpoint", "--lag", "0", stdout=out)
@@ -284,10 +287,10 @@ def test_audit_checkpoint_command_and_task(log):
 def test_merkle_root_is_rfc6962_shaped():
     import hashlib
 
-    builder = audit.MerkleBuilder()
+    builder = MerkleBuilder()
     for i in range(1, 4):
         builder.add(i, f"{i:064x}")
-    leaf = [audit.merkle_leaf(i, f"{i:064x}") for i in range(1, 4)]
+    leaf = [merkle_leaf(i, f"{i:064x}") for i in range(1, 4)]
     node = lambda a, b: hashlib.sha256(b"\x01" + a + b).digest()  # noqa: E731
     assert builder.root() == node(node(leaf[0], leaf[1]), leaf[2]).hex()
 

@@ -11,15 +11,16 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from consent import audit
 from consent.models import ConsentEvent, Site, Visitor
 
 from .conftest import consent_body, write_url
+from audit.groups import ensure_auditor_group
+from audit.purge import guard_lifted
 
 
 @pytest.fixture
 def auditor(db):
-    audit.ensure_auditor_group()  # made by migration 0006; a flushed test database needs it again
+    ensure_auditor_group()  # made by migration 0006; a flushed test database needs it again
     user = User.objects.create_user("ann", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name="auditor"))
     client = Client()
@@ -48,12 +49,16 @@ def test_auditor_group_has_view_permissions_only(auditor):
     assert "view_apikey" not in codenames and "view_webhookendpoint" not in codenames
 
 
+OUR_APPS = {"consent", "audit", "delivery", "privacy_requests"}
+
+
 def _consent_admins():
-    return [(model, model_admin) for model, model_admin in admin.site._registry.items() if model._meta.app_label == "consent"]
+    return [(model, model_admin) for model, model_admin in admin.site._registry.items() if model._meta.app_label in OUR_APPS]
 
 
 def test_auditor_gets_403_on_every_change(auditor, events, demo_site):
-    from consent.models import ApiKey, WebhookEndpoint
+    from consent.models import ApiKey
+    from delivery.models import WebhookEndpoint
 
     WebhookEndpoint.objects.create(site=demo_site, url="https://hooks.example.com/cmp")
     from consent.api_keys import issue_key
@@ -130,7 +135,7 @@ def test_auditor_exports_the_filtered_set_as_csv_and_json_lines(auditor, events)
 
 
 def test_export_streams_in_chunks(auditor, events, settings):
-    from consent import exports
+    from audit import exports
 
     settings.CMP_AUDIT_EXPORT_CHUNK = 1
     chunks = list(exports.jsonl_chunks(ConsentEvent.objects.all()))
@@ -154,7 +159,7 @@ def test_visitor_history_shows_the_chain_status(auditor, events):
     assert page.status_code == 200
     assert b"Chain intact" in page.content and str(visitor.uuid).encode() in page.content
     event = visitor.events.get()
-    with transaction.atomic(), audit.guard_lifted(), connection.cursor() as cursor:
+    with transaction.atomic(), guard_lifted(), connection.cursor() as cursor:
         cursor.execute("UPDATE consent_consentevent SET region = 'DE' WHERE id = %s", [event.pk])
     page = auditor.get(url)
     assert b"Chain broken" in page.content and f"event {event.pk}".encode() in page.content

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from consent.embed import RUNTIME_VERSION
+from banner.embed import RUNTIME_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "banner_static" / "dist"

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from cmp.celery import app as celery_app
-from consent.models import OutboxMessage, WebhookEndpoint
+from delivery.models import OutboxMessage, WebhookEndpoint
 
 from .conftest import consent_body, write_url
 from .receiver import Receiver, free_port
@@ -116,7 +116,7 @@ def receiver():
 
 
 def test_webhook_delivered_once_with_valid_signature(api, demo_site, worker, receiver, visitor_id):
-    from consent.webhooks import verify
+    from delivery.webhooks import verify
 
     endpoint = WebhookEndpoint.objects.create(site=demo_site, url=receiver.url)
     assert api.post(write_url(), consent_body(visitor_id), format="json").status_code == 201
@@ -130,7 +130,7 @@ def test_webhook_delivered_once_with_valid_signature(api, demo_site, worker, rec
 
 
 def test_receiver_down_is_retried_and_delivered_when_back(api, demo_site, worker, receiver, visitor_id):
-    from consent.tasks import sweep_outbox
+    from delivery.tasks import sweep_outbox
 
     WebhookEndpoint.objects.create(site=demo_site, url=receiver.url)
     receiver.stop()
@@ -149,7 +149,7 @@ def test_receiver_down_is_retried_and_delivered_when_back(api, demo_site, worker
 def test_broker_down_during_writes_loses_nothing(api, demo_site, worker, broker, receiver):
     import uuid
 
-    from consent.tasks import sweep_outbox
+    from delivery.tasks import sweep_outbox
 
     WebhookEndpoint.objects.create(site=demo_site, url=receiver.url)
     broker.stop()

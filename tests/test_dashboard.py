@@ -9,10 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent import client as client_info
-from consent import dashboard, tasks
-from consent.models import ConsentRollup
+from audit import dashboard
+from audit.models import ConsentRollup
 from consent.sites import site_rules
 from consent.writes import ConsentWrite, record_consent
+from audit.groups import ensure_auditor_group
+from audit import tasks
 
 ALL = {"analytics": True, "advertising": True, "recognition": True}
 NONE = {"analytics": False, "advertising": False, "recognition": False}
@@ -90,11 +92,10 @@ def test_charts_are_svg_without_script(week):
 
 
 def test_dashboard_page_for_auditors(week):
-    from consent import audit
     from django.contrib.auth.models import Group
 
     dashboard.refresh_rollups(days=3)
-    audit.ensure_auditor_group()
+    ensure_auditor_group()
     user = User.objects.create_user("ann", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name="auditor"))
     client = Client()

@@ -13,12 +13,13 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from consent.dsr import service
-from consent.dsr.models import DataSubjectRequest as Request
-from consent.dsr.tasks import send_daily_digest
+from privacy_requests import service
+from privacy_requests.models import DataSubjectRequest as Request
+from privacy_requests.tasks import send_daily_digest
 from consent.models import Visitor
 
 from .conftest import consent_body, lookup_url, write_url
+from audit.verify import verify
 
 # Transactional: emails are sent by tasks queued on commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,8 +68,8 @@ def staff(client):
 
 def admin_action(staff, request, action, **fields):
     """Press the Fulfil / Extend / Deny button of the request's admin page."""
-    page = staff.get(f"/admin/consent/datasubjectrequest/{request.pk}/change/").content.decode()
-    url = f"/admin/consent/datasubjectrequest/{request.pk}/act/{action}/"
+    page = staff.get(f"/admin/privacy_requests/datasubjectrequest/{request.pk}/change/").content.decode()
+    url = f"/admin/privacy_requests/datasubjectrequest/{request.pk}/act/{action}/"
     assert f'formaction="{url}"' in page
     return staff.post(url, {"extension_reason": "", "denial_reason": "", **fields})
 
@@ -86,7 +87,7 @@ def test_right_to_know_from_form_to_download(client, staff, demo_site, browser):
     response = file(client, "know", browser=browser)
     assert response.status_code == 200 and b"Check your email" in response.content
     request = Request.objects.get()
-    assert request.visitor_token_verified and request.status == Request.UNVERIFIED
+    assert request.visitor_token_verified and request.status == Request.Status.UNVERIFIED
     assert request.confirmation_sent_at is not None  # receipt confirmed at once, well within 10 business days
     assert len(mail.outbox) == 1 and "within" in mail.outbox[0].body
     with pytest.raises(service.RequestError):
@@ -94,7 +95,7 @@ def test_right_to_know_from_form_to_download(client, staff, demo_site, browser):
     assert verify_latest(client).status_code == 200
     assert admin_action(staff, request, "fulfil").status_code == 302
     request.refresh_from_db()
-    assert request.status == Request.FULFILLED
+    assert request.status == Request.Status.FULFILLED
     download = client.get(emailed_link(r"http://[^\s]+/privacy/requests/download/[^\s]+/"))
     assert download.status_code == 200 and download["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(download.content))
@@ -131,15 +132,14 @@ def test_right_to_delete_erases_every_personal_field(client, staff, api, demo_si
     assert table_scan(browser["id"], "198.51.100.0", "unique-ua-marker")  # present before
     admin_action(staff, request, "fulfil")
     request.refresh_from_db()
-    assert request.status == Request.FULFILLED
+    assert request.status == Request.Status.FULFILLED
     needles = (browser["id"], browser["id"].replace("-", ""), "198.51.100.0", "unique-ua-marker")
     assert table_scan(*needles) == []
     assert not Visitor.objects.filter(uuid=browser["id"]).exists()
     answer = api.get(lookup_url(browser["id"])).json()
     assert answer["decisions"]["analytics"] == {"granted": False, "reason": "default_opt_in"}
-    from consent import audit
 
-    assert audit.verify().ok, str(audit.verify())  # the log still proves itself, with a tombstone
+    assert verify().ok, str(verify())  # the log still proves itself, with a tombstone
 
 
 def test_agent_request_with_authorization_document(client, staff, demo_site):
@@ -149,9 +149,9 @@ def test_agent_request_with_authorization_document(client, staff, demo_site):
     request = Request.objects.get()
     assert request.agent_name == "Agent Smith" and request.agent_document
     assert "/static/" not in request.agent_document.path and "/media/" not in request.agent_document.path
-    download = staff.get(f"/admin/consent/datasubjectrequest/{request.pk}/agent-document/")
+    download = staff.get(f"/admin/privacy_requests/datasubjectrequest/{request.pk}/agent-document/")
     assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
-    assert client.get(f"/admin/consent/datasubjectrequest/{request.pk}/agent-document/").status_code == 302  # login
+    assert client.get(f"/admin/privacy_requests/datasubjectrequest/{request.pk}/agent-document/").status_code == 302  # login
 
 
 @pytest.mark.parametrize("name, content, agent, words", [
@@ -189,7 +189,7 @@ def test_expired_verification_link(client, demo_site):
     with override_settings(CMP_DSR_VERIFY_HOURS=0):
         response = verify_latest(client)
     assert response.status_code == 410 and b"expired" in response.content
-    assert Request.objects.get().status == Request.UNVERIFIED
+    assert Request.objects.get().status == Request.Status.UNVERIFIED
 
 
 def test_unverified_requests_expire(client, demo_site):
@@ -197,7 +197,7 @@ def test_unverified_requests_expire(client, demo_site):
     Request.objects.update(received_at=timezone.now() - timedelta(days=4))
     assert service.expire_unverified() == 1
     request = Request.objects.get()
-    assert request.status == Request.EXPIRED
+    assert request.status == Request.Status.EXPIRED
     assert verify_latest(client).status_code == 410
 
 
@@ -257,7 +257,7 @@ def test_deny_with_reason(client, staff, demo_site):
     request = Request.objects.get()
     admin_action(staff, request, "deny", denial_reason="We hold no such data.")
     request.refresh_from_db()
-    assert request.status == Request.DENIED and "We hold no such data." in mail.outbox[-1].body
+    assert request.status == Request.Status.DENIED and "We hold no such data." in mail.outbox[-1].body
 
 
 def test_expired_download_link(client, staff, demo_site):
@@ -277,7 +277,7 @@ def test_admin_queue_highlights_due_requests_and_digest(client, staff, demo_site
     file(client, "know", email="fresh@example.org")
     Request.objects.filter(email="late@example.org").update(received_at=timezone.now() - timedelta(days=50))
     Request.objects.filter(email="soon@example.org").update(received_at=timezone.now() - timedelta(days=40))
-    page = staff.get("/admin/consent/datasubjectrequest/").content.decode()
+    page = staff.get("/admin/privacy_requests/datasubjectrequest/").content.decode()
     assert "Overdue" in page and "Due within 7 days" in page and "On time" in page
     mail.outbox.clear()
     assert send_daily_digest() == 2
@@ -289,12 +289,12 @@ def test_admin_queue_highlights_due_requests_and_digest(client, staff, demo_site
 def test_admin_cannot_add_or_delete_requests(staff, client, demo_site):
     file(client, "know")
     request = Request.objects.get()
-    assert staff.get("/admin/consent/datasubjectrequest/add/").status_code == 403
-    assert staff.post(f"/admin/consent/datasubjectrequest/{request.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert staff.get("/admin/privacy_requests/datasubjectrequest/add/").status_code == 403
+    assert staff.post(f"/admin/privacy_requests/datasubjectrequest/{request.pk}/delete/", {"post": "yes"}).status_code == 403
 
 
 def test_lost_confirmation_task_is_sent_by_the_sweep(client, demo_site):
-    from consent.dsr.tasks import send_missing_confirmations
+    from privacy_requests.tasks import send_missing_confirmations
 
     file(client, "know")
     Request.objects.update(confirmation_sent_at=None)  # as if the broker lost the task

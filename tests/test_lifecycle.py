@@ -6,13 +6,22 @@ tests/test_celery_worker.py.
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
-from consent import lifecycle, webhooks
-from consent.models import ConsentEvent, OutboxMessage, PolicyVersion, Visitor, WebhookEndpoint
+from delivery import webhooks
+from consent.models import ConsentEvent, PolicyVersion, Visitor
+from delivery.models import OutboxMessage, WebhookEndpoint
 
 from .conftest import consent_body, lookup_url, write_url
 from .receiver import Receiver
+from audit.checkpoints import checkpoint
+from audit.purge import guard_lifted
+from audit.verify import verify
+from consent import expiry
+from audit import retention
+from delivery import tasks
+from privacy_requests import service as request_service
 
 pytestmark = pytest.mark.django_db(transaction=True)  # deliveries are queued on commit
 
@@ -99,7 +108,6 @@ def test_backoff_schedule():
 def test_outbox_row_is_written_with_the_change_even_if_the_broker_is_down(api, endpoint, receiver, visitor_id, monkeypatch):
     # What the broker outage does to enqueue(): the send raises. The write must
     # still succeed and the message wait in the outbox for the sweep.
-    from consent import tasks
 
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
@@ -136,8 +144,8 @@ def test_expiry_is_logged_once_per_choice_and_delivered(api, demo_site, endpoint
     post(api, consent_body(visitor_id))
     old = timezone.now() - timedelta(days=400)
     Visitor.objects.filter(uuid=visitor_id).update(chosen_at=old)
-    assert lifecycle.expire_choices() == 1
-    assert lifecycle.expire_choices() == 0
+    assert expiry.expire_choices() == 1
+    assert expiry.expire_choices() == 0
     event = ConsentEvent.objects.filter(visitor__uuid=visitor_id, source="expiry").get()
     assert event.decisions["analytics"] == {"granted": False, "reason": "expired"}
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "expired"
@@ -150,7 +158,7 @@ def test_expiry_works_in_batches(api, demo_site, visitor_id):
     for _ in range(7):
         post(api, consent_body(str(uuid.uuid4())))
     Visitor.objects.update(chosen_at=timezone.now() - timedelta(days=400))
-    assert lifecycle.expire_choices(batch=3) == 7
+    assert expiry.expire_choices(batch=3) == 7
     assert ConsentEvent.objects.filter(source="expiry").count() == 7
 
 
@@ -160,36 +168,31 @@ def test_retention_deletes_old_visitors_and_keeps_recent_ones(api, demo_site, vi
     old_visitor = str(uuid.uuid4())
     post(api, consent_body(old_visitor))
     post(api, consent_body(visitor_id))
-    ConsentEvent.objects.filter(visitor__uuid=old_visitor).values("id")  # exists
-    from django.db import connection, transaction
-
-    from consent import audit
+    assert ConsentEvent.objects.filter(visitor__uuid=old_visitor).exists()
 
     # Age the old visitor's log past 24 months (on PostgreSQL the append-only
     # trigger allows it only inside the documented purge bypass).
-    with transaction.atomic(), audit.guard_lifted(), connection.cursor() as cursor:
+    with transaction.atomic(), guard_lifted(), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE consent_consentevent SET created_at = %s WHERE visitor_id = (SELECT id FROM consent_visitor WHERE uuid = %s)",
             [timezone.now() - timedelta(days=800), old_visitor.replace("-", "") if connection.vendor == "sqlite" else old_visitor],
         )
-    result = lifecycle.apply_retention()
-    assert result["visitors"] == 1
+    assert retention.purge_expired_visitors() == 1
     assert not Visitor.objects.filter(uuid=old_visitor).exists()
     assert not ConsentEvent.objects.filter(visitor__uuid=old_visitor).exists()
     assert Visitor.objects.filter(uuid=visitor_id).exists()
     assert api.get(lookup_url(old_visitor)).json()["decisions"]["analytics"]["reason"] == "default_opt_in"
-    from consent import audit
 
-    audit.checkpoint(lag_seconds=0)
-    assert audit.verify().ok, str(audit.verify())  # the log still verifies after retention
+    checkpoint(lag_seconds=0)
+    assert verify().ok, str(verify())  # the log still verifies after retention
 
 
 def test_retention_keeps_request_records_24_months(demo_site):
-    from consent.dsr.models import DataSubjectRequest
+    from privacy_requests.models import DataSubjectRequest
 
     DataSubjectRequest.objects.create(site=demo_site, kind="know", email="old@example.org",
                                       received_at=timezone.now() - timedelta(days=731))
     DataSubjectRequest.objects.create(site=demo_site, kind="know", email="new@example.org",
                                       received_at=timezone.now() - timedelta(days=700))
-    assert lifecycle.apply_retention()["requests"] == 1
+    assert request_service.purge_old_records() == 1
     assert list(DataSubjectRequest.objects.values_list("email", flat=True)) == ["new@example.org"]

@@ -21,7 +21,7 @@ def write(api, **headers):
     return api.post(write_url(), consent_body(str(uuid.uuid4())), format="json", **headers)
 
 
-@override_settings(CMP_RATE_WRITES_PER_IP="3/60")
+@override_settings(CMP_RATE_WRITES_PER_IP=(3, 60))
 def test_writes_are_limited_per_ip_with_retry_after(api, demo_site):
     for _ in range(3):
         assert write(api, REMOTE_ADDR="203.0.113.5").status_code == 201
@@ -33,14 +33,14 @@ def test_writes_are_limited_per_ip_with_retry_after(api, demo_site):
     assert ConsentEvent.objects.count() == 4
 
 
-@override_settings(CMP_RATE_WRITES_PER_SITE="2/60")
+@override_settings(CMP_RATE_WRITES_PER_SITE=(2, 60))
 def test_writes_are_limited_per_site(api, demo_site):
     assert write(api, REMOTE_ADDR="198.51.100.1").status_code == 201
     assert write(api, REMOTE_ADDR="198.51.100.2").status_code == 201
     assert write(api, REMOTE_ADDR="198.51.100.3").status_code == 429
 
 
-@override_settings(CMP_RATE_REQUESTS_PER_IP="2/3600")
+@override_settings(CMP_RATE_REQUESTS_PER_IP=(2, 3600))
 def test_request_form_is_limited_per_ip(client, demo_site):
     data = {"kind": "know", "email": "a@example.org"}
     assert client.post("/privacy/requests/demo/", data).status_code == 200
@@ -103,4 +103,4 @@ def test_deploy_checks_pass_with_production_settings():
 def test_deploy_checks_name_a_missing_receipt_key():
     result = _deploy_check()
     assert result.returncode != 0
-    assert "consent.E001" in result.stderr + result.stdout and "CMP_RECEIPT_KEYS" in result.stderr + result.stdout
+    assert "audit.E001" in result.stderr + result.stdout and "CMP_RECEIPT_KEYS" in result.stderr + result.stdout

@@ -285,29 +285,24 @@ def test_gpc_json(client):
     assert len(body["lastUpdate"]) == 10  # YYYY-MM-DD
 
 
-def test_gpc_on_a_browser_lookup_is_recorded_once_per_change(api, demo_site, visitor_id):
-    api.post(write_url(), consent_body(visitor_id), format="json")
+def test_gpc_on_a_lookup_shapes_that_answer_and_is_never_stored(api, demo_site, visitor_id):
+    """A lookup is a read: anyone can send Sec-GPC with it, so it changes nothing for good."""
+    body = consent_body(visitor_id, choices={"analytics": True, "advertising": True, "recognition": True})
+    api.post(write_url(), body, format="json")
+    before = Visitor.objects.values().get(uuid=visitor_id)
     for _ in range(3):
         answer = api.get(lookup_url(visitor_id), HTTP_SEC_GPC="1").json()
         assert answer["signals"]["gpc"] is True
-    assert [e.source for e in events(visitor_id)] == ["banner", "gpc"]
-    visitor = Visitor.objects.get(uuid=visitor_id)
-    assert visitor.gpc_first_seen is not None and visitor.signals["gpc"] is True
-    # Without the header later, GPC stays in force (sticky) and nothing more is logged.
-    assert api.get(lookup_url(visitor_id)).json()["signals"]["gpc"] is True
-    assert len(events(visitor_id)) == 2
+        assert answer["decisions"]["advertising"] == {"granted": False, "reason": "gpc"}
+    assert Visitor.objects.values().get(uuid=visitor_id) == before  # not stored
+    assert [e.source for e in events(visitor_id)] == ["banner"]  # not logged
+    answer = api.get(lookup_url(visitor_id)).json()  # the next lookup without it: the visitor's own choice
+    assert answer["signals"]["gpc"] is False and answer["decisions"]["advertising"]["granted"] is True
 
 
-def test_gpc_last_seen_refreshed_at_most_daily_from_lookups(api, demo_site, visitor_id):
+def test_gpc_stays_in_force_once_a_write_carried_it(api, demo_site, visitor_id):
     api.post(write_url(), consent_body(visitor_id), format="json", HTTP_SEC_GPC="1")
-    Visitor.objects.filter(uuid=visitor_id).update(gpc_last_seen=timezone.now() - timedelta(days=3))
-    from django.core.cache import cache
-
-    cache.clear()
-    api.get(lookup_url(visitor_id), HTTP_SEC_GPC="1")
-    visitor = Visitor.objects.get(uuid=visitor_id)
-    assert visitor.gpc_last_seen.date() == timezone.now().date()
-    assert [e.source for e in events(visitor_id)] == ["banner"]  # no change of signal, no event
+    assert api.get(lookup_url(visitor_id)).json()["signals"]["gpc"] is True  # sticky, from the write
 
 
 def test_gpc_on_lookup_of_unknown_visitor_records_nothing(api, demo_site, visitor_id):

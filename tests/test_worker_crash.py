@@ -17,7 +17,7 @@ import time
 import pytest
 from django.db import connection
 
-from consent.models import OutboxMessage, WebhookEndpoint
+from delivery.models import OutboxMessage, WebhookEndpoint
 
 from .conftest import consent_body, write_url
 from .receiver import Receiver

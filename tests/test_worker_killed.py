@@ -25,16 +25,17 @@ from django.db.models import Count
 from django.utils import timezone
 
 from cmp.celery import app as celery_app
-from consent import audit, lifecycle
 from consent.models import ConsentEvent, Visitor
 from consent.tasks import expire_choices
 
 from .test_celery_worker import broker, wait_until  # noqa: F401  (broker is a fixture)
 from .test_worker_crash import start_worker as start_crashable_worker
 from .test_worker_crash import stop_workers, use_broker
+from audit.verify import verify
+from consent import expiry
 
 pytestmark = pytest.mark.django_db(transaction=True)
-VISITORS = 4000  # eight batches of lifecycle.BATCH: several seconds of work, so the kill lands mid-task
+VISITORS = 4000  # eight batches of expiry.BATCH: several seconds of work, so the kill lands mid-task
 VISIBILITY_TIMEOUT = 8  # longer than the rerun takes, so the new worker does not hand it out a third time
 
 
@@ -47,7 +48,7 @@ def expiry_events():
 
 
 def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site, broker, tmp_path):  # noqa: F811
-    assert VISITORS > 2 * lifecycle.BATCH
+    assert VISITORS > 2 * expiry.BATCH
     chosen_at = timezone.now() - timedelta(days=demo_site.consent_lifetime_days + 30)
     Visitor.objects.bulk_create([
         Visitor(site=demo_site, uuid=uuid.uuid4(), token_hash="0" * 64, chosen_at=chosen_at, policy_version="1",
@@ -70,7 +71,7 @@ def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site
         time.sleep(0.5)  # PostgreSQL sees the dropped connection and rolls the open batch back
         done_before = expiry_events()
         assert 0 < done_before < VISITORS, f"the kill did not land mid-task ({done_before} of {VISITORS} logged)"
-        assert done_before % lifecycle.BATCH == 0, "an interrupted batch is rolled back whole"
+        assert done_before % expiry.BATCH == 0, "an interrupted batch is rolled back whole"
 
         second = start_worker(broker, tmp_path / "second.log")
         wait_until(lambda: expiry_events() >= VISITORS, VISIBILITY_TIMEOUT + 45, "the task to run again to the end")
@@ -84,7 +85,7 @@ def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site
         assert not (ConsentEvent.objects.filter(source="expiry").values("visitor")
                     .annotate(n=Count("id")).filter(n__gt=1).exists()), "an expiry logged twice"
         assert not Visitor.objects.exclude(expiry_logged_for=chosen_at).exists(), "an expiry not marked as logged"
-        report = audit.verify(site="demo", checkpoints=False)
+        report = verify(site="demo", checkpoints=False)
         assert report.ok, report.problems[:5]
         assert report.events == VISITORS
     finally:

@@ -1,11 +1,9 @@
-"""The lean consent write: its shortcuts give the answers of the long way round.
+"""The consent write's first statement, and the race of two first writes.
 
-- The usual body skips the serializer (``serializers._plainly_valid``); any
-  body gets what the serializer would make of it, errors included.
-- A first write inserts the visitor with its first event, the visitor with
-  ``ON CONFLICT DO NOTHING`` (``models.insert_row``); when a racing first
-  write got there first, it carries on as a later write and must prove
-  ownership like any other.
+A first write inserts the visitor with its first event, the visitor with
+``ON CONFLICT DO NOTHING`` (``consent.rows.insert_row``); when a racing first
+write got there first, it carries on as a later write and must prove
+ownership like any other.
 """
 import json
 import os
@@ -16,74 +14,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.management import call_command
-from rest_framework.exceptions import ValidationError
-
-from consent import audit, models, writes
-from consent.api.serializers import ConsentWriteSerializer, _plainly_valid, validated_write
+from consent import chain, writes
 from consent.client import ClientInfo
-from consent.models import ConsentEvent, Visitor, insert_row
+from consent.errors import Forbidden
+from consent.models import ConsentEvent, Visitor
+from consent.rows import insert_row
 from consent.sites import site_rules
 
 from .conftest import consent_body, write_url
 from .test_concurrency import gunicorn  # noqa: F401  (the fixture: a real gunicorn on PostgreSQL)
+from audit.verify import verify
 
 VISITOR = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
 TOKEN = "t" * 43
 CLIENT = ClientInfo("FR", "203.0.113.0/24", "tests", {})
-
-BODIES = [
-    consent_body(VISITOR),
-    consent_body(VISITOR, token=TOKEN, policy_version=None, banner_version="", language=""),
-    {"visitor_id": VISITOR, "signals": {"gpc": True}},
-    {"visitor_id": VISITOR, "choices": {}, "unknown_field": 1},
-    {"visitor_id": VISITOR.upper().replace("-", ""), "choices": {"analytics": False}},
-    # What the serializer accepts in its own way: numbers as text, surrounding space, null.
-    consent_body(VISITOR, policy_version=1, banner_version=" 1.0 ", language="en-GB"),
-    consent_body(VISITOR, token=" " + TOKEN + " "),
-    # And what it refuses.
-    consent_body(VISITOR, choices={"analytics": "yes"}),
-    consent_body(VISITOR, choices=None),
-    consent_body(VISITOR, signals={"gpc": 1}),
-    consent_body(VISITOR, signals={"telepathy": True}),
-    consent_body(VISITOR, signals=None),
-    consent_body(VISITOR, token="short"),
-    consent_body(VISITOR, token="x" * 129),
-    consent_body(VISITOR, token="\x00" * 40),
-    consent_body(VISITOR, banner_version=None),
-    consent_body(VISITOR, policy_version="9" * 33),
-    consent_body(VISITOR, language="<script>"),
-    consent_body(VISITOR, language="e" * 36),
-    consent_body(VISITOR, visitor_id=42),
-    consent_body(VISITOR, visitor_id="not-a-uuid"),
-    {"visitor_id": VISITOR},
-    {"visitor_id": VISITOR, "signals": {}},
-    {},
-    [1, 2],
-    "text",
-]
-
-
-def serializer_answer(body):
-    serializer = ConsentWriteSerializer(data=body)
-    return dict(serializer.validated_data) if serializer.is_valid() else serializer.errors
-
-
-def lean_answer(body):
-    try:
-        return dict(validated_write(body))
-    except ValidationError as error:
-        return error.detail
-
-
-@pytest.mark.parametrize("body", BODIES, ids=[json.dumps(b)[:60] for b in BODIES])
-def test_validation_answers_as_the_serializer(body):
-    assert lean_answer(body) == serializer_answer(body)
-
-
-def test_the_banners_usual_body_takes_the_short_way():
-    assert _plainly_valid(consent_body(VISITOR)) == serializer_answer(consent_body(VISITOR))
-    assert _plainly_valid(consent_body(VISITOR, token=TOKEN)) is not None
-
 
 @pytest.mark.django_db
 def test_insert_row_inserts_once_per_unique_key(demo_site):
@@ -110,14 +54,14 @@ def test_insert_row_with_its_child(demo_site):
 
 def lose_the_race(monkeypatch, rules):
     """Make another first write for VISITOR (token TOKEN) land between our look and our insert."""
-    real_insert = models.insert_row
+    real_insert = chain.insert_row
 
     def racing_insert(*args, **kwargs):
-        monkeypatch.setattr(models, "insert_row", real_insert)
+        monkeypatch.setattr(chain, "insert_row", real_insert)
         writes.record_consent(rules, writes.ConsentWrite(uuid.UUID(VISITOR), token=TOKEN, choices={"analytics": True}), CLIENT)
         return real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(models, "insert_row", racing_insert)
+    monkeypatch.setattr(chain, "insert_row", racing_insert)
 
 
 @pytest.mark.django_db
@@ -130,14 +74,14 @@ def test_first_write_that_loses_the_race_is_a_later_write(demo_site, monkeypatch
     assert Visitor.objects.get().choices == {"analytics": False, "advertising": True}  # nothing chosen is lost
     assert list(ConsentEvent.objects.order_by("id").values_list("choices", flat=True)) == [
         {"analytics": True}, {"analytics": False, "advertising": True}]
-    assert audit.verify(checkpoints=False).ok
+    assert verify(checkpoints=False).ok
 
 
 @pytest.mark.django_db
 def test_first_write_without_token_that_loses_the_race_must_prove_ownership(demo_site, monkeypatch):
     rules = site_rules("demo")
     lose_the_race(monkeypatch, rules)
-    with pytest.raises(writes.WriteRejected) as rejected:
+    with pytest.raises(Forbidden) as rejected:
         writes.record_consent(rules, writes.ConsentWrite(uuid.UUID(VISITOR), choices={"analytics": False}), CLIENT)
     assert rejected.value.code == "token_required"
 

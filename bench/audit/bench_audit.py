@@ -9,8 +9,8 @@ to change it), never the test database. In one run it measures:
    change of mind) written concurrently by several processes through the real
    write path (``writes.record_consent``: visitor row lock, decision, event),
    first *without* the hash chain (the event inserted as before: the baseline),
-   then *with* it (``audit.append_event``);
-2. verification throughput: ``audit.checkpoint`` then ``audit.verify`` over
+   then *with* it (``consent.chain.append_event``);
+2. verification throughput: ``audit.checkpoints.checkpoint`` then ``audit.verify.verify`` over
    the whole log (event hashes, chains, Merkle roots);
 3. export of 1,000,000 events through the admin's streaming response
    (CSV), in a fresh process, with its peak RSS, against the same export of
@@ -55,9 +55,10 @@ def visitor_ids(count):
 
 def worker(mode, index, workers, visitors, start_at):
     django_setup()
-    from consent import audit, writes
+    from consent import chain, writes
     from consent.client import ClientInfo
-    from consent.models import ConsentEvent, insert_row
+    from consent.models import ConsentEvent
+    from consent.rows import insert_row
     from consent.sites import site_rules
 
     if mode == "plain":
@@ -66,10 +67,10 @@ def worker(mode, index, workers, visitors, start_at):
             # not at all if its row exists by then (the caller then locks that row).
             if visitor.pk is None and not insert_row(visitor, ignore_conflicts=True):
                 return None
-            content = {name: fields[name] for name in audit.CONTENT_FIELDS}
+            content = {name: fields[name] for name in chain.CONTENT_FIELDS}
             return ConsentEvent.objects.create(site_id=site_id, visitor=visitor, created_at=created_at, **content)
 
-        audit.append_event = plain
+        chain.append_event = plain
     rules = site_rules("demo")
     ids = visitor_ids(visitors)
     who = ClientInfo("FR", "203.0.113.0/24", "bench", {})
@@ -113,7 +114,7 @@ def export_child(limit):
     django_setup()
     import resource
 
-    from consent import exports
+    from audit import exports
     from consent.models import ConsentEvent
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -157,7 +158,7 @@ def clear_events():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE consent_consentevent, consent_visitor, consent_auditcheckpoint, consent_auditpurge, consent_outboxmessage")
+        cursor.execute("TRUNCATE consent_consentevent, consent_visitor, audit_auditcheckpoint, audit_auditpurge, delivery_outboxmessage")
 
 
 def bulk_events(total):
@@ -204,7 +205,6 @@ def main():
     import django
     from django.db import connection
 
-    from consent import audit
 
     rows = []
     totals = {"plain": [0, 0.0], "chained": [0, 0.0]}
@@ -220,11 +220,14 @@ def main():
             print(f"round {round_} appends {mode}: {events} events in {wall:.1f} s = {events / wall:.0f}/s", flush=True)
     rates = {mode: events / wall for mode, (events, wall) in totals.items()}
 
+    from audit.checkpoints import checkpoint
+    from audit.verify import verify
+
     t0 = time.perf_counter()
-    cp = audit.checkpoint(lag_seconds=0)
+    cp = checkpoint(lag_seconds=0)
     checkpoint_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    report = audit.verify()
+    report = verify()
     verify_s = time.perf_counter() - t0
     assert report.ok, report.problems[:3]
     print(f"checkpoint of {cp.event_count} events: {checkpoint_s:.2f} s; verify: {report.events} events in {verify_s:.2f} s", flush=True)

@@ -93,7 +93,9 @@ def main():
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from consent import audit, lifecycle
+    from audit import retention
+    from audit.purge import guard_lifted
+    from consent import expiry
     from consent.models import ConsentEvent, Site
 
     call_command("migrate", verbosity=0)
@@ -109,10 +111,10 @@ def main():
     # Each step on its own fresh copy of the data: expiry makes every visitor
     # recent again, which would leave retention nothing to purge.
     fill(site.id, args.visitors, args.events_per_visitor)
-    expire_seconds, expired = timed(lifecycle.expire_choices)
+    expire_seconds, expired = timed(expiry.expire_choices)
     wipe()
     fill(site.id, args.visitors, args.events_per_visitor)
-    purge_seconds, purged = timed(lifecycle.apply_retention)
+    purge_seconds, purged = timed(retention.purge_expired_visitors)
     left = ConsentEvent.objects.count()
     wipe()
 
@@ -123,15 +125,15 @@ def main():
         cursor.execute("SELECT count(*) FROM consent_consentevent")
         baseline_rows = cursor.fetchone()[0]
         start = time.perf_counter()
-        with transaction.atomic(), audit.guard_lifted():
+        with transaction.atomic(), guard_lifted():
             cursor.execute("DELETE FROM consent_consentevent WHERE created_at < now() - interval '730 days'")
         delete_seconds = time.perf_counter() - start
 
     report = "\n".join([
         f"| lifecycle step, PostgreSQL, {events:,} events of {args.visitors:,} visitors | seconds | rows/s | vs plain DELETE |",
         "|---|---:|---:|---:|",
-        f"| expiry task: {expired:,} `expiry` events logged in batches of {lifecycle.BATCH} | {expire_seconds:.1f} | {expired / expire_seconds:,.0f} | — |",
-        f"| retention task: {purged['visitors']:,} visitors and their {events:,} events purged (checkpoint, tombstones) | {purge_seconds:.1f} | {events / purge_seconds:,.0f} | {purge_seconds / delete_seconds:.1f}× |",
+        f"| expiry task: {expired:,} `expiry` events logged in batches of {expiry.BATCH} | {expire_seconds:.1f} | {expired / expire_seconds:,.0f} | — |",
+        f"| retention task: {purged:,} visitors and their {events:,} events purged (checkpoint, tombstones) | {purge_seconds:.1f} | {events / purge_seconds:,.0f} | {purge_seconds / delete_seconds:.1f}× |",
         f"| baseline: one plain `DELETE` of {baseline_rows:,} event rows | {delete_seconds:.1f} | {baseline_rows / delete_seconds:,.0f} | 1.0× |",
         "",
         f"Events left after retention: {left:,}.",

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cmp.urls import urlpatterns as product
 from consent.models import Site, Visitor
-from consent.writes import hash_token
+from consent.models import hash_token
 
 BODY = {"status": "ok", "decisions": {"analytics": {"granted": False, "reason": "default_opt_in"}}}
 

@@ -5,13 +5,13 @@ from django.db import migrations
 TRIGGER_SQL = """
 CREATE OR REPLACE FUNCTION consent_event_append_only() RETURNS trigger AS $$
 BEGIN
-    -- The one way through: consent.audit.guard_lifted() sets this for its
-    -- transaction only (retention and erasure, via consent.audit.purge_visitors).
+    -- The one way through: audit.purge.guard_lifted() sets this for its
+    -- transaction only (retention and erasure, via audit.purge.purge_visitors).
     IF coalesce(current_setting('cmp.audit_purge', true), '') = 'on' THEN
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
         RETURN NEW;
     END IF;
-    RAISE EXCEPTION 'consent events are append-only: % refused (the only way to delete is consent.audit.purge_visitors)', TG_OP
+    RAISE EXCEPTION 'consent events are append-only: % refused (the only way to delete is audit.purge.purge_visitors)', TG_OP
         USING ERRCODE = 'restrict_violation';
 END
 $$ LANGUAGE plpgsql;
@@ -29,20 +29,20 @@ DROP FUNCTION IF EXISTS consent_event_append_only();
 
 def backfill_hashes(apps, schema_editor):
     """Events logged before the chain existed get their hashes, chain by chain."""
-    from consent import audit
+    from consent import chain
 
     ConsentEvent = apps.get_model("consent", "ConsentEvent")
     site_keys = dict(apps.get_model("consent", "Site").objects.values_list("id", "key"))
-    current, previous = None, audit.GENESIS
+    current, previous = None, chain.GENESIS
     rows = ConsentEvent.objects.filter(event_hash="").order_by("visitor_id", "id").select_related("visitor")
     for event in rows.iterator(chunk_size=2000):
         if event.visitor_id != current:
-            current, previous = event.visitor_id, audit.GENESIS
-        content = audit.canonical_content(
+            current, previous = event.visitor_id, chain.GENESIS
+        content = chain.canonical_content(
             site_key=site_keys[event.site_id], visitor_uuid=event.visitor.uuid, created_at=event.created_at,
-            prev_hash=previous, **{name: getattr(event, name) for name in audit.CONTENT_FIELDS},
+            prev_hash=previous, **{name: getattr(event, name) for name in chain.CONTENT_FIELDS},
         )
-        digest = audit.event_hash(content)
+        digest = chain.event_hash(content)
         ConsentEvent.objects.filter(pk=event.pk).update(prev_hash=previous, event_hash=digest)
         previous = digest
 
@@ -59,10 +59,21 @@ def drop_trigger(apps, schema_editor):
             cursor.execute(DROP_SQL)
 
 
-def auditor_group(apps, schema_editor):
-    from consent import audit
+# The models the auditor group could view when this migration was written;
+# audit's migration 0002 refreshes the group after some of them moved there.
+AUDITOR_MODELS = ("site", "purpose", "policyversion", "visitor", "consentevent", "auditcheckpoint", "auditpurge", "consentrollup")
 
-    audit.ensure_auditor_group(apps)
+
+def auditor_group(apps, schema_editor):
+    from django.contrib.auth.management import create_permissions
+
+    app_config = apps.get_app_config("consent")
+    app_config.models_module = True  # a migration state stub: create_permissions skips apps without one
+    create_permissions(app_config, apps=apps, verbosity=0)
+    Group, Permission = apps.get_model("auth", "Group"), apps.get_model("auth", "Permission")
+    group, _ = Group.objects.get_or_create(name="auditor")
+    group.permissions.set(Permission.objects.filter(
+        content_type__app_label="consent", codename__in=[f"view_{m}" for m in AUDITOR_MODELS]))
 
 
 def drop_auditor_group(apps, schema_editor):

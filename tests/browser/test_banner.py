@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from consent.embed import RUNTIME_VERSION
+from banner.embed import RUNTIME_VERSION
 from consent.models import ConsentEvent, Visitor
 
 pytestmark = pytest.mark.browser
@@ -317,7 +317,7 @@ def test_download_my_consent_receipt(page, demo, tmp_path):
         page.locator(f"{DIALOG} >> button[data-action='receipt']").click()
     path = tmp_path / "receipt.json"
     info.value.save_as(path)
-    from consent import receipts
+    from audit import receipts
 
     receipt = receipts.verify(path.read_text())  # signed by the platform
     assert receipts.matches_log(receipt)[0]  # and it is the event in the audit log

@@ -4,7 +4,7 @@ import re
 import pytest
 from django.core import mail
 
-from consent.dsr.models import DataSubjectRequest
+from privacy_requests.models import DataSubjectRequest
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,123 @@
+"""The JSON shapes of the public API (README, "Public contracts").
+
+The request serializer checks types strictly (``"yes"`` is not a boolean
+here); checks against the site's own purposes and policies live in
+``consent/writes.py``. Response serializers exist to document the shapes in
+the OpenAPI schema.
+"""
+from rest_framework import serializers
+
+from consent import decisions
+from consent.models import LANGUAGE_RE
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean and nothing else: DRF's own also takes "yes", 1 and "on"."""
+
+    default_error_messages = {"invalid": "Must be true or false, got {value!r}."}
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", value=data)
+
+
+class SignalsField(serializers.DictField):
+    child = StrictBooleanField()
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - set(decisions.SIGNAL_NAMES))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown signal(s) {', '.join(unknown)}; known: {', '.join(decisions.SIGNAL_NAMES)}."
+            )
+        return value
+
+
+class ConsentWriteSerializer(serializers.Serializer):
+    visitor_id = serializers.UUIDField(help_text="Random UUID made by the banner for this browser.")
+    token = serializers.CharField(
+        required=False,
+        min_length=32,
+        max_length=128,
+        help_text="The token returned by this visitor's first write. On the first write it may be omitted "
+        "(the server makes one) or proposed by the client, so that a retried first write is accepted.",
+    )
+    choices = serializers.DictField(
+        child=StrictBooleanField(),
+        required=False,
+        help_text="Purpose key to true (allowed) or false (refused). Omit for a signal-only write.",
+    )
+    signals = SignalsField(required=False, default=dict)
+    policy_version = serializers.CharField(required=False, max_length=32, allow_blank=True, allow_null=True)
+    banner_version = serializers.CharField(required=False, max_length=32, allow_blank=True, default="")
+    language = serializers.RegexField(LANGUAGE_RE, required=False, max_length=35, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if "choices" not in attrs and not attrs.get("signals"):
+            raise serializers.ValidationError("Send choices, signals, or both.")
+        return attrs
+
+
+class DecisionSerializer(serializers.Serializer):
+    granted = serializers.BooleanField()
+    reason = serializers.ChoiceField(
+        choices=[
+            decisions.ESSENTIAL, decisions.CHOICE, decisions.DEFAULT_OPT_IN, decisions.DEFAULT_OPT_OUT,
+            decisions.EXPIRED, decisions.POLICY_CHANGED, decisions.GPC, decisions.DNT,
+            decisions.GA_OPTOUT, decisions.NAI_OPTOUT, decisions.LAT, decisions.UNAVAILABLE,
+        ]
+    )
+
+
+CONSENT_STATES = ["granted", "denied"]
+
+
+class ConsentModeSerializer(serializers.Serializer):
+    ad_personalization = serializers.ChoiceField(choices=CONSENT_STATES)
+    ad_storage = serializers.ChoiceField(choices=CONSENT_STATES)
+    ad_user_data = serializers.ChoiceField(choices=CONSENT_STATES)
+    analytics_storage = serializers.ChoiceField(choices=CONSENT_STATES)
+    functionality_storage = serializers.ChoiceField(choices=CONSENT_STATES)
+    personalization_storage = serializers.ChoiceField(choices=CONSENT_STATES)
+    security_storage = serializers.ChoiceField(choices=CONSENT_STATES)
+
+
+class SignalsSerializer(serializers.Serializer):
+    gpc = serializers.BooleanField()
+    ga_optout = serializers.BooleanField()
+    nai_optout = serializers.BooleanField()
+    lat = serializers.BooleanField()
+    dnt = serializers.BooleanField()
+
+
+class DecisionsResponseSerializer(serializers.Serializer):
+    site = serializers.CharField()
+    visitor_id = serializers.UUIDField()
+    regime = serializers.ChoiceField(choices=list(decisions.REGIMES))
+    policy_version = serializers.CharField(allow_null=True)
+    decisions = serializers.DictField(child=DecisionSerializer())
+    ad_personalization = DecisionSerializer(help_text="Interest-based ads; NAI opt-out or limit-ad-tracking deny it.")
+    consent_mode = ConsentModeSerializer()
+    signals = SignalsSerializer()
+    needs_choice = serializers.BooleanField(help_text="True when the banner should ask this visitor.")
+    purpose = serializers.CharField(required=False, help_text="With ?purpose=: the purpose asked about.")
+    granted = serializers.BooleanField(required=False, help_text="With ?purpose=: its decision.")
+    reason = serializers.CharField(required=False, help_text="With ?purpose=: why.")
+
+
+class ConsentWriteResponseSerializer(serializers.Serializer):
+    visitor_id = serializers.UUIDField()
+    token = serializers.CharField(allow_null=True, help_text="Null for an API-key write to an existing visitor.")
+    regime = serializers.ChoiceField(choices=list(decisions.REGIMES))
+    policy_version = serializers.CharField(allow_null=True)
+    decisions = serializers.DictField(child=DecisionSerializer())
+    ad_personalization = DecisionSerializer()
+    consent_mode = ConsentModeSerializer()
+    signals = SignalsSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    detail = serializers.CharField()

@@ -1,0 +1,239 @@
+"""The HTTP API on REST framework: thin views over the domain's services.
+
+Each view authenticates (``api/authentication.py``), validates its body with
+one serializer, calls one service, and shapes the answer; domain errors
+become responses in one table (``api/errors.py``). The lookup, the hot path,
+is served by the lean ``api/lookup.py``: :class:`DecisionLookupView` only
+documents it for the OpenAPI schema.
+"""
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from audit import receipts
+from consent import client, ratelimit
+from consent.models import EXAMPLE_VISITOR, parse_visitor_id
+from consent.sites import SITE_KEY_RE, require_rules
+from consent.writes import ConsentWrite, record_consent
+
+from . import serializers as s
+from .authentication import SiteApiKeyAuthentication, SiteServer, VisitorTokenAuthentication
+from .lookup import decision_fields, lookup_decisions
+from .parsers import LimitedJSONParser, PlainTextJSONParser
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Malformed request; `detail` says what is wrong."),
+    404: OpenApiResponse(s.ErrorSerializer, description="Unknown site (or purpose)."),
+    503: OpenApiResponse(s.ErrorSerializer, description="Storage unavailable: fail closed and retry."),
+}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class WriteRateLimit(BaseThrottle):
+    """The consent write limits, per client address and per site (``CMP_RATE_WRITES_*``), checked before the body is read."""
+
+    def allow_request(self, request, view):
+        ratelimit.check("writes-ip", client.client_ip(request), settings.CMP_RATE_WRITES_PER_IP)
+        site_key = view.kwargs["site_key"]
+        if SITE_KEY_RE.match(site_key):
+            ratelimit.check("writes-site", site_key, settings.CMP_RATE_WRITES_PER_SITE)
+        return True  # over a limit, ratelimit.check raises RateLimited: a 429 with Retry-After
+
+
+class ConsentWriteView(APIView):
+    authentication_classes = [SiteApiKeyAuthentication]
+    throttle_classes = [WriteRateLimit]
+    parser_classes = [LimitedJSONParser, PlainTextJSONParser]
+
+    @extend_schema(
+        operation_id="write_consent",
+        summary="Record a visitor's choice",
+        description=(
+            "Called by the banner (cross-origin; CORS allows the site's origins). The first write for a "
+            "visitor id creates it and returns a token; later writes must carry that token (403 otherwise). "
+            "Every write appends an audit event in the same transaction. `Sec-GPC: 1` counts as `signals.gpc`. "
+            "Apps and servers may write with the site's API key (`Authorization: Bearer cmp_…`) instead of the "
+            "visitor token; only they may report `signals.lat`. A signal-only write that changes nothing "
+            "answers 200 and logs no event."
+        ),
+        request=s.ConsentWriteSerializer,
+        responses={
+            201: s.ConsentWriteResponseSerializer,
+            200: s.ConsentWriteResponseSerializer,
+            403: OpenApiResponse(s.ErrorSerializer),
+            413: OpenApiResponse(s.ErrorSerializer),
+            429: OpenApiResponse(s.ErrorSerializer, description="Rate limited; see Retry-After."),
+            **ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "First write from the banner",
+                request_only=True,
+                value={
+                    "visitor_id": EXAMPLE_VISITOR,
+                    "choices": {"analytics": True, "advertising": False, "recognition": False},
+                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
+                    "policy_version": "3",
+                    "banner_version": "1.0.0",
+                    "language": "fr",
+                },
+            ),
+            OpenApiExample(
+                "Recorded",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "visitor_id": EXAMPLE_VISITOR,
+                    "token": "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA",
+                    "regime": "opt_in",
+                    "policy_version": "3",
+                    "decisions": {
+                        "authentication": {"granted": True, "reason": "essential"},
+                        "security": {"granted": True, "reason": "essential"},
+                        "analytics": {"granted": True, "reason": "choice"},
+                        "advertising": {"granted": False, "reason": "choice"},
+                        "recognition": {"granted": False, "reason": "choice"},
+                    },
+                    "ad_personalization": {"granted": False, "reason": "choice"},
+                    "consent_mode": {
+                        "ad_personalization": "denied", "ad_storage": "denied", "ad_user_data": "denied",
+                        "analytics_storage": "granted", "functionality_storage": "granted",
+                        "personalization_storage": "denied", "security_storage": "granted",
+                    },
+                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
+                },
+            ),
+        ],
+    )
+    def post(self, request, site_key):
+        rules = require_rules(site_key)
+        request._request.site_rules = rules  # for the CORS check (api/cors.py): no second cache read
+        body = s.ConsentWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        by_api_key = isinstance(request.user, SiteServer)
+        write = ConsentWrite(
+            visitor_id=data["visitor_id"],
+            token=data.get("token"),
+            choices=data.get("choices"),
+            signals=data["signals"],
+            policy_version=data.get("policy_version") or None,
+            banner_version=data["banner_version"],
+            language=data["language"],
+            source="banner" if data["banner_version"] and not by_api_key else "api",
+            by_api_key=by_api_key,
+        )
+        result = record_consent(rules, write, client.client_info(request))
+        answer = {
+            "visitor_id": str(result.visitor_id),
+            "token": result.token,
+            "regime": result.regime,
+            "policy_version": result.policy_version,
+            **decision_fields(result.outcome),
+            "signals": result.signals.as_dict(),
+        }
+        # 200, not 201: a signal-only write that changed nothing recorded nothing.
+        return Response(answer, status=201 if result.logged else 200, headers=NO_STORE)
+
+
+class DecisionLookupView(APIView):
+    @extend_schema(
+        operation_id="lookup_decisions",
+        summary="May this tag fire for this visitor?",
+        description=(
+            "Each purpose's decision and reason, the Google Consent Mode v2 map and the policy version. "
+            "An unknown visitor gets the regime's defaults. With `?purpose=`, the answer also carries "
+            "`purpose`, `granted` and `reason` for that purpose at the top level."
+        ),
+        parameters=[OpenApiParameter("purpose", str, description="Only this purpose (e.g. analytics).")],
+        responses={200: s.DecisionsResponseSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Unknown visitor in an opt-in region",
+                response_only=True,
+                value={
+                    "site": "demo",
+                    "visitor_id": EXAMPLE_VISITOR,
+                    "regime": "opt_in",
+                    "policy_version": "3",
+                    "decisions": {
+                        "authentication": {"granted": True, "reason": "essential"},
+                        "security": {"granted": True, "reason": "essential"},
+                        "analytics": {"granted": False, "reason": "default_opt_in"},
+                        "advertising": {"granted": False, "reason": "default_opt_in"},
+                        "recognition": {"granted": False, "reason": "default_opt_in"},
+                    },
+                    "ad_personalization": {"granted": False, "reason": "default_opt_in"},
+                    "consent_mode": {
+                        "ad_personalization": "denied", "ad_storage": "denied", "ad_user_data": "denied",
+                        "analytics_storage": "denied", "functionality_storage": "granted",
+                        "personalization_storage": "denied", "security_storage": "granted",
+                    },
+                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
+                    "needs_choice": True,
+                },
+            )
+        ],
+    )
+    def get(self, request, site_key, visitor_id):
+        return lookup_decisions(request._request, site_key, visitor_id)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """Route straight to the lean :func:`~api.lookup.lookup_decisions`; this class only documents it."""
+
+        def view(request, *args, **kwargs):
+            return lookup_decisions(request, *args, **kwargs)
+
+        view.cls, view.initkwargs = cls, initkwargs  # what drf-spectacular reads to document it
+        return view
+
+
+class ReceiptListView(APIView):
+    """A visitor's signed consent receipts, for that visitor alone (its token as ``Authorization: Bearer``)."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+
+    @extend_schema(
+        operation_id="list_receipts",
+        summary="The visitor's consent receipts",
+        description=(
+            "Every receipt of this visitor, newest first: one per event of its consent history, each a "
+            "signed JSON document (Kantara Consent Receipt / ISO/IEC TS 27560 structure; HMAC-SHA256, key id "
+            "in `signature.kid`). Requires the visitor's write token as `Authorization: Bearer <token>`. "
+            "With `?latest=1` the answer is the latest receipt alone, as a file to download "
+            "(`Content-Disposition: attachment`), which is what the banner's 'Download my consent receipt' uses."
+        ),
+        parameters=[
+            OpenApiParameter("Authorization", str, location=OpenApiParameter.HEADER, required=False,
+                             description="`Bearer <the visitor's token>`"),
+            OpenApiParameter("latest", bool, description="Only the latest receipt, as an attachment."),
+        ],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="`{site, visitor_id, receipts: [...]}`, or one receipt with `?latest=1`."),
+            400: OpenApiResponse(s.ErrorSerializer, description="Malformed visitor id."),
+            403: OpenApiResponse(s.ErrorSerializer, description="Missing or wrong token."),
+            404: OpenApiResponse(s.ErrorSerializer, description="Unknown site, or no receipt yet."),
+            503: OpenApiResponse(s.ErrorSerializer, description="Storage unavailable; retry."),
+        },
+        examples=[OpenApiExample("Receipts", response_only=True, value={
+            "site": "demo", "visitor_id": EXAMPLE_VISITOR,
+            "receipts": [{"receipt": {"receiptId": "…", "consentTime": "2026-11-25T10:00:00.000000+00:00",
+                                      "policyUrl": "https://example.com/privacy", "policyVersion": "1",
+                                      "services": [{"service": "Demo Shop", "purposes": [
+                                          {"purpose": "analytics", "state": "granted", "consentType": "EXPLICIT"}]}],
+                                      "auditLog": {"eventId": 42, "eventHash": "9f2c…", "hashAlg": "SHA-256"}},
+                          "signature": {"alg": "HS256", "kid": "k2026", "value": "…"}}],
+        })],
+    )
+    def get(self, request, site_key, visitor_id):
+        rules = require_rules(site_key)
+        visitor = receipts.visitor_holding(rules, parse_visitor_id(visitor_id), request.auth)
+        if request.query_params.get("latest", "").lower() in {"1", "true", "yes"}:
+            receipt, filename = receipts.latest_receipt(visitor)
+            return Response(receipt, headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'})
+        body = {"site": rules.key, "visitor_id": str(visitor.uuid), "receipts": receipts.receipts_for_visitor(visitor)}
+        return Response(body, headers=NO_STORE)

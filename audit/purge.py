@@ -1,0 +1,97 @@
+"""The one way consent events leave the log: retention and erasure.
+
+Everything else refuses to change or delete an event (the model, its
+queryset, and on PostgreSQL a trigger: consent migration 0006). This path
+deletes whole visitors with all their events, so the log never holds half a
+history: it first writes a signed tombstone (:class:`~audit.models.AuditPurge`)
+with each purged event's id, visitor row id and hash (no personal data), then
+deletes inside :func:`guard_lifted`, which sets the transaction-local
+PostgreSQL setting ``cmp.audit_purge`` that the trigger checks. Checkpoints
+and chains verify with the tombstoned leaves standing in for the deleted rows.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.db import connection, models, transaction
+
+from consent.chain import iso_utc
+from consent.lookups import forget_visitors
+from consent.models import ConsentEvent, Visitor
+
+from .models import AuditPurge
+from .signing import sign
+
+PURGE_SETTING = "cmp.audit_purge"
+
+
+@contextmanager
+def guard_lifted():
+    """Let the current transaction UPDATE or DELETE consent events.
+
+    On PostgreSQL this sets ``cmp.audit_purge = on`` for the transaction only
+    (``set_config(..., true)``), which the append-only trigger checks, and
+    sets it back afterwards. Only :func:`purge_visitors` uses it in the
+    product; tests use it to play the attacker.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("guard_lifted() must run inside transaction.atomic().")
+    _set_purge(True)
+    try:
+        yield
+    except BaseException:
+        raise  # the transaction is rolled back, and its setting with it
+    else:
+        _set_purge(False)
+
+
+def _set_purge(on: bool) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [PURGE_SETTING, "on" if on else "off"])
+
+
+@transaction.atomic
+def purge_visitors(visitors, reason: str):
+    """Delete ``visitors`` with all their events, leaving a signed tombstone.
+
+    Returns ``(events deleted, tombstone or None)``. Whole chains only, so no
+    remaining chain is ever cut.
+    """
+    visitors = list(visitors)
+    ids = [v.pk for v in visitors]
+    events = ConsentEvent.objects.filter(visitor_id__in=ids)
+    leaves = [[i, v, h] for i, v, h in events.order_by("id").values_list("id", "visitor_id", "event_hash").iterator(chunk_size=5000)]
+    tombstone = None
+    if leaves:
+        sites = sorted({key for key in Visitor.objects.filter(pk__in=ids).values_list("site__key", flat=True)})
+        tombstone = AuditPurge(
+            reason=reason[:200], sites=sites, visitor_count=len(ids), event_count=len(leaves),
+            first_event_id=leaves[0][0], last_event_id=leaves[-1][0], leaves=leaves,
+        )
+        tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone))
+        tombstone.save()
+    with guard_lifted():
+        # A plain QuerySet: the model's own (AppendOnlyQuerySet) refuses to delete.
+        deleted, _ = models.QuerySet(ConsentEvent).filter(visitor_id__in=ids).delete()
+    Visitor.objects.filter(pk__in=ids).delete()
+    return deleted, tombstone
+
+
+def tombstone_payload(t) -> dict:
+    """What a tombstone's signature covers."""
+    return {
+        "kind": "cmp-audit-purge", "created_at": iso_utc(t.created_at), "reason": t.reason, "sites": t.sites,
+        "visitor_count": t.visitor_count, "event_count": t.event_count, "leaves": t.leaves,
+    }
+
+
+@transaction.atomic
+def erase_visitor(site, visitor_uuid, reason: str) -> int:
+    """Erase one browser's visitor record and all its events (the right to delete); returns events erased."""
+    visitor = Visitor.objects.select_for_update().filter(site=site, uuid=visitor_uuid).first()
+    forget_visitors(site.key, visitor_uuid)
+    if visitor is None:
+        return 0
+    deleted, _tombstone = purge_visitors([visitor], reason)
+    return deleted

@@ -1,0 +1,23 @@
+"""Celery tasks of the audit log. Each is idempotent and safe to retry (``acks_late``)."""
+from celery import shared_task
+
+from . import checkpoints, dashboard, retention
+
+
+@shared_task(acks_late=True)
+def audit_checkpoint() -> int | None:
+    """Seal the events appended since the last checkpoint under a signed Merkle root."""
+    checkpoint = checkpoints.checkpoint()
+    return checkpoint.pk if checkpoint else None
+
+
+@shared_task(acks_late=True)
+def refresh_rollups(days: int = 2) -> int:
+    """Recount the dashboard's daily rollups for the last ``days`` days (today included)."""
+    return dashboard.refresh_rollups(days=days)
+
+
+@shared_task(acks_late=True)
+def apply_retention() -> int:
+    """Purge the visitors (with their events) past their site's retention period."""
+    return retention.purge_expired_visitors()

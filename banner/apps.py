@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class BannerConfig(AppConfig):
+    name = "banner"
+    verbose_name = "Banner"
+    default_auto_field = "django.db.models.BigAutoField"

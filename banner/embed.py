@@ -1,0 +1,76 @@
+"""Serves the banner: the per-site embed script and the versioned runtime.
+
+- ``/c/<site>.js`` (the embed contract): a one-line bootstrap naming the site
+  and its Google Analytics ids, so ``ga-disable-<id>`` is set before any tag
+  can run, followed by the runtime.
+- ``/c/v/<version>/cmp.min.js``: the runtime alone, identical for every site,
+  cached for a year; it reads the site from ``data-site`` and can carry a
+  Subresource Integrity hash.
+- ``/c/cmp.css``: the banner's stylesheet.
+"""
+import hashlib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from django.http import HttpResponse
+from django.utils.http import parse_etags, quote_etag
+
+from consent.models import Site
+from consent.sites import site_rules
+
+DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
+RELEASES = DIST.parent / "releases"  # earlier versions, kept byte for byte (see its README)
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+# One version for the runtime: package.json's (cmp.js repeats it; tests/test_banner_build.py checks).
+RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["version"]
+
+
+@lru_cache(maxsize=None)
+def _built(name: str) -> str:
+    return (DIST / name).read_text(encoding="utf-8")
+
+
+def embed_script(request, site_key):
+    if site_rules(site_key) is None:
+        return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
+    ga_ids = Site.objects.filter(key=site_key).values_list("ga_measurement_ids", flat=True).first() or []
+    boot = json.dumps({"site": site_key, "ga": ga_ids}, separators=(",", ":"))
+    body = f"window.cmpBoot={boot};\n{_built('cmp.min.js')}"
+    # Short-lived: the GA ids may change; the ETag makes revalidation cheap.
+    return _cached(request, body, "text/javascript", "public, max-age=300")
+
+
+def versioned_runtime(request, version):
+    """The runtime of one version, forever the same bytes (sites pin it with SRI)."""
+    if version == RUNTIME_VERSION:
+        body = _built("cmp.min.js")
+    elif VERSION_RE.match(version) and (RELEASES / version / "cmp.min.js").is_file():
+        body = _released(version)
+    else:
+        return HttpResponse(f"/* no runtime {version[:16]} */", status=404, content_type="text/javascript")
+    return _cached(request, body, "text/javascript", "public, max-age=31536000, immutable")
+
+
+@lru_cache(maxsize=None)
+def _released(version: str) -> str:
+    return (RELEASES / version / "cmp.min.js").read_text(encoding="utf-8")
+
+
+def stylesheet(request):
+    return _cached(request, _built("cmp.min.css"), "text/css", "public, max-age=86400")
+
+
+def _cached(request, body: str, content_type: str, cache_control: str) -> HttpResponse:
+    etag = quote_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = cache_control
+    # The banner's files are loaded by other sites' pages.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response

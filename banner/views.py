@@ -1,0 +1,54 @@
+"""The banner's own pages and its config API: the demo shop page, /.well-known/gpc.json, the config."""
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import render
+from django.utils.http import parse_etags
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.views import APIView
+
+from api.views import ERRORS
+from consent import client
+from consent.errors import NotFound
+
+from .config import encoded_config
+
+
+def demo(request):
+    """A page that embeds the banner for site ``demo`` and carries gated example tags.
+
+    It stands for a customer's page, whose CSP is the customer's business
+    (the README lists the lines the banner needs), so ours is not applied.
+    """
+    response = render(request, "banner/demo.html")
+    response.csp_exempt = True
+    return response
+
+
+def gpc_json(request):
+    """``/.well-known/gpc.json``: this host honours Global Privacy Control."""
+    response = JsonResponse({"gpc": True, "lastUpdate": settings.CMP_GPC_LAST_UPDATE})
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+class SiteConfigView(APIView):
+    @extend_schema(
+        operation_id="banner_config",
+        summary="What the banner needs for this site",
+        description="Purposes and texts in the requested language (or the site's default), the regime for "
+        "this request's region, the policy version and URL, and the GA ids. Send `If-None-Match` with the "
+        "last ETag to get a 304.",
+        parameters=[OpenApiParameter("lang", str, description="Visitor's language, e.g. fr or fr-CA.")],
+        responses={200: dict, 304: None, 404: ERRORS[404]},
+    )
+    def get(self, request, site_key):
+        encoded = encoded_config(site_key, request.query_params.get("lang"), client.country(request))
+        if encoded is None:
+            raise NotFound("unknown_site", f"No site with key '{site_key[:64]}'.")
+        body, etag = encoded
+        # The regime depends on the country header, so caches must key on it.
+        vary = ", ".join(filter(None, ["Origin", settings.CMP_COUNTRY_HEADER]))
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=60", "Vary": vary}
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            return HttpResponseNotModified(headers=headers)
+        return HttpResponse(body, content_type="application/json", headers=headers)

@@ -1,1 +1,0 @@
-"""Data subject requests: right to know, right to delete, verified and on time."""

@@ -1,0 +1,46 @@
+"""Filling the outbox: one message per active endpoint, in the transaction of the change.
+
+The consent core announces every change of a visitor's decisions
+(``consent.signals.decisions_changed``) inside its transaction; this
+receiver inserts the messages there, so they commit, or roll back, with the
+change. After the commit they are handed to Celery; if the broker is down
+they wait in the table for the sweep (``delivery/tasks.py``).
+"""
+import functools
+
+from django.db import transaction
+
+from .models import OutboxMessage, WebhookEndpoint
+from .tasks import enqueue
+from .webhooks import payload
+
+
+def changed(before, after) -> bool:
+    """True when a visitor's decisions differ (what tags and back ends act on)."""
+    return before.decisions_dict() != after.decisions_dict() or before.ad_personalization != after.ad_personalization
+
+
+@functools.lru_cache(maxsize=1024)
+def _active_endpoints(rules) -> tuple[int, ...]:
+    # Kept per loaded version of the site's rules: a change to an endpoint
+    # retires the rules (delivery/apps.py), and the next write loads new ones.
+    return tuple(WebhookEndpoint.objects.filter(site_id=rules.id, active=True).values_list("id", flat=True))
+
+
+def queue_change(sender, *, rules, visitor_uuid, before, after, policy_version, at, **kwargs) -> list[str]:
+    """Receiver of ``decisions_changed``: insert the messages; returns their ids."""
+    endpoints = _active_endpoints(rules)
+    if not endpoints or not changed(before, after):
+        return []
+    messages = []
+    for endpoint_id in endpoints:
+        message = OutboxMessage(endpoint_id=endpoint_id, created_at=at, next_attempt_at=at)
+        message.payload = payload(
+            message.id, rules.key, visitor_uuid, before.decisions_dict(), after.decisions_dict(),
+            after.consent_mode, policy_version, at,
+        )
+        messages.append(message)
+    OutboxMessage.objects.bulk_create(messages)
+    ids = [str(m.id) for m in messages]
+    transaction.on_commit(lambda: enqueue(ids))
+    return ids

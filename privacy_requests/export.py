@@ -1,0 +1,81 @@
+"""The right-to-know answer: the browser's consent history as JSON and CSV in a zip."""
+import csv
+import io
+import json
+import zipfile
+
+from audit.receipts import receipts_for_visitor
+from consent.models import ConsentEvent, Visitor
+
+EVENT_FIELDS = [
+    "created_at", "source", "choices", "signals", "decisions", "consent_mode", "regime",
+    "policy_version", "banner_version", "language", "region", "ip_prefix", "user_agent",
+]
+
+
+def build_zip(request) -> bytes:
+    """A zip holding ``data.json`` (everything) and ``events.csv`` (the history as a table)."""
+    data = collect(request)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.json", json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        archive.writestr("events.csv", _events_csv(data["consent_events"]))
+        archive.writestr("README.txt", _readme(request, data))
+    return buffer.getvalue()
+
+
+def collect(request) -> dict:
+    visitor = None
+    if request.visitor_token_verified and request.visitor_uuid:
+        visitor = Visitor.objects.filter(site=request.site, uuid=request.visitor_uuid).first()
+    events = ConsentEvent.objects.filter(visitor=visitor).order_by("id") if visitor else ConsentEvent.objects.none()
+    return {
+        "request": {
+            "reference": str(request.pk),
+            "site": request.site.key,
+            "kind": request.kind,
+            "received_at": request.received_at.isoformat(),
+        },
+        "visitor": None if visitor is None else {
+            "visitor_id": str(visitor.uuid),
+            "created_at": visitor.created_at.isoformat(),
+            "current_choices": visitor.choices,
+            "chosen_at": visitor.chosen_at.isoformat() if visitor.chosen_at else None,
+            "policy_version": visitor.policy_version,
+            "signals": visitor.signals,
+            "gpc_first_seen": visitor.gpc_first_seen.isoformat() if visitor.gpc_first_seen else None,
+            "gpc_last_seen": visitor.gpc_last_seen.isoformat() if visitor.gpc_last_seen else None,
+        },
+        "consent_events": [{field: _plain(getattr(e, field)) for field in EVENT_FIELDS} for e in events],
+        "receipts": _receipts(visitor),
+    }
+
+
+def _receipts(visitor):
+    return [] if visitor is None else receipts_for_visitor(visitor)
+
+
+def _plain(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _events_csv(events) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EVENT_FIELDS)
+    writer.writeheader()
+    for event in events:
+        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in event.items()})
+    return out.getvalue()
+
+
+def _readme(request, data) -> str:
+    if data["visitor"] is None:
+        return (
+            "This platform stores consent choices per browser, not per person or email address. "
+            "Your request did not come with a browser's consent token, so no browser's data could be "
+            "linked to you: we hold no data about you beyond this request.\n"
+        )
+    return (
+        f"The consent data of browser {data['visitor']['visitor_id']} on {request.site.key}: data.json has "
+        "everything; events.csv lists every recorded choice and signal, oldest first.\n"
+    )

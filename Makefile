@@ -3,13 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Development mode for what these targets run (production turns it off by
+# not setting it: see the README's Configuration table).
+export DEBUG ?= 1
 
-.PHONY: run test setup migrate
+.PHONY: run test check setup migrate
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
+	$(BIN)/pip install -q -r requirements-test.txt
 	touch $@
 
 setup: $(BIN)/.installed
@@ -24,8 +31,13 @@ run: migrate
 	@echo "Demo page: http://127.0.0.1:$(PORT)/demo/   API docs: http://127.0.0.1:$(PORT)/api/docs/   Admin: http://127.0.0.1:$(PORT)/admin/"
 	$(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
 
+## The code's own checks: style (ruff) and the apps' import contracts (import-linter).
+check: $(BIN)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+
 ## Run the whole test suite (browser tests skip where Chromium is missing).
-test: migrate
+test: migrate $(BIN)/.installed-test check
 	@if command -v npm >/dev/null 2>&1 && [ -f banner_static/banner.mk ]; then $(MAKE) --no-print-directory banner-deps; fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

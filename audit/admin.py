@@ -4,7 +4,7 @@ Consent events are evidence: nobody, superusers included, can add, change or
 delete one here. Auditors (the ``auditor`` group: view permissions only) can
 read and export all of it and change nothing.
 """
-from datetime import datetime, time, timedelta, timezone as tz
+from datetime import UTC, datetime, time, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -58,7 +58,7 @@ class DateRangeFilter(admin.ListFilter):
             if value and day is None:
                 raise IncorrectLookupParameters(f"{name} must be a date like 2026-01-31")
             if day:
-                start = datetime.combine(day, time.min, tzinfo=tz.utc)
+                start = datetime.combine(day, time.min, tzinfo=UTC)
                 queryset = queryset.filter(created_at__gte=start) if name == "created_from" else queryset.filter(created_at__lt=start + timedelta(days=1))
         return queryset
 

@@ -11,13 +11,13 @@ description for screen readers, and the numbers are also shown as tables.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from html import escape
 
 from django.db import transaction
 from django.utils import timezone
 
-from consent.models import ConsentEvent, Site, Source
+from consent.models import ConsentEvent, Site
 
 from .models import ConsentRollup
 
@@ -45,7 +45,7 @@ def pattern_of(choices: dict, optional: list[str]) -> str:
 
 def rollup_day(site, day: date) -> int:
     """Recount ``site``'s events of ``day`` (UTC) into its rollup rows; returns events counted."""
-    start = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+    start = datetime.combine(day, time.min, tzinfo=UTC)
     optional = [p.key for p in site.purposes.all() if not p.essential]
     cells: dict[tuple, dict] = {}
     total = 0
@@ -72,7 +72,7 @@ def rollup_day(site, day: date) -> int:
 
 def refresh_rollups(days: int = 2, today: date | None = None) -> int:
     """Recount the last ``days`` days (today included) of every site; returns events counted."""
-    today = today or timezone.now().astimezone(dt_timezone.utc).date()
+    today = today or timezone.now().astimezone(UTC).date()
     counted = 0
     for site in Site.objects.prefetch_related("purposes"):
         for offset in range(days):
@@ -83,7 +83,7 @@ def refresh_rollups(days: int = 2, today: date | None = None) -> int:
 # --- What the dashboard shows -----------------------------------------------------
 
 def dashboard_data(site, days: int = 30, today: date | None = None) -> dict:
-    today = today or timezone.now().astimezone(dt_timezone.utc).date()
+    today = today or timezone.now().astimezone(UTC).date()
     start = today - timedelta(days=days - 1)
     day_list = [start + timedelta(days=i) for i in range(days)]
     optional = [p.key for p in site.purposes.all() if not p.essential]

@@ -32,7 +32,7 @@ def records(queryset, chunk_size=None):
     chunk_size = chunk_size or settings.CMP_AUDIT_EXPORT_CHUNK
     rows = queryset.order_by("id").values_list(*_VALUES).iterator(chunk_size=chunk_size)
     for row in rows:
-        record = dict(zip(COLUMNS, row))
+        record = dict(zip(COLUMNS, row, strict=True))
         record["created_at"] = iso_utc(record["created_at"])
         record["visitor_id"] = str(record["visitor_id"])
         yield record

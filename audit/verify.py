@@ -83,7 +83,7 @@ def _verify_tombstones(report, start_id) -> dict:
         report.tombstones += 1
         if not signature_valid(tombstone_payload(t), t.key_id, t.signature):
             report.add("tombstone", f"tombstone {t.pk} ({t.reason}): signature does not match its content", t.first_event_id)
-        for event_id, visitor_id, hash_hex in t.leaves:
+        for _event_id, visitor_id, hash_hex in t.leaves:
             heads.setdefault(visitor_id, set()).add(hash_hex)
     return heads
 
@@ -95,7 +95,7 @@ def _verify_chains(report, events, site_keys, purged_heads, trusted_start):
     current_visitor, previous_hash = None, None
     for row in rows.iterator(chunk_size=5000):
         event_id, visitor_id, visitor_uuid, site_id, created_at, prev_hash, stored = row[:7]
-        fields = dict(zip(CONTENT_FIELDS, row[7:]))
+        fields = dict(zip(CONTENT_FIELDS, row[7:], strict=True))
         report.events += 1
         if visitor_id != current_visitor:
             report.visitors += 1

@@ -11,7 +11,7 @@
 import hashlib
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from django.http import HttpResponse
@@ -23,11 +23,11 @@ from consent.sites import site_rules
 DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
 RELEASES = DIST.parent / "releases"  # earlier versions, kept byte for byte (see its README)
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
-# One version for the runtime: package.json's (cmp.js repeats it; tests/test_banner_build.py checks).
+# One version for the runtime: package.json's (cmp.js repeats it; tests/api/test_banner_build.py checks).
 RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["version"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _built(name: str) -> str:
     return (DIST / name).read_text(encoding="utf-8")
 
@@ -53,7 +53,7 @@ def versioned_runtime(request, version):
     return _cached(request, body, "text/javascript", "public, max-age=31536000, immutable")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _released(version: str) -> str:
     return (RELEASES / version / "cmp.min.js").read_text(encoding="utf-8")
 

@@ -134,7 +134,7 @@ class RedisCache(DjangoRedisCache):
         script = self._script("_read_script", _READ_AND_LEASE, client)
         values = script(keys=[*full, *lease_keys], args=[owner, int(lease_seconds * 1000), len(full)])
         loads = self._cache._serializer.loads
-        return {key: loads(value) for key, value in zip(keys, values) if value is not None}
+        return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
 
     def set_many_awaiting_leases(self, data: dict, timeout: int, leased, owner: str, lease_seconds: float) -> float:
         """``set_many(data)``; returns the seconds until every lease on the ``leased`` keys

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import connection
 
@@ -39,7 +39,7 @@ def canonical_json(value) -> bytes:
 
 
 def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def canonical_content(*, site_key: str, visitor_uuid, created_at: datetime, prev_hash: str, **fields) -> dict:

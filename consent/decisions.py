@@ -3,9 +3,9 @@
 This module is the only place the rule lives. It is pure (no database, no
 cache, no clock): callers gather the inputs into a :class:`Context` and call
 :func:`decide`. The banner, the APIs, the admin and the tasks all go through
-it, so a change to the rule is a change here and in ``tests/test_decisions.py``.
+it, so a change to the rule is a change here and in ``tests/unit/test_decisions.py``.
 
-The rule, in order (see DESIGN.md, "The decision rule"):
+The rule, in order (the README states it too, "The decision rule"):
 
 1. Essential purposes are granted (``essential``).
 2. A choice older than the consent lifetime, or made under a policy version
@@ -24,9 +24,9 @@ The rule, in order (see DESIGN.md, "The decision rule"):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Mapping
 
 OPT_IN = "opt_in"
 OPT_OUT = "opt_out"
@@ -82,7 +82,7 @@ class Signals:
     dnt: bool = False
 
     @classmethod
-    def from_mapping(cls, data: Mapping | None) -> "Signals":
+    def from_mapping(cls, data: Mapping | None) -> Signals:
         data = data or {}
         return cls(**{name: data.get(name) is True for name in SIGNAL_NAMES})
 

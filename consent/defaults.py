@@ -1,4 +1,4 @@
-"""The default purposes every new site starts with (DESIGN.md, "Purposes").
+"""The default purposes every new site starts with (README, "Public contracts").
 
 They come from the policy this platform was designed around. A site may edit
 their texts and add purposes of its own; the signals act on the keys

@@ -176,7 +176,7 @@ def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
     )
 
 
-def merge_signals(previous: decisions.Signals, write: "ConsentWrite", request_signals: dict) -> decisions.Signals:
+def merge_signals(previous: decisions.Signals, write: ConsentWrite, request_signals: dict) -> decisions.Signals:
     """The signals in force after this write.
 
     Signals the write names replace the previous ones; those sent by the

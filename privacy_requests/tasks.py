@@ -8,6 +8,7 @@ from django.utils import timezone
 from . import emails, service
 from .models import DataSubjectRequest as Request
 
+
 @shared_task(acks_late=True)
 def send_missing_confirmations() -> int:
     """Hand over again any receipt confirmation whose task was lost (a broker

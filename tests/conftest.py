@@ -1,52 +1,43 @@
-"""Shared fixtures: a seeded demo site, an API client, and a clean cache per test."""
-import json
+"""Fixtures shared by the whole suite; helpers live in ``tests/support``.
+
+Layout: ``unit/`` calls the domain directly, ``api/`` goes through Django's
+test client, ``integration/`` starts real servers (gunicorn, Celery workers,
+redis-server, proxies), ``browser/`` drives the banner in headless Chromium.
+Each test gets the marker of its folder (``-m "not browser"`` and so on).
+"""
 import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
+from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
 from consent.models import Site
 
-from .receiver import free_port
-from .tcp_proxy import TcpProxy
+from .support import needs_postgresql, needs_postgresql_and_redis, product_server, wait_until
+from .support.receiver import Receiver
+from .support.servers import RedisServer
+from .support.tcp_proxy import TcpProxy
+from .support.workers import start_worker, stop_workers, use_broker
 
-ROOT = Path(__file__).resolve().parent.parent
+# Hypothesis: few examples while developing, the full run in CI; never a
+# deadline (a busy 2-core machine is not a failing test).
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
-
-def http(method, url, body=None):
-    """One JSON request to a server the test started: (status, parsed body)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+LAYERS = {"unit": "unit", "api": "api", "integration": "server", "browser": "browser"}
 
 
-def wait_until_serving(url, proc, seconds=30):
-    """Wait for ``url`` to answer; fail the test if ``proc`` does not get there in time."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"the server did not answer {url} within {seconds} s")
+def pytest_collection_modifyitems(items):
+    for item in items:
+        layer = Path(item.fspath).parent.name
+        if layer in LAYERS:
+            item.add_marker(LAYERS[layer])
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +51,7 @@ def clean_cache():
 
 @pytest.fixture
 def demo_site(db):
-    call_command("seed_demo", "--origin", "https://shop.example.com", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", "--origin", "https://shop.example.com", stdout=open(os.devnull, "w"))
     return Site.objects.get(key="demo")
 
 
@@ -74,61 +65,12 @@ def visitor_id():
     return str(uuid.uuid4())
 
 
-def write_url(site="demo"):
-    return f"/api/v1/sites/{site}/consents"
-
-
-def lookup_url(visitor, site="demo"):
-    return f"/api/v1/sites/{site}/decisions/{visitor}"
-
-
-def consent_body(visitor, **overrides):
-    body = {
-        "visitor_id": visitor,
-        "choices": {"analytics": True, "advertising": False, "recognition": False},
-        "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-        "policy_version": "1",
-        "banner_version": "1.0.0",
-        "language": "en",
-    }
-    body.update(overrides)
-    return body
-
-
-def needs_postgresql_and_redis():
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        pytest.skip("needs PostgreSQL and Redis: run with DATABASE_URL=postgres://… and REDIS_URL=redis://… (CI does)")
-
-
-@contextmanager
-def product_server(log_path, database_port=None, redis_url=None, database_query="", kill=False, **environment):
-    """The product under gunicorn (one worker) on the test's database; yields its base URL.
-
-    ``environment`` adds variables (None removes one); ``kill`` stops it
-    without a graceful shutdown (a worker stuck on a silent database would
-    hold one up). Needs ``django_db(transaction=True)`` so the server sees the
-    test's data.
-    """
-    db = connection.settings_dict
-    env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-           "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{database_port or db['PORT'] or 5432}/{db['NAME']}"
-                           f"{database_query}",
-           "DB_CONN_MAX_AGE": "0", "REDIS_URL": redis_url or settings.REDIS_URL, "SECRET_KEY": "test-" + "k" * 50,
-           "DEBUG": "1",  # static files from the apps: no collectstatic here
-           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "CMP_RECEIPT_KEYS": "t1:" + "ab" * 32,
-           **environment}
-    env = {k: v for k, v in env.items() if v is not None}
-    port = free_port()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_serving(base + "/healthz", proc)
-            yield base
-        finally:
-            proc.kill() if kill else proc.terminate()
-            proc.wait(timeout=20)
+@pytest.fixture
+def receiver():
+    """A real HTTP webhook receiver on 127.0.0.1."""
+    r = Receiver().start()
+    yield r
+    r.stop()
 
 
 @pytest.fixture
@@ -142,3 +84,35 @@ def server_behind_a_database_proxy(tmp_path):
             yield base, proxy
     finally:
         proxy.close()
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    """The product under gunicorn (3 workers × 4 threads) on the test's PostgreSQL; yields its base URL."""
+    needs_postgresql()
+    with product_server(tmp_path / "gunicorn.log", redis_url=None, workers="3", threads="4") as base:
+        yield base
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A redis-server of the test's own, as the Celery broker (stoppable)."""
+    needs_postgresql_and_redis()
+    b = RedisServer(tmp_path).start()
+    yield b
+    if b.running():
+        b.stop()
+
+
+@pytest.fixture
+def worker(broker, tmp_path):
+    """A real Celery worker (2 processes) on ``broker``; this process's tasks go there too."""
+    from cmp.celery import app as celery_app
+
+    saved = use_broker(broker)
+    proc = start_worker(broker, tmp_path / "worker.log", concurrency=2)
+    try:
+        wait_until(lambda: celery_app.control.ping(timeout=0.5), 60, "the worker to answer ping")
+        yield proc
+    finally:
+        stop_workers(saved, proc, kill=False)

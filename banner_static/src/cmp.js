@@ -24,7 +24,7 @@
   var site = boot.site || me.getAttribute("data-site") || (src.pathname.match(/\/c\/([\w-]+)\.js$/) || [])[1];
   var COOKIE = "cmp_" + site;
   var GATED = "script[data-cmp-purpose],iframe[data-cmp-purpose]";
-  // Google Consent Mode v2 storage type -> purpose (DESIGN.md).
+  // Google Consent Mode v2 storage type -> purpose (consent/decisions.py, CONSENT_MODE_PURPOSES).
   var MODE = {
     security_storage: "security", functionality_storage: "authentication", analytics_storage: "analytics",
     ad_storage: "advertising", ad_user_data: "advertising", personalization_storage: "recognition"

@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import argparse  # noqa: E402
+import argparse
 
-from bench import stack  # noqa: E402
+from bench import stack
 
 DB = "cmp_bench_soak"
 
@@ -52,7 +52,7 @@ class Client:
                 visitor, write = rng.choice(idle), False
         try:
             self.write(visitor, rng) if write else self.lookup(visitor)
-        except Exception as error:  # noqa: BLE001 - every failure is counted and reported
+        except Exception as error:
             with self.lock:
                 self.errors.append(f"{type(error).__name__}: {error}")
         finally:

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench import stack  # noqa: E402
+from bench import stack
 
 DB = "cmp_bench_lookup"
 MARK_SECONDS = 2.5  # consent/cache.py: a lookup right after a write reads the database

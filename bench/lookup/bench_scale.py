@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench import stack  # noqa: E402
+from bench import stack
 
 DB = "cmp_bench_scale"
 

@@ -1,4 +1,4 @@
 """The product's settings plus one trivial view: the web stack's own ceiling."""
-from cmp.settings import *  # noqa: F401,F403
+from cmp.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.lookup.bench_urls"

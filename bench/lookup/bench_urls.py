@@ -1,4 +1,5 @@
 """The product's URLs plus the benchmarks' baselines, served by the same stack."""
+import functools
 import json
 import secrets
 
@@ -7,8 +8,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from cmp.urls import urlpatterns as product
-from consent.models import Site, Visitor
-from consent.models import hash_token
+from consent.models import Site, Visitor, hash_token
 
 BODY = {"status": "ok", "decisions": {"analytics": {"granted": False, "reason": "default_opt_in"}}}
 
@@ -28,10 +28,9 @@ def bare_insert(request):
     return JsonResponse({"visitor_id": data["visitor_id"], "token": token}, status=201)
 
 
-def _demo_id(cache={}):
-    if "id" not in cache:
-        cache["id"] = Site.objects.get(key="demo").id
-    return cache["id"]
+@functools.cache
+def _demo_id():
+    return Site.objects.get(key="demo").id
 
 
 urlpatterns = [path("bench/trivial", trivial), path("bench/bare-insert", bare_insert), *product]

@@ -1,6 +1,6 @@
 """The banner's cookie against a reference parser, fuzzed with hypothesis in real Chromium.
 
-tests/browser/test_cookie_parser_fuzz.py checks that no cookie breaks the
+Other tests check that no cookie breaks the
 banner or grants what it did not grant. This one holds the banner to the
 documented format (the comment above ``readCookie`` in banner_static/src/cmp.js):
 

@@ -17,10 +17,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from audit import tasks
 from consent import client as client_info
 from consent.sites import site_rules
 from consent.writes import ConsentWrite, record_consent
-from audit import tasks
 
 pytestmark = pytest.mark.browser
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"

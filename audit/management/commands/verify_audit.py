@@ -1,6 +1,7 @@
 """Recompute the whole audit log and report the first broken link (exit 1 on any break)."""
 import time
-from datetime import datetime, time as dtime, timezone as dt_timezone
+from datetime import UTC, datetime
+from datetime import time as dtime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
@@ -50,5 +51,5 @@ def _moment(value):
             raise CommandError(f"--since {value!r} is not a date (2026-01-31) or ISO time.")
         moment = datetime.combine(day, dtime.min)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt_timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment

@@ -1,5 +1,5 @@
 """Create (or bring up to date) the demo site, safely repeatable."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -58,7 +58,7 @@ class Command(BaseCommand):
             version="1",
             defaults={
                 "url": "https://example.com/privacy",
-                "effective_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                "effective_at": datetime(2026, 1, 1, tzinfo=UTC),
                 "material": True,
             },
         )

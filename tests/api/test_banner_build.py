@@ -1,0 +1,59 @@
+"""The banner as served: its pieces exist, and the README's SRI hash is true."""
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from banner.embed import RUNTIME_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "banner_static" / "dist"
+
+
+def test_one_runtime_version_everywhere():
+    built = (DIST / "cmp.min.js").read_text()
+    assert f'"{RUNTIME_VERSION}"' in built, "banner_static/src/cmp.js VERSION differs from package.json"
+    assert f"/c/v/{RUNTIME_VERSION}/cmp.min.js" in (ROOT / "README.md").read_text()
+
+
+def test_readme_sri_hash_matches_the_versioned_runtime():
+    digest = base64.b64encode(hashlib.sha384((DIST / "cmp.min.js").read_bytes()).digest()).decode()
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r'integrity="sha384-([^"]+)"', readme).group(1) == digest
+
+
+@pytest.mark.django_db
+def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
+    runtime = client.get(f"/c/v/{RUNTIME_VERSION}/cmp.min.js")
+    assert runtime.status_code == 200
+    assert runtime.content == (DIST / "cmp.min.js").read_bytes()
+    assert "immutable" in runtime["Cache-Control"]
+    assert client.get("/c/v/0.0.1/cmp.min.js").status_code == 404
+    css = client.get("/c/cmp.css")
+    assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("version, published", [
+    ("1.1.0", "gQVf9OtAOvsWJtasVqHxu0Xz0mZ5dLASoBtooXl1AvoB3ro2Y7D/DIt7JUyNxMjl"),
+    ("1.1.1", "DlMC2SxWPNwiq1XGietQyPLi522y2U4d88jI7SA6/3DsloHXQTt3G21Zx/kgGb8Z"),
+])
+def test_released_runtimes_keep_their_bytes(client, demo_site, version, published):
+    # Each was published with this SRI hash in the README; sites may pin it.
+    old = client.get(f"/c/v/{version}/cmp.min.js")
+    assert old.status_code == 200
+    assert f'"{version}"' in old.content.decode()
+    digest = base64.b64encode(hashlib.sha384(old.content).digest()).decode()
+    assert digest == published
+    assert client.get("/c/v/..%2F..%2Fsettings/cmp.min.js").status_code == 404
+
+
+@pytest.mark.django_db
+def test_embed_script_names_the_site_and_its_ga_ids(client, demo_site):
+    script = client.get("/c/demo.js")
+    first_line = script.content.decode().split("\n", 1)[0]
+    assert first_line == 'window.cmpBoot={"site":"demo","ga":["G-DEMO12345"]};'
+    again = client.get("/c/demo.js", HTTP_IF_NONE_MATCH=script["ETag"])
+    assert again.status_code == 304

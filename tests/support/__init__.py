@@ -1,0 +1,131 @@
+"""Helpers the tests share: request bodies and URLs, waiting for conditions, servers of the product.
+
+Fixtures live in ``tests/conftest.py``; everything else a test imports from here.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, seconds=30, what="condition"):
+    """Poll ``condition`` until it is true; fail after ``seconds`` naming ``what`` was awaited."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def http(method, url, body=None):
+    """One JSON request to a server the test started: (status, parsed body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until_serving(url, proc, seconds=30):
+    """Wait for ``url`` to answer; fail the test if ``proc`` does not get there in time."""
+    def answers():
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_until(answers, seconds, f"{url} to answer")
+    except AssertionError:
+        proc.kill()
+        raise
+
+
+def write_url(site="demo"):
+    return f"/api/v1/sites/{site}/consents"
+
+
+def lookup_url(visitor, site="demo"):
+    return f"/api/v1/sites/{site}/decisions/{visitor}"
+
+
+def consent_body(visitor, **overrides):
+    body = {
+        "visitor_id": visitor,
+        "choices": {"analytics": True, "advertising": False, "recognition": False},
+        "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
+        "policy_version": "1",
+        "banner_version": "1.0.0",
+        "language": "en",
+    }
+    body.update(overrides)
+    return body
+
+
+def needs_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://… (.ci/run does)")
+
+
+def needs_postgresql_and_redis():
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and Redis: run with DATABASE_URL=postgres://… and REDIS_URL=redis://… (.ci/run does)")
+
+
+def database_url(port=None, query="") -> str:
+    """The test database's URL, for a process the test starts (optionally through ``port``)."""
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 5432}/{db['NAME']}{query}"
+
+
+@contextmanager
+def product_server(log_path, database_port=None, redis_url=None, database_query="", kill=False, workers="1",
+                   threads="1", **environment):
+    """The product under gunicorn (one sync worker by default) on the test's database; yields its base URL.
+
+    ``environment`` adds variables (None removes one); ``kill`` stops it
+    without a graceful shutdown (a worker stuck on a silent database would
+    hold one up). Needs ``django_db(transaction=True)`` so the server sees the
+    test's data.
+    """
+    env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+           "DATABASE_URL": database_url(database_port, database_query),
+           "DB_CONN_MAX_AGE": "0", "REDIS_URL": redis_url or settings.REDIS_URL, "SECRET_KEY": "test-" + "k" * 50,
+           "DEBUG": "1",  # static files from the apps: no collectstatic here
+           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "CMP_RECEIPT_KEYS": "t1:" + "ab" * 32,
+           **environment}
+    env = {k: v for k, v in env.items() if v is not None}
+    port = free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "cmp.wsgi", "-w", workers, "--threads", threads,
+                                 "-b", f"127.0.0.1:{port}"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(base + "/healthz", proc)
+            yield base
+        finally:
+            proc.kill() if kill else proc.terminate()
+            proc.wait(timeout=20)

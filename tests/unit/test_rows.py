@@ -1,0 +1,63 @@
+"""``consent/rows.py``: the one-statement insert under the ORM, and what it cannot handle.
+
+It reaches under ``save()`` (``Model._meta``, ``Model._state``), so these tests
+hold it to what ``save()`` would do, and fail the day a model it inserts
+gains a field it does not know how to write.
+"""
+import uuid
+
+import pytest
+from django.db import models
+
+from consent.models import ConsentEvent, Visitor
+from consent.rows import insert_row
+
+VISITOR = uuid.UUID("0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10")
+
+
+@pytest.mark.parametrize("model", [Visitor, ConsentEvent])
+def test_every_field_of_the_inserted_models_is_one_insert_row_writes(model):
+    for field in model._meta.concrete_fields:
+        name = f"{model.__name__}.{field.name}"
+        if field.primary_key:
+            assert isinstance(field, models.AutoField | models.BigAutoField), f"{name}: insert_row leaves the key to the database"
+            continue
+        assert not field.has_db_default(), f"{name}: a database default is not sent by insert_row"
+        assert not field.generated, f"{name}: a generated column cannot be inserted"
+        assert not getattr(field, "db_returning", False), f"{name}: insert_row returns only the key"
+    assert not model._meta.many_to_many, f"{model.__name__}: many-to-many rows are not inserted"
+
+
+@pytest.mark.django_db
+def test_insert_row_writes_what_save_would(demo_site):
+    by_row = Visitor(site=demo_site, uuid=VISITOR, token_hash="a" * 64, choices={"analytics": True}, language="fr")
+    assert insert_row(by_row) is True
+    by_save = Visitor(site=demo_site, uuid=uuid.uuid4(), token_hash="a" * 64, choices={"analytics": True}, language="fr")
+    by_save.save()
+    skip = {"id", "uuid", "created_at", "updated_at"}
+    values = [{k: v for k, v in row.items() if k not in skip}
+              for row in Visitor.objects.order_by("id").values()]
+    assert values[0] == values[1]
+    assert by_row.pk is not None and not by_row._state.adding
+
+
+@pytest.mark.django_db
+def test_insert_row_inserts_once_per_unique_key(demo_site):
+    first = Visitor(site=demo_site, uuid=VISITOR, token_hash="a" * 64, choices={"analytics": True})
+    assert insert_row(first, ignore_conflicts=True) is True
+    again = Visitor(site=demo_site, uuid=VISITOR, token_hash="b" * 64)
+    event = ConsentEvent(site=demo_site, visitor=again, source="api", regime="opt_in")
+    assert insert_row(again, ignore_conflicts=True, child=event) is False
+    assert again.pk is None and event.pk is None and ConsentEvent.objects.count() == 0
+    stored = Visitor.objects.get()
+    assert (stored.pk, stored.token_hash, stored.choices) == (first.pk, "a" * 64, {"analytics": True})
+
+
+@pytest.mark.django_db
+def test_insert_row_with_its_child(demo_site):
+    visitor = Visitor(site=demo_site, uuid=VISITOR, token_hash="a" * 64)
+    event = ConsentEvent(site=demo_site, visitor=visitor, source="api", regime="opt_in", choices={"analytics": True})
+    assert insert_row(visitor, ignore_conflicts=True, child=event) is True
+    stored = ConsentEvent.objects.select_related("visitor").get()
+    assert (stored.pk, stored.visitor_id, stored.visitor.uuid) == (event.pk, visitor.pk, VISITOR)
+    assert stored.choices == {"analytics": True} and event.visitor_id == visitor.pk

@@ -1,0 +1,97 @@
+"""Settings come from the environment; with nothing set, the embedded default."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
+    "'cache': s.CACHES['default']['BACKEND'], 'eager': s.CELERY_TASK_ALWAYS_EAGER, "
+    "'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS}))"
+)
+OUR_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",
+                 "CMP_RECEIPT_KEYS")
+
+
+def settings_with(**env):
+    clean = {k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}
+    clean.update(DJANGO_SETTINGS_MODULE="cmp.settings", **env)
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True)
+    return result
+
+
+def test_embedded_default_needs_no_server():
+    result = settings_with(DEBUG="1")  # as make run and make test set it
+    assert result.returncode == 0, result.stderr
+    s = json.loads(result.stdout)
+    assert s["db"] == "django.db.backends.sqlite3"
+    assert s["cache"].endswith("LocMemCache")
+    assert s["eager"] is True
+    assert s["broker"] == "memory://"
+
+
+def test_production_variables_select_postgres_and_redis():
+    s = json.loads(settings_with(
+        DATABASE_URL="postgres://u:p@db:5432/cmp", REDIS_URL="redis://cache:6379/0",
+        SECRET_KEY="k" * 50, DEBUG="0", ALLOWED_HOSTS="cmp.example.com,api.example.com",
+    ).stdout)
+    assert s["db"] == "django.db.backends.postgresql"
+    assert s["name"] == "cmp"
+    assert s["cache"].endswith("RedisCache")
+    assert s["eager"] is False
+    assert s["broker"] == "redis://cache:6379/0"
+    assert s["debug"] is False
+    assert s["hosts"] == ["cmp.example.com", "api.example.com"]
+
+
+def test_debug_is_off_unless_turned_on():
+    result = settings_with(SECRET_KEY="k" * 50)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["debug"] is False
+
+
+def test_production_without_secret_key_refuses_to_start():
+    for env in ({}, {"DEBUG": "0"}):
+        result = settings_with(**env)
+        assert result.returncode != 0
+        assert "SECRET_KEY must be set" in result.stderr
+
+
+def manage(*args, **env):
+    clean = {k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}
+    clean.update(DJANGO_SETTINGS_MODULE="cmp.settings", SECRET_KEY="k" * 50, **env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True)
+
+
+def test_a_bad_value_is_a_clear_check_error_naming_the_variable():
+    result = manage("check", CMP_RATE_WRITES_PER_IP="60/x", CMP_CACHE_LEASE_SECONDS="soon", DEBUG="maybe")
+    assert result.returncode != 0
+    out = result.stderr + result.stdout
+    assert "cmp.E001" in out and "Traceback" not in out
+    assert "CMP_RATE_WRITES_PER_IP='60/x' is not valid: expected count/seconds" in out
+    assert "CMP_CACHE_LEASE_SECONDS='soon' is not valid" in out and "DEBUG='maybe' is not valid" in out
+
+
+def test_servers_refuse_to_start_on_a_bad_value():
+    probe = "import cmp.wsgi"
+    clean = {k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}
+    clean.update(DJANGO_SETTINGS_MODULE="cmp.settings", SECRET_KEY="k" * 50, CMP_RATE_WRITES_PER_SITE="lots")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "CMP_RATE_WRITES_PER_SITE='lots' is not valid" in result.stderr
+
+
+def test_good_values_are_parsed_once_into_their_types():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django, json; django.setup(); from django.conf import settings as s; "
+         "print(json.dumps([s.CMP_RATE_WRITES_PER_IP, s.CMP_CACHE_LEASE_SECONDS, [k for k, _ in s.CMP_RECEIPT_KEYS]]))"],
+        cwd=ROOT, capture_output=True, text=True,
+        env={**{k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}, "DJANGO_SETTINGS_MODULE": "cmp.settings",
+             "SECRET_KEY": "k" * 50, "CMP_RATE_WRITES_PER_IP": "5/10", "CMP_CACHE_LEASE_SECONDS": "2.5",
+             "CMP_RECEIPT_KEYS": "new:" + "a" * 40 + ",old:" + "b" * 40},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [[5, 10], 2.5, ["new", "old"]]

@@ -3,8 +3,10 @@ or restarted from an old snapshot: lookups and writes carry on from the
 database, no error reaches a client, and no stale decision is served after
 Redis is back (consent/cache.py explains how)."""
 import time
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
@@ -20,10 +22,11 @@ def cut_able_redis():
     if not redis_answers():
         pytest.skip("needs a Redis server on 127.0.0.1:6379 (CI has one)")
     proxy = TcpProxy(6379)
+    db = urlsplit(settings.REDIS_URL).path.strip("/") or "14"  # the run's own database, when it has one
     config = {
         "default": {
             "BACKEND": "cmp.redis_cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{proxy.port}/14",
+            "LOCATION": f"redis://127.0.0.1:{proxy.port}/{db}",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }

@@ -6,6 +6,7 @@ the answer.
 """
 import uuid
 
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
@@ -16,8 +17,6 @@ from . import deadlines
 def _private_storage():
     # Agent authorisations are never served by the web server: they live
     # outside STATIC/MEDIA and are read only through the admin.
-    from django.conf import settings
-
     return FileSystemStorage(location=settings.CMP_PRIVATE_FILES_DIR)
 
 

@@ -19,6 +19,7 @@ from consent.models import EXAMPLE_VISITOR, parse_visitor_id
 from consent.sites import SITE_KEY_RE, require_rules
 from consent.writes import ConsentWrite, record_consent
 
+from . import examples
 from . import serializers as s
 from .authentication import SiteApiKeyAuthentication, SiteServer, VisitorTokenAuthentication
 from .lookup import decision_fields, lookup_decisions
@@ -69,43 +70,8 @@ class ConsentWriteView(APIView):
             **ERRORS,
         },
         examples=[
-            OpenApiExample(
-                "First write from the banner",
-                request_only=True,
-                value={
-                    "visitor_id": EXAMPLE_VISITOR,
-                    "choices": {"analytics": True, "advertising": False, "recognition": False},
-                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-                    "policy_version": "3",
-                    "banner_version": "1.0.0",
-                    "language": "fr",
-                },
-            ),
-            OpenApiExample(
-                "Recorded",
-                response_only=True,
-                status_codes=["201"],
-                value={
-                    "visitor_id": EXAMPLE_VISITOR,
-                    "token": "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA",
-                    "regime": "opt_in",
-                    "policy_version": "3",
-                    "decisions": {
-                        "authentication": {"granted": True, "reason": "essential"},
-                        "security": {"granted": True, "reason": "essential"},
-                        "analytics": {"granted": True, "reason": "choice"},
-                        "advertising": {"granted": False, "reason": "choice"},
-                        "recognition": {"granted": False, "reason": "choice"},
-                    },
-                    "ad_personalization": {"granted": False, "reason": "choice"},
-                    "consent_mode": {
-                        "ad_personalization": "denied", "ad_storage": "denied", "ad_user_data": "denied",
-                        "analytics_storage": "granted", "functionality_storage": "granted",
-                        "personalization_storage": "denied", "security_storage": "granted",
-                    },
-                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-                },
-            ),
+            OpenApiExample("First write from the banner", request_only=True, value=examples.WRITE_BODY),
+            OpenApiExample("Recorded", response_only=True, status_codes=["201"], value=examples.WRITE_ANSWER),
         ],
     )
     def post(self, request, site_key):
@@ -151,31 +117,7 @@ class DecisionLookupView(APIView):
         parameters=[OpenApiParameter("purpose", str, description="Only this purpose (e.g. analytics).")],
         responses={200: s.DecisionsResponseSerializer, **ERRORS},
         examples=[
-            OpenApiExample(
-                "Unknown visitor in an opt-in region",
-                response_only=True,
-                value={
-                    "site": "demo",
-                    "visitor_id": EXAMPLE_VISITOR,
-                    "regime": "opt_in",
-                    "policy_version": "3",
-                    "decisions": {
-                        "authentication": {"granted": True, "reason": "essential"},
-                        "security": {"granted": True, "reason": "essential"},
-                        "analytics": {"granted": False, "reason": "default_opt_in"},
-                        "advertising": {"granted": False, "reason": "default_opt_in"},
-                        "recognition": {"granted": False, "reason": "default_opt_in"},
-                    },
-                    "ad_personalization": {"granted": False, "reason": "default_opt_in"},
-                    "consent_mode": {
-                        "ad_personalization": "denied", "ad_storage": "denied", "ad_user_data": "denied",
-                        "analytics_storage": "denied", "functionality_storage": "granted",
-                        "personalization_storage": "denied", "security_storage": "granted",
-                    },
-                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-                    "needs_choice": True,
-                },
-            )
+            OpenApiExample("Unknown visitor in an opt-in region", response_only=True, value=examples.LOOKUP_ANSWER),
         ],
     )
     def get(self, request, site_key, visitor_id):

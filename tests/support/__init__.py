@@ -17,6 +17,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from api.examples import WRITE_BODY
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -72,16 +74,8 @@ def lookup_url(visitor, site="demo"):
 
 
 def consent_body(visitor, **overrides):
-    body = {
-        "visitor_id": visitor,
-        "choices": {"analytics": True, "advertising": False, "recognition": False},
-        "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-        "policy_version": "1",
-        "banner_version": "1.0.0",
-        "language": "en",
-    }
-    body.update(overrides)
-    return body
+    """The API's documented write example, for ``visitor`` on the demo site (policy 1, English)."""
+    return {**WRITE_BODY, "visitor_id": visitor, "policy_version": "1", "language": "en", **overrides}
 
 
 def needs_postgresql():

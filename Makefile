@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The settings read it too: links in emails follow it (CMP_PUBLIC_URL's default).
+export PORT
 # Development mode for what these targets run (production turns it off by
 # not setting it: see the README's Configuration table).
 export DEBUG ?= 1

@@ -50,7 +50,10 @@ class ConsentWriteSerializer(serializers.Serializer):
         help_text="Purpose key to true (allowed) or false (refused). Omit for a signal-only write.",
     )
     signals = SignalsField(required=False, default=dict)
-    policy_version = serializers.CharField(required=False, max_length=32, allow_blank=True, allow_null=True)
+    policy_version = serializers.CharField(
+        required=False, max_length=32, allow_null=True,
+        help_text="The policy version the visitor was shown; omitted or null: the version in force.",
+    )
     banner_version = serializers.CharField(required=False, max_length=32, allow_blank=True, default="")
     language = serializers.RegexField(LANGUAGE_RE, required=False, max_length=35, allow_blank=True, default="")
 

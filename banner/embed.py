@@ -8,6 +8,7 @@
   Subresource Integrity hash.
 - ``/c/cmp.css``: the banner's stylesheet.
 """
+import base64
 import hashlib
 import json
 import re
@@ -30,6 +31,17 @@ RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["versio
 @cache
 def _built(name: str) -> str:
     return (DIST / name).read_text(encoding="utf-8")
+
+
+def embed_snippets(base_url: str, site_key: str) -> tuple[str, str]:
+    """The two ways to embed ``site_key``'s banner: the site's script, and the runtime pinned with SRI."""
+    base = base_url.rstrip("/")
+    integrity = "sha384-" + base64.b64encode(hashlib.sha384(_built("cmp.min.js").encode()).digest()).decode()
+    return (
+        f'<script src="{base}/c/{site_key}.js"></script>',
+        f'<script src="{base}/c/v/{RUNTIME_VERSION}/cmp.min.js" data-site="{site_key}"\n'
+        f'        integrity="{integrity}" crossorigin="anonymous"></script>',
+    )
 
 
 def embed_script(request, site_key):

@@ -141,9 +141,16 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # --- HTTP, API and security ----------------------------------------------------
 
 LANGUAGE_CODE = "en"
+# The languages the banner speaks (its interface strings: banner/ui_strings.py), offered in a site's settings.
+LANGUAGES = [
+    ("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español"), ("nl", "Nederlands"),
+    ("sv", "Svenska"), ("da", "Dansk"), ("ja", "日本語"), ("zh", "中文"), ("ar", "العربية"), ("he", "עברית"),
+]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# URLs typed without a scheme are https (Django 6's default; the admin's policy URLs).
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -228,8 +235,9 @@ CMP_PRIVATE_FILES_DIR = Path(env.text("CMP_PRIVATE_FILES_DIR", str(BASE_DIR / "p
 # How long a request's email verification link and its download link stay valid.
 CMP_DSR_VERIFY_HOURS = env.integer("CMP_DSR_VERIFY_HOURS", 72, minimum=1)
 CMP_DSR_DOWNLOAD_HOURS = env.integer("CMP_DSR_DOWNLOAD_HOURS", 168, minimum=1)
-# The platform's public address, for links in emails.
-CMP_PUBLIC_URL = env.text("CMP_PUBLIC_URL", "http://127.0.0.1:8000")
+# The platform's public address, for links in emails and embed snippets. Unset, it
+# follows PORT (what `make run` serves on), so `PORT=9000 make run` links to port 9000.
+CMP_PUBLIC_URL = env.text("CMP_PUBLIC_URL") or f"http://127.0.0.1:{env.integer('PORT', 8000, minimum=1)}"
 # Who gets the daily digest of due and overdue requests.
 CMP_PRIVACY_TEAM_EMAILS = env.items("CMP_PRIVACY_TEAM_EMAILS", "privacy@example.com")
 DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "privacy@example.com")

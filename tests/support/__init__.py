@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,46 @@ def product_server(log_path, database_port=None, redis_url=None, database_query=
         finally:
             proc.kill() if kill else proc.terminate()
             proc.wait(timeout=20)
+
+
+class _FormFields(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.data: list[tuple[str, str]] = []
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
+                self.data.append((name, attrs.get("value", "on" if attrs.get("type") == "checkbox" else "")))
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.data.append((self._select, attrs.get("value", "")))
+        elif tag == "textarea" and name:
+            self._textarea = [name, ""]
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            name, text = self._textarea
+            self.data.append((name, text.removeprefix("\n")))
+            self._textarea = None
+
+
+def form_fields(html: str) -> dict:
+    """What a browser would post from the page's form as it stands: {name: value or [values]}."""
+    parser = _FormFields()
+    parser.feed(html)
+    fields: dict = {}
+    for name, value in parser.data:
+        fields[name] = [*fields[name], value] if isinstance(fields.get(name), list) else (
+            [fields[name], value] if name in fields else value)
+    return fields

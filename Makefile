@@ -27,10 +27,12 @@ migrate: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 
-## Serve the demo site on http://127.0.0.1:$(PORT)/demo/ (SQLite, no other server needed).
+## Serve the demo site on http://127.0.0.1:$(PORT)/demo/ (SQLite, no other server needed),
+## with the scheduled jobs run beside it when due (manage.py run_schedule: no broker needed).
 run: migrate
 	$(BIN)/python manage.py seed_demo
 	@echo "Demo page: http://127.0.0.1:$(PORT)/demo/   API docs: http://127.0.0.1:$(PORT)/api/docs/   Admin: http://127.0.0.1:$(PORT)/admin/"
+	$(BIN)/python manage.py run_schedule & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 ## The code's own checks: style (ruff) and the apps' import contracts (import-linter).

@@ -20,13 +20,18 @@ MAX_SLEEP_SECONDS = 30.0  # look again at least this often (the clock may jump)
 
 def jobs() -> list[str]:
     """The names of the tasks the beat schedule runs."""
-    app.loader.import_default_modules()
     return sorted({entry["task"] for entry in app.conf.beat_schedule.values()})
+
+
+def task(name: str):
+    """The registered task ``name`` (the apps' task modules are imported first: a worker would)."""
+    app.loader.import_default_modules()
+    return app.tasks[name]
 
 
 def run_job(name: str, **kwargs):
     """Run the task ``name`` here and now, as an eager task; returns its result."""
-    return app.tasks[name].apply(kwargs=kwargs, throw=True).get()
+    return task(name).apply(kwargs=kwargs, throw=True).get()
 
 
 class Schedule:

@@ -117,7 +117,8 @@ else:
 
 # --- Celery ------------------------------------------------------------------
 
-CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "memory://")
+# memory://localhost/: kombu warns "No hostname was supplied" on every eagerly sent task without one.
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -149,8 +150,6 @@ LANGUAGES = [
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# URLs typed without a scheme are https (Django 6's default; the admin's policy URLs).
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -263,7 +262,9 @@ CMP_LOCAL_CACHE_SECONDS = env.number("CMP_LOCAL_CACHE_SECONDS", 0.5)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusals_without_traceback": {"()": "cmp.logs.RefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["refusals_without_traceback"]}},
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "WARNING")},
 }
 

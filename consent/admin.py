@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -30,6 +31,7 @@ class PurposeInline(admin.TabularInline):
 class PolicyVersionInline(admin.TabularInline):
     model = PolicyVersion
     extra = 0
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a policy page typed without its scheme
     fields = ("version", "url", "effective_at", "material")
 
 
@@ -47,6 +49,9 @@ class SiteAdmin(admin.ModelAdmin):
     search_fields = ("key", "name")
     inlines = [PurposeInline, PolicyVersionInline]
     readonly_fields = ("refused_origins",)
+
+    class Media:
+        css = {"all": ["consent/admin.css"]}
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

@@ -214,7 +214,7 @@ class NewSiteForm(SiteForm):
     """What a site needs to start: its first policy version's URL besides its settings."""
 
     policy_url = forms.URLField(
-        label="Privacy policy URL", max_length=500,
+        label="Privacy policy URL", max_length=500, assume_scheme="https",
         help_text="Recorded as policy version 1, in force from now. Publish later versions under Policy versions.",
     )
 

@@ -4,6 +4,7 @@ Fixtures live in ``tests/conftest.py``; everything else a test imports from here
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,13 +28,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(condition, seconds=30, what="condition"):
-    """Poll ``condition`` until it is true; fail after ``seconds`` naming ``what`` was awaited."""
+def wait_until(condition, seconds=30, what="condition", every=0.05):
+    """Poll ``condition`` every ``every`` seconds until it is true; fail after ``seconds`` naming ``what``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.05)
+        time.sleep(every)
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
@@ -173,3 +174,39 @@ def form_fields(html: str) -> dict:
         fields[name] = [*fields[name], value] if isinstance(fields.get(name), list) else (
             [fields[name], value] if name in fields else value)
     return fields
+
+
+# What a developer's shell would not have set for `make run`: the suite's own servers and switches.
+NOT_FOR_MAKE_RUN = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",
+                    "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE", "CMP_PUBLIC_URL")
+
+
+def make_run_environment(folder: Path, port: int) -> dict:
+    """The environment of a developer's shell running ``PORT=<port> make run`` on a database of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in NOT_FOR_MAKE_RUN}
+    return {**env, "PORT": str(port), "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}", "PYTHONUNBUFFERED": "1"}
+
+
+@contextmanager
+def make_run(folder: Path, seconds=300):
+    """``make run`` as the README says, on the embedded default; yields (base URL, environment, log path).
+
+    Stopped with its whole process group (make, runserver, run_schedule).
+    """
+    port = free_port()
+    env = make_run_environment(folder, port)
+    log_path = folder / "make-run.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(base + "/healthz", proc, seconds)
+            yield base, env, log_path
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

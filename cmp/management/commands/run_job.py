@@ -4,8 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cmp.celery import app
-from cmp.schedule import jobs, run_job
+from cmp.schedule import jobs, run_job, task
 
 
 class Command(BaseCommand):
@@ -27,7 +26,7 @@ class Command(BaseCommand):
         if not isinstance(arguments, dict):
             raise CommandError("--kwargs must be a JSON object, e.g. '{\"days\": 31}'.")
         try:
-            inspect.signature(app.tasks[name].run).bind(**arguments)
+            inspect.signature(task(name).run).bind(**arguments)
         except TypeError as error:
             raise CommandError(f"{name} does not take {json.dumps(arguments)}: {error}.") from None
         result = run_job(name, **arguments)

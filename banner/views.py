@@ -4,6 +4,7 @@ from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import render
 from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from api.views import ERRORS
@@ -32,6 +33,8 @@ def gpc_json(request):
 
 
 class SiteConfigView(APIView):
+    permission_classes = [AllowAny]  # anyone may ask; the schema says so (security: [{}])
+
     @extend_schema(
         operation_id="banner_config",
         summary="What the banner needs for this site",

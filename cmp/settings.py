@@ -154,6 +154,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG  # serve straight from the apps while developing
+# Files served at the site's root: /favicon.ico, which browsers ask for on every page.
+WHITENOISE_ROOT = BASE_DIR / "cmp" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -188,6 +190,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ConsentStateEnum": ["granted", "denied"]},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "LICENSE": {"name": "Apache-2.0"},  # the LICENSE file at the repository's root
 }
 
 # CORS is decided per site from the database (api/cors.py); nothing is
@@ -237,6 +240,7 @@ CMP_DSR_DOWNLOAD_HOURS = env.integer("CMP_DSR_DOWNLOAD_HOURS", 168, minimum=1)
 # The platform's public address, for links in emails and embed snippets. Unset, it
 # follows PORT (what `make run` serves on), so `PORT=9000 make run` links to port 9000.
 CMP_PUBLIC_URL = env.text("CMP_PUBLIC_URL") or f"http://127.0.0.1:{env.integer('PORT', 8000, minimum=1)}"
+SPECTACULAR_SETTINGS["SERVERS"] = [{"url": CMP_PUBLIC_URL, "description": "This platform (CMP_PUBLIC_URL)"}]
 # Who gets the daily digest of due and overdue requests.
 CMP_PRIVACY_TEAM_EMAILS = env.items("CMP_PRIVACY_TEAM_EMAILS", "privacy@example.com")
 DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "privacy@example.com")

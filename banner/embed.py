@@ -16,7 +16,8 @@ from functools import cache
 from pathlib import Path
 
 from django.http import HttpResponse
-from django.utils.http import parse_etags, quote_etag
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 
 from consent.models import Site
 from consent.sites import site_rules
@@ -76,10 +77,9 @@ def stylesheet(request):
 
 def _cached(request, body: str, content_type: str, cache_control: str) -> HttpResponse:
     etag = quote_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
-    if etag in parse_etags(request.headers.get("If-None-Match", "")):
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    # Weak comparison: a compressed answer's ETag came back weakened (cmp/compression.py).
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        body, content_type=f"{content_type}; charset=utf-8")
     response["ETag"] = etag
     response["Cache-Control"] = cache_control
     # The banner's files are loaded by other sites' pages.

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "api.fastpath.LookupFastPathMiddleware",  # the consent lookup stops here
+    "cmp.compression.CompressionMiddleware",  # brotli or gzip below the lookup (cmp/compression.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, consent_body, http, lookup_url, make_run, wait_until, write_url
+from tests.support import ROOT, check_compression, consent_body, http, lookup_url, make_run, wait_until, write_url
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -204,3 +204,7 @@ def test_readme_shows_each_screenshot():
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 5_000
 
 
+
+
+def test_make_run_compresses_dynamic_answers(served):
+    check_compression(served[0])

@@ -2,6 +2,7 @@
 
 Fixtures live in ``tests/conftest.py``; everything else a test imports from here.
 """
+import gzip
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
+import brotli
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -210,3 +212,38 @@ def make_run(folder: Path, seconds=300):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def fetch(url, **headers):
+    """A GET as a browser would send it: (status, headers, raw body bytes), nothing decoded."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def check_compression(base):
+    """What a server at ``base`` (with the demo site) compresses, and what it never does."""
+    visitor = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
+    for path in ("/c/demo.js", "/api/v1/sites/demo/config?lang=fr", "/demo/"):
+        _, _, plain = fetch(base + path, **{"Accept-Encoding": "identity"})
+        for asked, coding, decode in (("gzip, deflate, br, zstd", "br", brotli.decompress),
+                                      ("gzip, deflate", "gzip", gzip.decompress),
+                                      ("br;q=0, gzip", "gzip", gzip.decompress)):
+            status, headers, body = fetch(base + path, **{"Accept-Encoding": asked})
+            assert status == 200 and headers["Content-Encoding"] == coding, (path, asked, dict(headers))
+            assert "Accept-Encoding" in headers["Vary"], (path, headers["Vary"])
+            assert decode(body) == plain and len(body) < len(plain), path
+            assert int(headers["Content-Length"]) == len(body)
+        _, headers, _ = fetch(base + path, **{"Accept-Encoding": "identity"})
+        assert headers["Content-Encoding"] is None
+    # A compressed answer's weak ETag still revalidates.
+    _, headers, _ = fetch(base + "/c/demo.js", **{"Accept-Encoding": "br"})
+    assert headers["ETag"].startswith('W/"')
+    assert fetch(base + "/c/demo.js", **{"Accept-Encoding": "br", "If-None-Match": headers["ETag"]})[0] == 304
+    # Never: pages for one person (BREACH), and the lookup's hot path.
+    for path in ("/admin/login/", f"/api/v1/sites/demo/decisions/{visitor}"):
+        status, headers, _ = fetch(base + path, **{"Accept-Encoding": "gzip, br"})
+        assert status == 200 and headers["Content-Encoding"] is None, (path, dict(headers))

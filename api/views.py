@@ -9,6 +9,7 @@ documents it for the OpenAPI schema.
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -46,6 +47,7 @@ class WriteRateLimit(BaseThrottle):
 
 class ConsentWriteView(APIView):
     authentication_classes = [SiteApiKeyAuthentication]
+    permission_classes = [AllowAny]  # the banner writes with no key: the schema lists "none" besides the key
     throttle_classes = [WriteRateLimit]
     parser_classes = [LimitedJSONParser, PlainTextJSONParser]
 
@@ -106,6 +108,8 @@ class ConsentWriteView(APIView):
 
 
 class DecisionLookupView(APIView):
+    permission_classes = [AllowAny]  # anyone may ask; the schema says so (security: [{}])
+
     @extend_schema(
         operation_id="lookup_decisions",
         summary="May this tag fire for this visitor?",
@@ -149,11 +153,7 @@ class ReceiptListView(APIView):
             "With `?latest=1` the answer is the latest receipt alone, as a file to download "
             "(`Content-Disposition: attachment`), which is what the banner's 'Download my consent receipt' uses."
         ),
-        parameters=[
-            OpenApiParameter("Authorization", str, location=OpenApiParameter.HEADER, required=False,
-                             description="`Bearer <the visitor's token>`"),
-            OpenApiParameter("latest", bool, description="Only the latest receipt, as an attachment."),
-        ],
+        parameters=[OpenApiParameter("latest", bool, description="Only the latest receipt, as an attachment.")],
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description="`{site, visitor_id, receipts: [...]}`, or one receipt with `?latest=1`."),
             400: OpenApiResponse(s.ErrorSerializer, description="Malformed visitor id."),

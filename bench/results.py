@@ -99,18 +99,19 @@ def write(path: Path, title: str, script: str, measured: list[str], report: str,
     print(text)
 
 
-README_BLOCK = re.compile(r"(<!-- from (?P<path>\S+) -->\n)(?P<rows>.*?)(\n<!-- end -->)", re.S)
+README_BLOCK = re.compile(r"(<!-- from (?P<path>\S+) -->\n)(?P<rows>.*?)(<!-- end -->)", re.S)
 
 
 def readme_blocks(text: str) -> list[tuple[str, str]]:
     """(RESULTS file, rows) of each block the README copies from a RESULTS file."""
-    return [(m["path"], m["rows"]) for m in README_BLOCK.finditer(text)]
+    return [(m["path"], m["rows"].strip("\n")) for m in README_BLOCK.finditer(text)]
 
 
 def copy_into_readme() -> None:
     """Replace each README block with the rows its RESULTS file holds now."""
     readme = ROOT / "README.md"
-    text = README_BLOCK.sub(lambda m: m[1] + readme_rows((ROOT / m["path"]).read_text()) + m[4], readme.read_text())
+    text = README_BLOCK.sub(lambda m: m[1] + readme_rows((ROOT / m["path"]).read_text()) + "\n" + m[4],
+                            readme.read_text())
     readme.write_text(text)
 
 

@@ -1,6 +1,6 @@
 """Expiry and retention at scale on PostgreSQL, against a plain DELETE.
 
-    .venv/bin/python bench/lifecycle/bench_lifecycle.py [--visitors 100000] [--events-per-visitor 10]
+    .venv/bin/python bench/lifecycle/bench_lifecycle.py [--visitors 20000] [--events-per-visitor 50]
 
 Builds a throwaway database (perf_bench_lifecycle) on the local PostgreSQL,
 fills it with visitors whose choices are past the consent lifetime and whose
@@ -30,6 +30,7 @@ MEASURED = ["bench/lifecycle/bench_lifecycle.py", "consent/expiry.py", "audit/re
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmp.settings")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+os.environ.update(DEBUG="0", SECRET_KEY="bench-" + "x" * 50, CMP_RECEIPT_KEYS="bench:" + "ab" * 32)
 os.environ.pop("REDIS_URL", None)
 sys.path.insert(0, str(ROOT))
 from bench import results  # noqa: E402  (after the environment the product reads)
@@ -85,8 +86,8 @@ def timed(fn):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--visitors", type=int, default=100_000)
-    parser.add_argument("--events-per-visitor", type=int, default=10)
+    parser.add_argument("--visitors", type=int, default=20_000)
+    parser.add_argument("--events-per-visitor", type=int, default=50)
     args = parser.parse_args()
     started = datetime.now(UTC)
     events = args.visitors * args.events_per_visitor

@@ -45,3 +45,25 @@ def test_no_server_answers_from_before_a_write_that_returned_through_the_other(t
     with product_server(tmp_path / "a.log") as a, product_server(tmp_path / "b.log") as b:
         flip_and_look(reader=a, writer=b)
         flip_and_look(reader=b, writer=a)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_ten_thousand_alternating_requests_through_two_servers_meet_no_stale_answer(tmp_path):
+    """Writes and lookups alternate between the two servers: each lookup asks the other server about the
+    visitor just written, whose previous answer that server has cached. 5,000 writes, 5,000 lookups."""
+    needs_postgresql_and_redis()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    visitors = [str(uuid.uuid4()) for _ in range(10)]
+    with product_server(tmp_path / "a.log") as a, product_server(tmp_path / "b.log") as b:
+        tokens = {visitor: choose(a, visitor, False) for visitor in visitors}
+        for visitor in visitors:
+            assert analytics(b, visitor)["granted"] is False  # cached by b
+        stale = []
+        for i in range(5000):
+            writer, reader = (a, b) if i % 2 else (b, a)
+            visitor, granted = visitors[i % len(visitors)], (i // len(visitors)) % 2 == 0
+            choose(writer, visitor, granted, tokens[visitor])
+            if analytics(reader, visitor) != {"granted": granted, "reason": "choice"}:
+                stale.append(i)
+        assert not stale, f"{len(stale)} stale answers, first at requests {stale[:5]}"

@@ -263,10 +263,6 @@ CMP_LOOKUP_CACHE_SECONDS = env.integer("CMP_LOOKUP_CACHE_SECONDS", 300, minimum=
 # How long readers may trust the cache without re-checking the database for a
 # failed invalidation; a write that could not reach Redis waits this long.
 CMP_CACHE_LEASE_SECONDS = env.number("CMP_CACHE_LEASE_SECONDS", 1.0, minimum=0.05)
-# How long each process may answer lookups from its own copy of what it read
-# from Redis (0: never; at most CMP_CACHE_LEASE_SECONDS). A write for a
-# visitor another process answered for that recently waits the rest of it.
-CMP_LOCAL_CACHE_SECONDS = env.number("CMP_LOCAL_CACHE_SECONDS", 0.5)
 
 LOGGING = {
     "version": 1,

@@ -9,7 +9,6 @@ anything another app ties to the site with :func:`retire_on_change`).
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -95,37 +94,19 @@ def require_rules(key: str) -> SiteRules:
 def site_rules(key: str, snapshot: cache.Snapshot | None = None) -> SiteRules | None:
     """The rules of the site with this key, or None if there is no such site.
 
-    Each process keeps the rules it loaded, under a version token kept in the
-    cache (:func:`cache_key`); a change of the site replaces the token, so a
-    lookup needs no round trip of its own for the site: pass the
+    Each process keeps the rules it loaded while the site's token in the
+    cache (:func:`cache_key`) stays the same; a change of the site disowns the
+    token, so a lookup needs no round trip of its own for the site: pass the
     :class:`~consent.cache.Snapshot` that also fetched :func:`cache_key`.
     """
     if not SITE_KEY_RE.match(key):
         return None  # cannot be a site; keeps odd input out of cache keys and queries
-    snapshot = snapshot or cache.read(cache_key(key))
-    token = snapshot.get(cache_key(key))
-    kept = _loaded.get(key)
-    if token is not None and kept is not None and kept[0] == (snapshot.epoch, token):
-        return kept[1]
-    rules = _load(key)
-    if rules is None:
-        return None
-    if token is None:
-        token = secrets.token_hex(8)
-        if not cache.fill(snapshot, cache_key(key), token, CACHE_SECONDS):
-            return rules  # no trusted cache: keep nothing, ask the database next time
-    _loaded[key] = ((snapshot.epoch, token), rules)
-    return rules
-
-
-# Rules loaded by this process: site key -> ((epoch, token), SiteRules).
-_loaded: dict[str, tuple[tuple, SiteRules]] = {}
+    return cache.build(snapshot or cache.read(cache_key(key)), cache_key(key), lambda: _load(key), CACHE_SECONDS)
 
 
 def last_loaded(key: str) -> SiteRules | None:
     """The rules this process last loaded for the site, however old: enough to fail closed."""
-    kept = _loaded.get(key)
-    return kept[1] if kept else None
+    return cache.last_built(cache_key(key)) if SITE_KEY_RE.match(key) else None
 
 
 def _load(key: str) -> SiteRules | None:

@@ -1,63 +1,104 @@
-"""Consent writes against a bare insert, and the banner's config with and without an ETag hit.
+"""Consent writes against a bare statement on the same row, and the banner's config with and without an ETag hit.
 
-    .venv/bin/python bench/api/bench_api.py [--seconds 10] [--connections 16]
+    .venv/bin/python bench/api/bench_api.py [--seconds 10] [--rounds 2] [--visitors 20000]
 
-One gunicorn (2 workers) on PostgreSQL and Redis, driven by wrk on 127.0.0.1:
+One gunicorn (2 sync workers) on PostgreSQL and a redis-server of its own,
+driven by wrk (one thread, 16 connections) on 127.0.0.1, rows interleaved,
+``--rounds`` times:
 
-3. ``POST /api/v1/sites/demo/consents`` for a new visitor each time (the
-   banner's first write: validation, the visitor row, the hash-chained audit
-   event, cache invalidation), against a bench-only view that parses the same
-   body and INSERTs the same visitor row, nothing else;
-4. ``GET /api/v1/sites/demo/config`` without, then with ``If-None-Match``
-   carrying its ETag (a 304 with no body).
+- first writes: ``POST /api/v1/sites/demo/consents`` for a new visitor each
+  time (the banner's first write: validation, the visitor row with the first
+  hash-chained audit event, the cache's versions), against
+  ``/bench/bare-insert``: a plain view, through the same middleware, that
+  parses the same body and INSERTs the visitor row, nothing else;
+- later writes: stored visitors (``--visitors``, created through the API
+  first) changing their choice with their token (the row locked, the token
+  checked, the next event of the chain, the versions), against
+  ``/bench/bare-update``: the same body, one UPDATE of the same row; and
+  ``/bench/bare-update-rest``, that UPDATE as a REST framework view, which
+  shows what REST framework itself costs a write (the stored visitors are
+  loaded with COPY as their first write leaves them: bench/stack.py);
+- the config, full body, then with ``If-None-Match`` carrying its ETag (304).
 
-Writes bench/api/RESULTS.md.
+Writes bench/api/RESULTS.md (bench/results.py).
 """
+import argparse
 import sys
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench import stack
+from bench import results, stack
 
-DB = "cmp_bench_api"
+DB = "perf_bench_api"
+MEASURED = ["bench/api/bench_api.py", "bench/lookup/bench_settings.py", "bench/lookup/bench_urls.py", "bench/stack.py",
+            "bench/lua/new_visitor_writes.lua", "bench/lua/returning_writes.lua",
+            "bench/lua/visitors.lua",
+            "api/views.py", "api/serializers.py", "api/parsers.py", "api/authentication.py", "consent/writes.py",
+            "consent/chain.py", "consent/rows.py", "consent/cache.py", "cmp/redis_cache.py", "consent/lookups.py",
+            "delivery/outbox.py", "banner/config.py", "banner/views.py", "cmp/settings.py"]
 
 
 def main():
-    args = stack.arguments()
-    run = f"gunicorn {args.workers} workers, wrk {args.connections} connections, {args.seconds} s each"
-    stack.fresh_database(DB)
-    try:
-        with stack.gunicorn(DB, args.workers) as base:
-            bare = stack.wrk(base + "/bench/bare-insert", args.seconds, args.connections, "new_visitor_writes.lua")
-            stack.psql("TRUNCATE consent_visitor CASCADE", db=DB)
-            writes = stack.wrk(base + "/api/v1/sites/demo/consents", args.seconds, args.connections,
-                               "new_visitor_writes.lua")
-            events = count_rows("consent_consentevent")
-            config_url = base + "/api/v1/sites/demo/config?lang=en"
-            etag = urllib.request.urlopen(config_url).headers["ETag"]
-            config = stack.wrk(config_url, args.seconds, args.connections)
-            config_304 = stack.wrk(config_url, args.seconds, args.connections, headers=[f"If-None-Match: {etag}"])
-    finally:
-        stack.psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visitors", type=int, default=20_000, help="stored visitors the later writes change")
+    args = stack.arguments(parser)
+    started = datetime.now(UTC)
+    names = {
+        "insert": "baseline: bare INSERT of the visitor row",
+        "first": "consent write, new visitor (visitor row + first audit event)",
+        "update": "baseline: bare UPDATE of the visitor row",
+        "update_rest": "the bare UPDATE as a REST framework view",
+        "later": "consent write, stored visitor changing their choice (with its token)",
+        "config": "baseline: config, full body",
+        "config_304": "config, If-None-Match hit (304)",
+    }
+    rows = {key: [] for key in names}
+    with stack.redis_server() as redis_port:
+        stack.fresh_database(DB, redis_port)
+        try:
+            with stack.gunicorn(DB, redis_port, args.workers) as base:
+                stack.load_visitors(DB, args.visitors)
+                config_url = base + "/api/v1/sites/demo/config?lang=en"
+                etag = urllib.request.urlopen(config_url).headers["ETag"]
+
+                def run(path, script=None, script_args=(), headers=()):
+                    return stack.wrk(base + path, args.seconds, args.connections, script, headers, script_args)
+
+                for round_ in range(args.rounds):
+                    fresh = (round_ * 10 + 1) * 10_000_000  # new visitor ids no earlier row used
+                    rows["insert"].append(run("/bench/bare-insert", "new_visitor_writes.lua", [fresh]))
+                    rows["first"].append(run("/api/v1/sites/demo/consents", "new_visitor_writes.lua",
+                                             [fresh + 10_000_000]))
+                    rows["update"].append(run("/", "returning_writes.lua", [args.visitors, "/bench/bare-update"]))
+                    rows["later"].append(run("/", "returning_writes.lua", [args.visitors]))
+                    rows["update_rest"].append(run("/", "returning_writes.lua",
+                                                   [args.visitors, "/bench/bare-update-rest"]))
+                    rows["config"].append(run("/api/v1/sites/demo/config?lang=en"))
+                    rows["config_304"].append(run("/api/v1/sites/demo/config?lang=en", headers=[f"If-None-Match: {etag}"]))
+                events = int(stack.psql("SELECT count(*) FROM consent_consentevent", db=DB)[0])
+                broken = stack.psql("SELECT count(*) FROM (SELECT visitor_id FROM consent_consentevent GROUP BY "
+                                    "visitor_id HAVING count(*) <> count(DISTINCT prev_hash)) AS forked", db=DB)[0]
+        finally:
+            stack.drop_database(DB)
+    run_line = (f"gunicorn {args.workers} sync workers, wrk 1 thread {args.connections} connections, "
+                f"{args.seconds} s a row, {args.rounds} rounds")
+
+    def table(*keys):
+        return stack.rounds_table(run_line, {names[k]: rows[k] for k in keys}, names[keys[0]])
+
+    first, later, config = table("insert", "first"), table("update", "later", "update_rest"), table("config", "config_304")
     report = "\n\n".join([
-        stack.table(run, [("bare INSERT of the visitor row (baseline)", *bare),
-                          ("consent write: visitor + hash-chained audit event", *writes)], bare[0]),
-        f"Audit events in the database after the write run: {events:,}.",
-        stack.table(run, [("config, full body (baseline)", *config), ("config, If-None-Match hit (304)", *config_304)],
-                    config[0]),
+        "Ranges are over the rounds; each share is against the first row of its table, measured in the same round.",
+        "First writes:", first, "Later writes (each stored visitor in turn, so no two requests wait on one row):", later,
+        "The banner's config:", config,
+        f"The {args.visitors:,} stored visitors were loaded with COPY, as their first write leaves them. "
+        f"Audit events in PostgreSQL after the run: {events:,}; visitors whose chain "
+        f"has two events with the same predecessor: {broken}.",
     ])
-    print(report)
-    (Path(__file__).parent / "RESULTS.md").write_text(
-        "# Consent writes and the banner's config\n\nMade by `bench/api/bench_api.py`.\n\n" + report + "\n")
-
-
-def count_rows(table):
-    import subprocess
-
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DB, "-tAc", f"SELECT count(*) FROM {table}"],
-                         capture_output=True, text=True, check=True).stdout
-    return int(out.strip())
+    results.write(Path(__file__).parent / "RESULTS.md", "Consent writes and the banner's config", "bench/api/bench_api.py",
+                  MEASURED, report, "\n\n".join([first, later, config]), started)
 
 
 if __name__ == "__main__":

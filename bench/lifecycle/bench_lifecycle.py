@@ -1,8 +1,8 @@
 """Expiry and retention at scale on PostgreSQL, against a plain DELETE.
 
-    .venv/bin/python bench/lifecycle/bench_lifecycle.py [--visitors 100000] [--events-per-visitor 10]
+    .venv/bin/python bench/lifecycle/bench_lifecycle.py [--visitors 20000] [--events-per-visitor 50]
 
-Builds a throwaway database (cmp_bench_lifecycle) on the local PostgreSQL,
+Builds a throwaway database (perf_bench_lifecycle) on the local PostgreSQL,
 fills it with visitors whose choices are past the consent lifetime and whose
 events are past the retention period (1,000,000 events by default), then
 times, in one run:
@@ -13,22 +13,27 @@ times, in one run:
    events through the audit log's purge path, in batches);
 3. the baseline: a plain ``DELETE`` of the same event rows (data rebuilt).
 
-Writes bench/lifecycle/RESULTS.md.
+Writes bench/lifecycle/RESULTS.md (bench/results.py).
 """
 import argparse
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DB = "cmp_bench_lifecycle"
+DB = "perf_bench_lifecycle"
+MEASURED = ["bench/lifecycle/bench_lifecycle.py", "consent/expiry.py", "audit/retention.py", "audit/purge.py",
+            "audit/checkpoints.py", "consent/chain.py"]
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmp.settings")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+os.environ.update(DEBUG="0", SECRET_KEY="bench-" + "x" * 50, CMP_RECEIPT_KEYS="bench:" + "ab" * 32)
 os.environ.pop("REDIS_URL", None)
 sys.path.insert(0, str(ROOT))
+from bench import results  # noqa: E402  (after the environment the product reads)
 
 
 def psql(sql, db="postgres"):
@@ -36,7 +41,7 @@ def psql(sql, db="postgres"):
 
 
 def fresh_database():
-    psql(f"DROP DATABASE IF EXISTS {DB}")
+    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     psql(f"CREATE DATABASE {DB}")
 
 
@@ -81,9 +86,10 @@ def timed(fn):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--visitors", type=int, default=100_000)
-    parser.add_argument("--events-per-visitor", type=int, default=10)
+    parser.add_argument("--visitors", type=int, default=20_000)
+    parser.add_argument("--events-per-visitor", type=int, default=50)
     args = parser.parse_args()
+    started = datetime.now(UTC)
     events = args.visitors * args.events_per_visitor
 
     fresh_database()
@@ -129,18 +135,15 @@ def main():
             cursor.execute("DELETE FROM consent_consentevent WHERE created_at < now() - interval '730 days'")
         delete_seconds = time.perf_counter() - start
 
-    report = "\n".join([
+    table = "\n".join([
         f"| lifecycle step, PostgreSQL, {events:,} events of {args.visitors:,} visitors | seconds | rows/s | vs plain DELETE |",
         "|---|---:|---:|---:|",
         f"| expiry task: {expired:,} `expiry` events logged in batches of {expiry.BATCH} | {expire_seconds:.1f} | {expired / expire_seconds:,.0f} | — |",
         f"| retention task: {purged:,} visitors and their {events:,} events purged (checkpoint, tombstones) | {purge_seconds:.1f} | {events / purge_seconds:,.0f} | {purge_seconds / delete_seconds:.1f}× |",
         f"| baseline: one plain `DELETE` of {baseline_rows:,} event rows | {delete_seconds:.1f} | {baseline_rows / delete_seconds:,.0f} | 1.0× |",
-        "",
-        f"Events left after retention: {left:,}.",
     ])
-    print(report)
-    (Path(__file__).parent / "RESULTS.md").write_text(
-        "# Expiry and retention at scale\n\nMade by `bench/lifecycle/bench_lifecycle.py`.\n\n" + report + "\n")
+    results.write(Path(__file__).parent / "RESULTS.md", "Expiry and retention at scale", "bench/lifecycle/bench_lifecycle.py",
+                  MEASURED, table + f"\n\nEvents left after retention: {left:,}.", table, started)
     connection.close()
     psql(f"DROP DATABASE IF EXISTS {DB}")
 

@@ -1,62 +1,154 @@
-"""Lookup throughput and latency against the web stack's own ceiling.
+"""The lookup at real traffic, against the web stack's own ceiling and against the peer.
 
-    .venv/bin/python bench/lookup/bench_lookup.py [--seconds 10] [--connections 16]
+    .venv/bin/python bench/lookup/bench_lookup.py [--visitors 100000] [--load api|copy] [--seconds 10] [--rounds 2]
 
-Starts gunicorn (2 workers) on the local PostgreSQL and Redis, with one extra
-bench-only view returning a constant JSON body through the same middleware,
-and drives it with wrk on 127.0.0.1 in the same run: the trivial view (the
-ceiling); the lookup of one known visitor (warm: each process answers from
-its own leased copy, consent/cache.py); lookups spread over 2,000 visitors
-(a process rarely holds a copy of the one asked for: one Redis round trip
-each); and the known visitor again with the copies turned off. Writes
-bench/lookup/RESULTS.md.
+One run, on this machine's PostgreSQL and a redis-server of its own:
+
+1. the product under gunicorn (2 sync workers); ``--visitors`` visitors are
+   created through the consent API (wrk, ``first_writes.lua``) and counted
+   in PostgreSQL, or, with ``--load copy``, the same rows are loaded with
+   COPY (bench/stack.py; the API takes minutes for 100,000 on this machine);
+2. wrk (one thread, 16 connections, 127.0.0.1) then runs each row for
+   ``--seconds``, the rows interleaved, ``--rounds`` times:
+
+   - the baseline: ``/bench/trivial``, a constant body the size of a lookup's
+     answer, answered right after the lookup's fast path, so through the
+     same middleware (bench/lookup/bench_settings.py);
+   - lookups of the stored visitors drawn from a Zipf distribution (s = 1:
+     visitor n is asked for in proportion to 1/n), cold (Redis emptied just
+     before: each first lookup of a visitor reads PostgreSQL), then warm;
+   - the same warm row with ``?purpose=analytics``;
+   - django-cookie-consent 1.0's ``status/`` (bench/peer/), in a bench-only
+     virtual environment, under the same gunicorn settings on the same
+     PostgreSQL server with a Redis cache.
+
+Writes bench/lookup/RESULTS.md (bench/results.py).
 """
-import json
+import argparse
+import contextlib
+import subprocess
 import sys
-import time
-import urllib.request
-import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench import stack
+from bench import results, stack
 
-DB = "cmp_bench_lookup"
-MARK_SECONDS = 2.5  # consent/cache.py: a lookup right after a write reads the database
+DB, PEER_DB = "perf_bench_lookup", "perf_bench_peer"
+PEER_VENV = stack.ROOT / "bench" / "peer" / ".venv"
+PEER_COOKIE = "Cookie: cookie_consent=analytics=2026-11-25T10:00:00|advertising=-1"
+MEASURED = ["bench/lookup/bench_lookup.py", "bench/lookup/bench_settings.py", "bench/lookup/bench_urls.py",
+            "bench/stack.py", "bench/lua/zipf_lookups.lua", "bench/lua/visitors.lua",
+            "bench/peer/settings.py", "bench/peer/requirements.txt", "api/fastpath.py", "api/lookup.py",
+            "consent/lookups.py", "consent/cache.py", "cmp/redis_cache.py", "consent/sites.py",
+            "consent/decisions.py", "consent/client.py", "cmp/settings.py"]
+
+
+def peer_python() -> str:
+    """The bench-only virtual environment of django-cookie-consent (made on first use)."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(stack.ROOT / "bench/peer/requirements.txt")],
+                       check=True)
+    return str(python)
+
+
+def peer_environment(redis_port):
+    return {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "bench.peer.settings", "PEER_DATABASE": PEER_DB,
+            "PEER_REDIS_URL": f"redis://127.0.0.1:{redis_port}/1"}
+
+
+def set_up_peer(python, redis_port):
+    stack.drop_database(PEER_DB)
+    stack.psql(f"CREATE DATABASE {PEER_DB}")
+    env = peer_environment(redis_port)
+    subprocess.run([python, "-m", "django", "migrate", "-v0"], cwd=stack.ROOT, env=env, check=True)
+    groups = "; ".join(f"CookieGroup.objects.create(varname={key!r}, name={key!r})"
+                       for key in ("analytics", "advertising", "recognition"))
+    subprocess.run([python, "-m", "django", "shell", "-c", f"from cookie_consent.models import CookieGroup; {groups}"],
+                   cwd=stack.ROOT, env=env, check=True)
 
 
 def main():
-    args = stack.arguments()
-    stack.fresh_database(DB)
-    try:
-        with stack.gunicorn(DB, args.workers) as base:
-            visitor = str(uuid.uuid4())
-            body = json.dumps({"visitor_id": visitor, "choices": {"analytics": True}, "policy_version": "1"}).encode()
-            urllib.request.urlopen(urllib.request.Request(base + "/api/v1/sites/demo/consents", data=body,
-                                                          headers={"Content-Type": "application/json"}))
-            time.sleep(MARK_SECONDS)
-            lookup = f"{base}/api/v1/sites/demo/decisions/{visitor}"
-            urllib.request.urlopen(lookup)  # warm the cache
-            trivial = stack.wrk(base + "/bench/trivial", args.seconds, args.connections)
-            mine = stack.wrk(lookup, args.seconds, args.connections)
-            stack.wrk(base + "/", 3, args.connections, "many_visitors.lua")  # warm: every visitor cached in Redis
-            spread = stack.wrk(base + "/", args.seconds, args.connections, "many_visitors.lua")
-        with stack.gunicorn(DB, args.workers, CMP_LOCAL_CACHE_SECONDS="0") as base:
-            urllib.request.urlopen(lookup.replace(lookup.split("/api/")[0], base))
-            no_copies = stack.wrk(lookup.replace(lookup.split("/api/")[0], base), args.seconds, args.connections)
-    finally:
-        stack.psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    report = stack.table(
-        f"gunicorn {args.workers} workers, wrk {args.connections} connections, {args.seconds} s each",
-        [("trivial Django view, constant JSON (ceiling)", *trivial),
-         ("consent lookup, known visitor, warm (the process's leased copy)", *mine),
-         ("consent lookup, 2,000 visitors at random (mostly one Redis round trip)", *spread),
-         ("consent lookup, known visitor, copies off (`CMP_LOCAL_CACHE_SECONDS=0`)", *no_copies)],
-        trivial[0],
-    )
-    print(report)
-    (Path(__file__).parent / "RESULTS.md").write_text(
-        "# Lookup against the web stack's ceiling\n\nMade by `bench/lookup/bench_lookup.py`.\n\n" + report + "\n")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visitors", type=int, default=100_000)
+    parser.add_argument("--zipf", type=float, default=1.0, help="the exponent s")
+    parser.add_argument("--load", choices=("api", "copy"), default="api",
+                        help="create the visitors through the API, or load the same rows with COPY (faster)")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the product's processes")
+    parser.add_argument("--compare", action="append", default=[],
+                        help="KEY=VALUE: also the warm row on a second gunicorn with this setting")
+    args = stack.arguments(parser)
+    started = datetime.now(UTC)
+    extra = dict(item.split("=", 1) for item in args.env)
+    compare = dict(item.split("=", 1) for item in args.compare)
+    python = peer_python()
+    zipf = ("zipf_lookups.lua", (args.visitors, args.zipf))
+    rows = {name: [] for name in ("baseline", "cold", "warm", "purpose", "peer", "compared")}
+    with stack.redis_server() as redis_port:
+        stack.fresh_database(DB, redis_port)
+        set_up_peer(python, redis_port)
+        try:
+            with stack.gunicorn(DB, redis_port, args.workers, **extra) as base, \
+                    stack.gunicorn(PEER_DB, redis_port, args.workers, python=python, app="bench.peer.wsgi",
+                                   env=peer_environment(redis_port)) as peer, \
+                    (stack.gunicorn(DB, redis_port, args.workers, **{**extra, **compare}) if compare
+                     else contextlib.nullcontext()) as other:
+                if args.load == "api":
+                    created = stack.create_visitors(base, DB, args.visitors, args.connections)
+                else:
+                    stack.load_visitors(DB, args.visitors)
+                    created = None
+                lookup = base + "/api/v1/sites/demo/decisions/"
+
+                def run(url, script=None, query="", headers=()):
+                    name, script_args = script or (None, ())
+                    return stack.wrk(url, args.seconds, args.connections, name, headers,
+                                     (*script_args, query) if name else ())
+
+                for _ in range(args.rounds):
+                    stack.redis_cli(redis_port, "-n", "0", "flushdb")
+                    rows["cold"].append(run(lookup, zipf))
+                    rows["baseline"].append(run(base + "/bench/trivial"))
+                    rows["warm"].append(run(lookup, zipf))
+                    rows["purpose"].append(run(lookup, zipf, "?purpose=analytics"))
+                    rows["peer"].append(run(peer + "/cookies/status/", headers=[PEER_COOKIE]))
+                    if compare:
+                        rows["compared"].append(run(other + "/api/v1/sites/demo/decisions/", zipf))
+        finally:
+            stack.drop_database(DB)
+            stack.drop_database(PEER_DB)
+    write_report(args, extra, compare, created, rows, started)
+
+
+def write_report(args, extra, compare, created, rows, started):
+    names = {
+        "baseline": "baseline: trivial view, same middleware as the lookup, constant body of a lookup's size",
+        "warm": f"lookup, {args.visitors:,} stored visitors, Zipf s={args.zipf:g}, warm",
+        "purpose": "the same with `?purpose=analytics`",
+        "cold": "lookup, the same Zipf draw, cold (Redis emptied before the row)",
+        "peer": "django-cookie-consent 1.0 `status/` (its own middleware; cookie groups cached in Redis)",
+        "compared": f"the warm row with {', '.join(f'{k}={v}' for k, v in compare.items())}",
+    }
+    if not compare:
+        del names["compared"]
+    table = stack.rounds_table(
+        f"gunicorn {args.workers} sync workers, wrk 1 thread {args.connections} connections, {args.seconds} s a row, "
+        f"{args.rounds} rounds", {names[key]: rows[key] for key in names}, names["baseline"])
+    settings = f" Product settings: {', '.join(f'{k}={v}' for k, v in extra.items())}." if extra else ""
+    report = "\n".join([
+        "Ranges are over the rounds; each share is against the baseline of the same round.",
+        "",
+        table,
+        "",
+        (f"The {args.visitors:,} visitors were created through `POST /api/v1/sites/demo/consents` at "
+         f"{created[0]:,.0f} writes/s ({created[1]} failures) and counted in PostgreSQL." if created else
+         f"The {args.visitors:,} visitors were loaded with COPY as their first write through the API leaves them "
+         "(`--load copy`).") + settings,
+    ])
+    results.write(Path(__file__).parent / "RESULTS.md", "The lookup at real traffic", "bench/lookup/bench_lookup.py",
+                  MEASURED, report, table, started)
 
 
 if __name__ == "__main__":

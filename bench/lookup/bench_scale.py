@@ -1,12 +1,16 @@
-"""Lookup latency with 1,000 visitors against 1,000,000, cache cold and warm.
+"""Lookup latency with 100,000 visitors against 10,000,000, cache cold and warm, and the size on disk.
 
-    .venv/bin/python bench/lookup/bench_scale.py [--sample 1000] [--large 1000000]
+    .venv/bin/python bench/lookup/bench_scale.py [--small 100000] [--large 10000000] [--sample 2000]
 
-For each size, a fresh PostgreSQL database gets that many visitors with a
-choice (one INSERT ... SELECT), the product runs under gunicorn (2 workers),
-and one client looks up the same random sample of visitors twice, one request
-at a time: first with the cache empty (each lookup reads PostgreSQL), then
-again (each lookup is answered from Redis). Writes bench/lookup/SCALE.md.
+For each size, a fresh PostgreSQL database gets that many visitors loaded with
+COPY, as their first write through the API leaves them (bench/stack.py), the
+product runs under gunicorn (2 sync workers) on a redis-server of its own,
+and one client looks up the same number of stored visitors, drawn at random,
+twice, one request at a time: first with Redis emptied (each lookup reads
+PostgreSQL: cold), then again (each is answered from Redis: warm). The two
+sizes are measured in the same run, the small one first. It also reports the
+size on disk of the visitors table (with its indexes) per million visitors.
+Writes bench/lookup/SCALE.md (bench/results.py).
 """
 import argparse
 import random
@@ -14,38 +18,24 @@ import statistics
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench import stack
+from bench import results, stack
 
-DB = "cmp_bench_scale"
-
-
-def visitor_id(i):
-    return f"00000000-0000-4000-8000-{i:012d}"
-
-
-def fill(db, count):
-    """``count`` visitors of the demo site, each with a choice, in one statement."""
-    stack.psql(f"""
-        INSERT INTO consent_visitor (site_id, uuid, token_hash, created_at, updated_at, choices, chosen_at,
-            policy_version, choice_signals, signals, banner_version, language)
-        SELECT (SELECT id FROM consent_site WHERE key = 'demo'),
-               ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
-               md5(i::text) || md5(i::text), now(), now(),
-               '{{"analytics": true, "advertising": false, "recognition": false}}', now(), '1', '{{}}', '{{}}',
-               '1.1.0', 'en'
-        FROM generate_series(1, {count}) AS i;
-        ANALYZE consent_visitor;""", db=db)
+DB = "perf_bench_scale"
+MEASURED = ["bench/lookup/bench_scale.py", "bench/stack.py", "bench/lookup/bench_settings.py", "api/fastpath.py",
+            "api/lookup.py", "consent/lookups.py", "consent/cache.py", "cmp/redis_cache.py", "consent/sites.py",
+            "consent/models.py"]
 
 
 def timed_lookups(base, ids):
     """Milliseconds of each lookup, one at a time."""
     times = []
-    for i in ids:
+    for n in ids:
         started = time.perf_counter()
-        with urllib.request.urlopen(f"{base}/api/v1/sites/demo/decisions/{visitor_id(i)}") as response:
+        with urllib.request.urlopen(f"{base}/api/v1/sites/demo/decisions/{stack.visitor_id(n)}") as response:
             assert b'"reason":"choice"' in response.read(), "the visitor's stored choice should decide"
         times.append((time.perf_counter() - started) * 1000)
     return times
@@ -56,42 +46,49 @@ def summary(times):
     return statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
 
 
-def measure(count, sample):
-    stack.fresh_database(DB)
+def measure(redis_port, count, sample):
+    stack.fresh_database(DB, redis_port)
     started = time.perf_counter()
-    fill(DB, count)
-    filled = time.perf_counter() - started
+    stack.load_visitors(DB, count)
+    loaded = time.perf_counter() - started
+    size = int(stack.psql("SELECT pg_total_relation_size('consent_visitor')", db=DB)[0])
     ids = random.Random(count).sample(range(1, count + 1), sample)
     try:
-        with stack.gunicorn(DB) as base:
-            timed_lookups(base, ids[:50])  # connections, imports and site rules, not measured
-            stack.flush_cache()
+        with stack.gunicorn(DB, redis_port) as base:
+            timed_lookups(base, random.Random(0).sample(range(1, count + 1), 50))  # connections, imports, the site
+            stack.redis_cli(redis_port, "flushdb")
             cold = summary(timed_lookups(base, ids))
             warm = summary(timed_lookups(base, ids))
     finally:
-        stack.psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    return count, filled, cold, warm
+        stack.drop_database(DB)
+    return count, loaded, size, cold, warm
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sample", type=int, default=1000)
-    parser.add_argument("--large", type=int, default=1_000_000)
-    args = parser.parse_args()
-    small = measure(1000, min(args.sample, 1000))
-    large = measure(args.large, args.sample)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--large", type=int, default=10_000_000)
+    parser.add_argument("--sample", type=int, default=2000)
+    args = stack.arguments(parser)
+    started = datetime.now(UTC)
+    with stack.redis_server() as redis_port:
+        small = measure(redis_port, args.small, args.sample)
+        large = measure(redis_port, args.large, args.sample)
     lines = [
-        f"| visitors in PostgreSQL | cold p50 ms | cold p99 ms | warm p50 ms | warm p99 ms | ({args.sample} lookups each, one at a time) |",
-        "|---:|---:|---:|---:|---:|---|",
+        f"| visitors in PostgreSQL ({args.sample:,} lookups of stored visitors each, one at a time) | cold p50 ms | "
+        "cold p99 ms | warm p50 ms | warm p99 ms | visitors table on disk |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
-    for count, filled, (cold50, cold99), (warm50, warm99) in (small, large):
-        lines.append(f"| {count:,} | {cold50:.2f} | {cold99:.2f} | {warm50:.2f} | {warm99:.2f} | filled in {filled:.1f} s |")
-    ratio_cold, ratio_warm = large[2][0] / small[2][0], large[3][0] / small[3][0]
-    lines.append(f"| 1M / 1k | {ratio_cold:.2f}× | | {ratio_warm:.2f}× | | p50 ratios |")
-    report = "\n".join(lines)
-    print(report)
-    (Path(__file__).parent / "SCALE.md").write_text(
-        "# Lookup latency against the number of visitors\n\nMade by `bench/lookup/bench_scale.py`.\n\n" + report + "\n")
+    for count, _, size, (cold50, cold99), (warm50, warm99) in (small, large):
+        lines.append(f"| {count:,} | {cold50:.2f} | {cold99:.2f} | {warm50:.2f} | {warm99:.2f} | "
+                     f"{size / 2**20:,.0f} MiB ({size / 2**20 / count * 1e6:,.0f} MiB per million) |")
+    ratios = [large[i][j] / small[i][j] for i, j in ((3, 0), (3, 1), (4, 0), (4, 1))]
+    lines.append(f"| {args.large:,} / {args.small:,} | {ratios[0]:.2f}× | {ratios[1]:.2f}× | {ratios[2]:.2f}× | "
+                 f"{ratios[3]:.2f}× | |")
+    table = "\n".join(lines)
+    report = "\n\n".join([table, f"Loaded with COPY in {small[1]:.0f} s and {large[1]:.0f} s."])
+    results.write(Path(__file__).parent / "SCALE.md", "Lookup latency against the number of visitors",
+                  "bench/lookup/bench_scale.py", MEASURED, report, table, started)
 
 
 if __name__ == "__main__":

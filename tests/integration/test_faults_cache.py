@@ -2,7 +2,6 @@
 or restarted from an old snapshot: lookups and writes carry on from the
 database, no error reaches a client, and no stale decision is served after
 Redis is back (consent/cache.py explains how)."""
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -55,11 +54,9 @@ def test_redis_down_lookups_and_writes_work_from_the_database(api, demo_site, vi
 @pytest.mark.django_db(transaction=True)  # the invalidation after commit must really run
 def test_redis_unreachable_during_a_write_then_back_serves_no_stale_decision(api, demo_site, visitor_id, cut_able_redis):
     token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
-    time.sleep(1.5)  # past the write's own change mark, so the next lookup caches the grant
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
-    cached = [k for k in caches["default"]._cache.get_client().keys("*visitor:demo:*")]
-    assert cached, "the grant should be cached before the cut"
+    assert caches["default"].get(f"visitor:demo:{visitor_id}") is not None, "the grant should be cached before the cut"
 
     cut_able_redis.cut()
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
@@ -79,7 +76,6 @@ def test_redis_restarted_from_an_older_snapshot_serves_no_stale_decision(api, de
     try:
         with override_settings(CACHES=config):
             token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
-            time.sleep(1.5)
             assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
             assert redis.cli("save") == "OK"  # the snapshot holds the grant
             changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}),

@@ -1,0 +1,69 @@
+"""Web nodes share nothing but PostgreSQL and Redis: a write through one is seen at once through the other.
+
+Two real gunicorn servers on the test's PostgreSQL and Redis (CI's second
+pass): every lookup after a write returned, through either server, answers
+with that write (consent/cache.py, docs/cache.md).
+"""
+import uuid
+
+import pytest
+from django.core.management import call_command
+
+from tests.support import http, needs_postgresql_and_redis, product_server
+
+
+def choose(base, visitor, analytics: bool, token=None):
+    body = {"visitor_id": visitor, "choices": {"analytics": analytics, "advertising": False, "recognition": False},
+            "policy_version": "1", **({"token": token} if token else {})}
+    status, answer = http("POST", f"{base}/api/v1/sites/demo/consents", body)
+    assert status == 201, answer
+    return answer["token"]
+
+
+def analytics(base, visitor):
+    status, answer = http("GET", f"{base}/api/v1/sites/demo/decisions/{visitor}")
+    assert status == 200, answer
+    return answer["decisions"]["analytics"]
+
+
+def flip_and_look(reader, writer, rounds=12):
+    """Write through one server while the other has the old answer cached; the other must answer with the new choice."""
+    visitor = str(uuid.uuid4())
+    token = choose(writer, visitor, True)
+    for round_ in range(rounds):
+        granted = round_ % 2 == 0
+        assert analytics(reader, visitor)["granted"] is granted  # now cached in Redis
+        assert analytics(reader, visitor)["granted"] is granted
+        choose(writer, visitor, not granted, token)
+        assert analytics(reader, visitor) == {"granted": not granted, "reason": "choice"}, f"stale in round {round_}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_server_answers_from_before_a_write_that_returned_through_the_other(tmp_path):
+    needs_postgresql_and_redis()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    with product_server(tmp_path / "a.log") as a, product_server(tmp_path / "b.log") as b:
+        flip_and_look(reader=a, writer=b)
+        flip_and_look(reader=b, writer=a)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_ten_thousand_alternating_requests_through_two_servers_meet_no_stale_answer(tmp_path):
+    """Writes and lookups alternate between the two servers: each lookup asks the other server about the
+    visitor just written, whose previous answer that server has cached. 5,000 writes, 5,000 lookups."""
+    needs_postgresql_and_redis()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    visitors = [str(uuid.uuid4()) for _ in range(10)]
+    with product_server(tmp_path / "a.log") as a, product_server(tmp_path / "b.log") as b:
+        tokens = {visitor: choose(a, visitor, False) for visitor in visitors}
+        for visitor in visitors:
+            assert analytics(b, visitor)["granted"] is False  # cached by b
+        stale = []
+        for i in range(5000):
+            writer, reader = (a, b) if i % 2 else (b, a)
+            visitor, granted = visitors[i % len(visitors)], (i // len(visitors)) % 2 == 0
+            choose(writer, visitor, granted, tokens[visitor])
+            if analytics(reader, visitor) != {"granted": granted, "reason": "choice"}:
+                stale.append(i)
+        assert not stale, f"{len(stale)} stale answers, first at requests {stale[:5]}"

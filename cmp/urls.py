@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("banner.urls")),
+    path("", include("audit.urls")),
     path("privacy/requests/", include("privacy_requests.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -17,7 +17,8 @@ from audit import log
 from . import serializers as s
 
 LARGEST = 2**63 - 1  # the database's bigint
-CACHE = {"Cache-Control": "public, max-age=60"}
+CACHE = {"Cache-Control": "public, max-age=60"}  # a proof: the same for a given tree size
+LATEST = {"Cache-Control": "no-cache"}  # the latest head: checkers must see a new one at once
 
 
 class SignedTreeHeadSerializer(serializers.Serializer):
@@ -97,7 +98,7 @@ class LogHeadView(APIView):
         responses={200: SignedTreeHeadSerializer, 404: NOT_FOUND, 503: UNAVAILABLE},
     )
     def get(self, request, site_key):
-        return Response(log.latest_head(site_key), headers=CACHE)
+        return Response(log.latest_head(site_key), headers=LATEST)
 
 
 class InclusionProofView(APIView):

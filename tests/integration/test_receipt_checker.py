@@ -96,3 +96,21 @@ def test_the_checker_runs_outside_the_platform(api, live_server, receipt, tmp_pa
     run = subprocess.run([sys.executable, "-m", "audit.checker", str(receipt), "--platform", live_server.url, "--jwks", str(jwks)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and "signature does not match" in run.stderr
+
+
+def test_the_readmes_lines_check_a_receipt(live_server, receipt, tmp_path):
+    """README, "Check a receipt yourself": its Python block, run as written, against a live platform."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- check-a-receipt:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    code = block.replace('"https://cmp.example.com"', repr(live_server.url))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE", "REDIS", "CMP_", "DEBUG"))}
+    (tmp_path / "consent-receipt.json").write_text(receipt.read_text())
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("VALID: signed by the platform and leaf 0 of tree head 1")
+    forged = json.loads(receipt.read_text())
+    header, payload, signature = forged["jws"].split(".")
+    forged["jws"] = f"{header}.{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    (tmp_path / "consent-receipt.json").write_text(json.dumps(forged))
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "InvalidSignatureError" in run.stderr

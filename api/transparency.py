@@ -7,7 +7,7 @@ visitor, an auditor, a regulator) against the keys published at
 receipt's holder already knows: an inclusion proof is only given for an event
 named by both its id and its hash. The log itself is ``audit/log.py``.
 """
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -101,36 +101,43 @@ class LogHeadView(APIView):
         return Response(log.latest_head(site_key), headers=LATEST)
 
 
-class InclusionProofView(APIView):
-    @extend_schema(
-        operation_id="log_inclusion_proof",
-        summary="Prove a receipt's event is in the site's log",
-        description=(
-            "The audit path of the event named by `event_id` and `event_hash` (both from its receipt's "
-            "`auditLog`) in a signed tree head: hashing the leaf `SHA-256(0x00 ‖ \"<event_id>:<event_hash>\")` "
-            "up the path must give the head's `root_hash` (RFC 9162 §2.1.3.2)."
-        ),
-        parameters=[InclusionQuery],
-        responses={200: InclusionProofSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
-    )
+class ProofView(APIView):
+    """A proof: the query checked by ``query``, then answered by ``prove``."""
+
+    query: type[serializers.Serializer]
+
     def get(self, request, site_key):
-        query = InclusionQuery(data=request.query_params)
+        query = self.query(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(log.inclusion_proof(site_key, **query.validated_data), headers=CACHE)
+        return Response(self.prove(site_key, **query.validated_data), headers=CACHE)
 
 
-class ConsistencyProofView(APIView):
-    @extend_schema(
-        operation_id="log_consistency_proof",
-        summary="Prove a later tree head extends an earlier one",
-        description=(
-            "The hashes that let anyone recompute both heads' roots (RFC 9162 §2.1.4.2): proof that the tree "
-            "of `second` leaves holds the tree of `first` leaves unchanged as its beginning."
-        ),
-        parameters=[ConsistencyQuery],
-        responses={200: ConsistencyProofSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
-    )
-    def get(self, request, site_key):
-        query = ConsistencyQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        return Response(log.consistency_proof(site_key, **query.validated_data), headers=CACHE)
+@extend_schema_view(get=extend_schema(
+    operation_id="log_inclusion_proof",
+    summary="Prove a receipt's event is in the site's log",
+    description=(
+        "The audit path of the event named by `event_id` and `event_hash` (both from its receipt's "
+        "`auditLog`) in a signed tree head: hashing the leaf `SHA-256(0x00 ‖ \"<event_id>:<event_hash>\")` "
+        "up the path must give the head's `root_hash` (RFC 9162 §2.1.3.2)."
+    ),
+    parameters=[InclusionQuery],
+    responses={200: InclusionProofSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
+))
+class InclusionProofView(ProofView):
+    query = InclusionQuery
+    prove = staticmethod(log.inclusion_proof)
+
+
+@extend_schema_view(get=extend_schema(
+    operation_id="log_consistency_proof",
+    summary="Prove a later tree head extends an earlier one",
+    description=(
+        "The hashes that let anyone recompute both heads' roots (RFC 9162 §2.1.4.2): proof that the tree "
+        "of `second` leaves holds the tree of `first` leaves unchanged as its beginning."
+    ),
+    parameters=[ConsistencyQuery],
+    responses={200: ConsistencyProofSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
+))
+class ConsistencyProofView(ProofView):
+    query = ConsistencyQuery
+    prove = staticmethod(log.consistency_proof)

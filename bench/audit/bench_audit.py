@@ -316,7 +316,7 @@ def main():
     parser.add_argument("--big-log", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()[0]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     reset_database()
@@ -370,7 +370,9 @@ def main():
         "",
         f"`.venv/bin/python bench/audit/bench_audit.py` at commit {commit}{' (with uncommitted changes)' if dirty else ''}, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC — PostgreSQL {pg // 10000}.{pg % 10000}, {cpu} CPU cores, "
-        f"Django {django.get_version()}, {args.workers} writer processes; whole run {total_s:.0f} s.",
+        f"Django {django.get_version()}, {args.workers} writer processes; whole run {total_s:.0f} s. "
+        f"Load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (the machine is shared: "
+        "compare the rows of one run with each other, not with another run's).",
         "",
         "## Appends (real write path: visitor row lock, decision, event; two events per visitor, the second written by another process)",
         "",

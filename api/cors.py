@@ -2,11 +2,15 @@
 
 django-cors-headers asks every receiver of ``check_request_enabled``; this one
 says yes when the request's Origin is one of the site's ``allowed_origins``.
+A refused origin is noted for the site's admin page (``consent/refused_origins.py``),
+unless it is the platform's own (its pages call the API same-origin).
 """
 import re
 
 from corsheaders.signals import check_request_enabled
+from django.core.exceptions import DisallowedHost
 
+from consent.refused_origins import note_refused
 from consent.sites import site_rules
 
 SITE_PATH = re.compile(r"^/api/v1/sites/(?P<key>[^/]+)/")
@@ -21,7 +25,20 @@ def origin_allowed_for_site(sender, request, **kwargs):
     rules = getattr(request, "site_rules", None)
     if rules is None or rules.key != match["key"]:
         rules = site_rules(match["key"])
-    return rules is not None and origin in rules.origins
+    if rules is None:
+        return False
+    if origin in rules.origins:
+        return True
+    if origin != _own_origin(request):
+        note_refused(rules.key, origin)
+    return False
+
+
+def _own_origin(request) -> str | None:
+    try:
+        return f"{request.scheme}://{request.get_host()}"
+    except DisallowedHost:  # the lookup's fast path answers before CommonMiddleware checks the host
+        return None
 
 
 def connect_cors():

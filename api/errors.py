@@ -11,7 +11,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -94,6 +94,8 @@ def _error(exc) -> tuple[int, dict, dict | None] | None:
         headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else None
         code = CODES.get(type(exc), exc.default_code)
         return exc.status_code, error_body(code, _plain(exc.detail)), headers
+    if isinstance(exc, Http404):  # REST framework's own 404s (an unknown ?format=, say)
+        return 404, error_body("not_found", str(exc) or "Not found."), None
     if isinstance(exc, RequestDataTooBig):
         return 413, error_body("payload_too_large", "The request body is too large."), None
     if isinstance(exc, DatabaseError):

@@ -5,10 +5,14 @@ here); checks against the site's own purposes and policies live in
 ``consent/writes.py``. Response serializers exist to document the shapes in
 the OpenAPI schema.
 """
+import re
+
 from rest_framework import serializers
 
 from consent import decisions
 from consent.models import LANGUAGE_RE
+
+LANGUAGE_OR_BLANK = re.compile(f"^$|{LANGUAGE_RE.pattern}")
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -50,9 +54,13 @@ class ConsentWriteSerializer(serializers.Serializer):
         help_text="Purpose key to true (allowed) or false (refused). Omit for a signal-only write.",
     )
     signals = SignalsField(required=False, default=dict)
-    policy_version = serializers.CharField(required=False, max_length=32, allow_blank=True, allow_null=True)
+    policy_version = serializers.CharField(
+        required=False, max_length=32, allow_null=True,
+        help_text="The policy version the visitor was shown; omitted or null: the version in force.",
+    )
     banner_version = serializers.CharField(required=False, max_length=32, allow_blank=True, default="")
-    language = serializers.RegexField(LANGUAGE_RE, required=False, max_length=35, allow_blank=True, default="")
+    # Blank is allowed (and the default), so the documented pattern admits it too.
+    language = serializers.RegexField(LANGUAGE_OR_BLANK, required=False, max_length=35, allow_blank=True, default="")
 
     def validate(self, attrs):
         if "choices" not in attrs and not attrs.get("signals"):

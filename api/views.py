@@ -8,6 +8,7 @@ documents it for the OpenAPI schema.
 """
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -18,6 +19,7 @@ from consent.models import EXAMPLE_VISITOR, parse_visitor_id
 from consent.sites import SITE_KEY_RE, require_rules
 from consent.writes import ConsentWrite, record_consent
 
+from . import examples
 from . import serializers as s
 from .authentication import SiteApiKeyAuthentication, SiteServer, VisitorTokenAuthentication
 from .lookup import decision_fields, lookup_decisions
@@ -45,6 +47,7 @@ class WriteRateLimit(BaseThrottle):
 
 class ConsentWriteView(APIView):
     authentication_classes = [SiteApiKeyAuthentication]
+    permission_classes = [AllowAny]  # the banner writes with no key: the schema lists "none" besides the key
     throttle_classes = [WriteRateLimit]
     parser_classes = [LimitedJSONParser, PlainTextJSONParser]
 
@@ -69,43 +72,8 @@ class ConsentWriteView(APIView):
             **ERRORS,
         },
         examples=[
-            OpenApiExample(
-                "First write from the banner",
-                request_only=True,
-                value={
-                    "visitor_id": EXAMPLE_VISITOR,
-                    "choices": {"analytics": True, "advertising": False, "recognition": False},
-                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-                    "policy_version": "3",
-                    "banner_version": "1.0.0",
-                    "language": "fr",
-                },
-            ),
-            OpenApiExample(
-                "Recorded",
-                response_only=True,
-                status_codes=["201"],
-                value={
-                    "visitor_id": EXAMPLE_VISITOR,
-                    "token": "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA",
-                    "regime": "opt_in",
-                    "policy_version": "3",
-                    "decisions": {
-                        "authentication": {"granted": True, "reason": "essential"},
-                        "security": {"granted": True, "reason": "essential"},
-                        "analytics": {"granted": True, "reason": "choice"},
-                        "advertising": {"granted": False, "reason": "choice"},
-                        "recognition": {"granted": False, "reason": "choice"},
-                    },
-                    "ad_personalization": {"granted": False, "reason": "choice"},
-                    "consent_mode": {
-                        "ad_personalization": "denied", "ad_storage": "denied", "ad_user_data": "denied",
-                        "analytics_storage": "granted", "functionality_storage": "granted",
-                        "personalization_storage": "denied", "security_storage": "granted",
-                    },
-                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-                },
-            ),
+            OpenApiExample("First write from the banner", request_only=True, value=examples.WRITE_BODY),
+            OpenApiExample("Recorded", response_only=True, status_codes=["201"], value=examples.WRITE_ANSWER),
         ],
     )
     def post(self, request, site_key):
@@ -140,6 +108,8 @@ class ConsentWriteView(APIView):
 
 
 class DecisionLookupView(APIView):
+    permission_classes = [AllowAny]  # anyone may ask; the schema says so (security: [{}])
+
     @extend_schema(
         operation_id="lookup_decisions",
         summary="May this tag fire for this visitor?",
@@ -151,31 +121,7 @@ class DecisionLookupView(APIView):
         parameters=[OpenApiParameter("purpose", str, description="Only this purpose (e.g. analytics).")],
         responses={200: s.DecisionsResponseSerializer, **ERRORS},
         examples=[
-            OpenApiExample(
-                "Unknown visitor in an opt-in region",
-                response_only=True,
-                value={
-                    "site": "demo",
-                    "visitor_id": EXAMPLE_VISITOR,
-                    "regime": "opt_in",
-                    "policy_version": "3",
-                    "decisions": {
-                        "authentication": {"granted": True, "reason": "essential"},
-                        "security": {"granted": True, "reason": "essential"},
-                        "analytics": {"granted": False, "reason": "default_opt_in"},
-                        "advertising": {"granted": False, "reason": "default_opt_in"},
-                        "recognition": {"granted": False, "reason": "default_opt_in"},
-                    },
-                    "ad_personalization": {"granted": False, "reason": "default_opt_in"},
-                    "consent_mode": {
-                        "ad_personalization": "denied", "ad_storage": "denied", "ad_user_data": "denied",
-                        "analytics_storage": "denied", "functionality_storage": "granted",
-                        "personalization_storage": "denied", "security_storage": "granted",
-                    },
-                    "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-                    "needs_choice": True,
-                },
-            )
+            OpenApiExample("Unknown visitor in an opt-in region", response_only=True, value=examples.LOOKUP_ANSWER),
         ],
     )
     def get(self, request, site_key, visitor_id):
@@ -210,11 +156,7 @@ class ReceiptListView(APIView):
             "With `?latest=1` the answer is the latest receipt alone, as a file to download "
             "(`Content-Disposition: attachment`), which is what the banner's 'Download my consent receipt' uses."
         ),
-        parameters=[
-            OpenApiParameter("Authorization", str, location=OpenApiParameter.HEADER, required=False,
-                             description="`Bearer <the visitor's token>`"),
-            OpenApiParameter("latest", bool, description="Only the latest receipt, as an attachment."),
-        ],
+        parameters=[OpenApiParameter("latest", bool, description="Only the latest receipt, as an attachment.")],
         responses={
             200: RECEIPTS,
             400: OpenApiResponse(s.ErrorSerializer, description="Malformed visitor id."),

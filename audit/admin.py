@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from consent.admin import ReadOnlyAdmin
@@ -104,13 +104,33 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     Auditors (the ``auditor`` group: view permissions only) can do all of it and change nothing.
     """
 
-    list_display = ("created_at", "site", "visitor", "source", "regime", "region", "policy_version", "history_link")
+    list_display = ("created_at", "site_key", "visitor_short", "source", "chosen", "regime", "region", "policy_version",
+                    "history_link")
     list_filter = ("site", DateRangeFilter, "source", PurposeFilter, DecisionFilter, "region", "regime")
     search_fields = ("visitor__uuid",)
     date_hierarchy = "created_at"
     list_select_related = ("site", "visitor")
     readonly_fields = ("prev_hash", "event_hash")
     change_list_template = "admin/consent/consentevent/change_list.html"
+
+    @admin.display(description="Site", ordering="site__key")
+    def site_key(self, obj):
+        return obj.site.key
+
+    @admin.display(description="Visitor")
+    def visitor_short(self, obj):
+        # The first block of the UUID tells visitors apart on a page; the whole id is in the tooltip and the history.
+        uuid = str(obj.visitor.uuid)
+        return format_html('<span title="{}">{}…</span>', uuid, uuid[:8])
+
+    @admin.display(description="Chosen")
+    def chosen(self, obj):
+        """A mark per purpose chosen: ✓ granted, ✗ refused (the full words in the tooltip); — for none."""
+        if not obj.choices:
+            return "—"
+        return format_html_join(" ", '<span class="cmp-mark" title="{0}: {1}" aria-label="{0}: {1}">{2}{3}</span>', (
+            (key, "granted" if granted else "refused", key[:3].capitalize(), "✓" if granted else "✗")
+            for key, granted in obj.choices.items()))
 
     @admin.display(description="History")
     def history_link(self, obj):

@@ -8,6 +8,7 @@
   Subresource Integrity hash.
 - ``/c/cmp.css``: the banner's stylesheet.
 """
+import base64
 import hashlib
 import json
 import re
@@ -15,7 +16,8 @@ from functools import cache
 from pathlib import Path
 
 from django.http import HttpResponse
-from django.utils.http import parse_etags, quote_etag
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 
 from consent.models import Site
 from consent.sites import site_rules
@@ -23,13 +25,24 @@ from consent.sites import site_rules
 DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
 RELEASES = DIST.parent / "releases"  # earlier versions, kept byte for byte (see its README)
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
-# One version for the runtime: package.json's (cmp.js repeats it; tests/api/test_banner_build.py checks).
+# One version for the runtime: package.json's (the build puts it in the runtime; tests/api/test_banner_build.py checks).
 RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["version"]
 
 
 @cache
 def _built(name: str) -> str:
     return (DIST / name).read_text(encoding="utf-8")
+
+
+def embed_snippets(base_url: str, site_key: str) -> tuple[str, str]:
+    """The two ways to embed ``site_key``'s banner: the site's script, and the runtime pinned with SRI."""
+    base = base_url.rstrip("/")
+    integrity = "sha384-" + base64.b64encode(hashlib.sha384(_built("cmp.min.js").encode()).digest()).decode()
+    return (
+        f'<script src="{base}/c/{site_key}.js"></script>',
+        f'<script src="{base}/c/v/{RUNTIME_VERSION}/cmp.min.js" data-site="{site_key}"\n'
+        f'        integrity="{integrity}" crossorigin="anonymous"></script>',
+    )
 
 
 def embed_script(request, site_key):
@@ -64,10 +77,9 @@ def stylesheet(request):
 
 def _cached(request, body: str, content_type: str, cache_control: str) -> HttpResponse:
     etag = quote_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
-    if etag in parse_etags(request.headers.get("If-None-Match", "")):
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    # Weak comparison: a compressed answer's ETag came back weakened (cmp/compression.py).
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        body, content_type=f"{content_type}; charset=utf-8")
     response["ETag"] = etag
     response["Cache-Control"] = cache_control
     # The banner's files are loaded by other sites' pages.

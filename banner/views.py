@@ -2,8 +2,9 @@
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import render
-from django.utils.http import parse_etags
+from django.utils.cache import get_conditional_response
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from api.views import ERRORS
@@ -32,6 +33,8 @@ def gpc_json(request):
 
 
 class SiteConfigView(APIView):
+    permission_classes = [AllowAny]  # anyone may ask; the schema says so (security: [{}])
+
     @extend_schema(
         operation_id="banner_config",
         summary="What the banner needs for this site",
@@ -49,6 +52,7 @@ class SiteConfigView(APIView):
         # The regime depends on the country header, so caches must key on it.
         vary = ", ".join(filter(None, ["Origin", settings.CMP_COUNTRY_HEADER]))
         headers = {"ETag": etag, "Cache-Control": "public, max-age=60", "Vary": vary}
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        # Weak comparison: a compressed answer's ETag came back weakened (cmp/compression.py).
+        if get_conditional_response(request, etag=etag) is not None:
             return HttpResponseNotModified(headers=headers)
         return HttpResponse(body, content_type="application/json", headers=headers)

@@ -30,7 +30,9 @@ app.conf.beat_schedule = {
     "privacy-team-digest": {"task": "privacy_requests.tasks.send_daily_digest", "schedule": crontab(hour=7, minute=0)},
     # Provable consent: seal the log under a Merkle root, and keep the dashboard's rollups fresh.
     "audit-checkpoint": {"task": "audit.tasks.audit_checkpoint", "schedule": 600.0},
-    # Today and yesterday, so the last events of a day are counted after midnight too.
+    # Today's counts every minute, so the dashboard follows the choices within minutes; today and
+    # yesterday every 15 minutes, so the last events of a day are counted after midnight too.
+    "refresh-rollups-today": {"task": "audit.tasks.refresh_rollups", "schedule": 60.0, "kwargs": {"days": 1}},
     "refresh-rollups": {"task": "audit.tasks.refresh_rollups", "schedule": crontab(minute="*/15"), "kwargs": {"days": 2}},
 }
 

@@ -35,27 +35,21 @@ class Environment:
         return value in TRUE
 
     def integer(self, name: str, default: int, minimum: int = 0) -> int:
-        value = self.environ.get(name)
-        if value is None:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            return self._problem(name, value, f"a whole number (at least {minimum})", default)
-        if number < minimum:
-            return self._problem(name, value, f"a whole number of at least {minimum}", default)
-        return number
+        return self._number(name, default, int, minimum, "a whole number")
 
     def number(self, name: str, default: float, minimum: float = 0.0) -> float:
+        return self._number(name, default, float, minimum, "a number")
+
+    def _number(self, name, default, kind, minimum, what):
         value = self.environ.get(name)
         if value is None:
             return default
         try:
-            number = float(value)
+            number = kind(value)
         except ValueError:
-            return self._problem(name, value, f"a number (at least {minimum:g})", default)
-        if not number >= minimum:
-            return self._problem(name, value, f"a number of at least {minimum:g}", default)
+            number = None
+        if number is None or not number >= minimum:
+            return self._problem(name, value, f"{what} of at least {minimum:g}", default)
         return number
 
     def items(self, name: str, default: str = "") -> list[str]:

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "api.fastpath.LookupFastPathMiddleware",  # the consent lookup stops here
+    "cmp.compression.CompressionMiddleware",  # brotli or gzip below the lookup (cmp/compression.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,7 +118,8 @@ else:
 
 # --- Celery ------------------------------------------------------------------
 
-CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "memory://")
+# memory://localhost/: kombu warns "No hostname was supplied" on every eagerly sent task without one.
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -141,6 +143,15 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # --- HTTP, API and security ----------------------------------------------------
 
 LANGUAGE_CODE = "en"
+# The languages the platform's own texts are translated into (the banner's
+# interface strings, the request form, its pages and its emails), one gettext
+# catalog each under locale/ (README, "Translations"). A site may list other
+# languages: their visitors get these texts in English.
+LANGUAGES = [
+    ("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español"), ("nl", "Nederlands"),
+    ("sv", "Svenska"), ("da", "Dansk"), ("ja", "日本語"), ("zh-hans", "简体中文"), ("ar", "العربية"), ("he", "עברית"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -148,6 +159,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG  # serve straight from the apps while developing
+# Files served at the site's root: /favicon.ico, which browsers ask for on every page.
+WHITENOISE_ROOT = BASE_DIR / "cmp" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -182,6 +195,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ConsentStateEnum": ["granted", "denied"]},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "LICENSE": {"name": "Apache-2.0"},  # the LICENSE file at the repository's root
 }
 
 # CORS is decided per site from the database (api/cors.py); nothing is
@@ -228,8 +242,10 @@ CMP_PRIVATE_FILES_DIR = Path(env.text("CMP_PRIVATE_FILES_DIR", str(BASE_DIR / "p
 # How long a request's email verification link and its download link stay valid.
 CMP_DSR_VERIFY_HOURS = env.integer("CMP_DSR_VERIFY_HOURS", 72, minimum=1)
 CMP_DSR_DOWNLOAD_HOURS = env.integer("CMP_DSR_DOWNLOAD_HOURS", 168, minimum=1)
-# The platform's public address, for links in emails.
-CMP_PUBLIC_URL = env.text("CMP_PUBLIC_URL", "http://127.0.0.1:8000")
+# The platform's public address, for links in emails and embed snippets. Unset, it
+# follows PORT (what `make run` serves on), so `PORT=9000 make run` links to port 9000.
+CMP_PUBLIC_URL = env.text("CMP_PUBLIC_URL") or f"http://127.0.0.1:{env.integer('PORT', 8000, minimum=1)}"
+SPECTACULAR_SETTINGS["SERVERS"] = [{"url": CMP_PUBLIC_URL, "description": "This platform (CMP_PUBLIC_URL)"}]
 # Who gets the daily digest of due and overdue requests.
 CMP_PRIVACY_TEAM_EMAILS = env.items("CMP_PRIVACY_TEAM_EMAILS", "privacy@example.com")
 DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "privacy@example.com")
@@ -255,7 +271,9 @@ CMP_LOCAL_CACHE_SECONDS = env.number("CMP_LOCAL_CACHE_SECONDS", 0.5)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusals_without_traceback": {"()": "cmp.logs.RefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["refusals_without_traceback"]}},
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "WARNING")},
 }
 

@@ -6,6 +6,8 @@ their texts and add purposes of its own; the signals act on the keys
 """
 from django.db.models.signals import post_save
 
+from .models import Purpose, Site
+
 DEFAULT_PURPOSES = [
     {
         "key": "authentication",
@@ -72,12 +74,8 @@ def create_default_purposes(site, purpose_model):
 
 def _on_site_created(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        from .models import Purpose
-
         create_default_purposes(instance, Purpose)
 
 
 def connect_defaults():
-    from .models import Site
-
     post_save.connect(_on_site_created, sender=Site, dispatch_uid="default-purposes")

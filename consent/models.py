@@ -35,7 +35,8 @@ def _error_if(condition, field, message):
 class Site(models.Model):
     """One website: one brand in one country, with its own banner and rules."""
 
-    key = models.SlugField(max_length=64, unique=True, help_text="Used in the embed URL: /c/<key>.js")
+    # Help texts are HTML in Django's forms and admin: the placeholder's brackets are entities.
+    key = models.SlugField(max_length=64, unique=True, help_text="Used in the embed URL: /c/&lt;key&gt;.js")
     name = models.CharField(max_length=200)
     allowed_origins = models.JSONField(
         default=list,

@@ -52,7 +52,7 @@ class WriteResult:
 
 def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, now=None) -> WriteResult:
     now = now or timezone.now()
-    _check_against_site(rules, write)
+    _check_against_site(rules, write, now)
     try:
         return _record(rules, write, client, now)
     except IntegrityError:
@@ -234,12 +234,11 @@ def _apply(visitor: Visitor, write: ConsentWrite, signals: decisions.Signals, ru
     visitor.choices = {key: value for key, value in write.choices.items() if key not in essentials}
     visitor.chosen_at = now
     visitor.choice_signals = signals.as_dict()
-    current = rules.current_policy(now)
-    visitor.policy_version = write.policy_version or (current.version if current else "")
+    visitor.policy_version = write.policy_version or rules.current_policy(now).version  # one exists: checked first
 
 
-def _check_against_site(rules: SiteRules, write: ConsentWrite) -> None:
-    """Reject writes naming purposes or policies the site does not have."""
+def _check_against_site(rules: SiteRules, write: ConsentWrite, now) -> None:
+    """Reject writes naming purposes or policies the site does not have, and choices no policy covers."""
     known = rules.purpose_keys
     for key, granted in (write.choices or {}).items():
         if key not in known:
@@ -250,3 +249,8 @@ def _check_against_site(rules: SiteRules, write: ConsentWrite) -> None:
         raise Forbidden("api_key_required", "signals.lat is reported by apps and servers with the site's API key (Authorization: Bearer cmp_…).")
     if write.policy_version and not rules.knows_policy(write.policy_version):
         raise Invalid("unknown_policy_version", f"Site '{rules.key}' has no policy version '{write.policy_version}'.")
+    if write.choices is not None and not write.policy_version and rules.current_policy(now) is None:
+        # A choice without a version would stand on the server but not in the banner, which
+        # keeps a choice only while its version is in force: refuse it rather than disagree.
+        raise Invalid("no_policy_version", f"Site '{rules.key}' has no policy version in force, so no choice can be "
+                      "recorded yet: publish one in the admin under Policy versions.")

@@ -208,8 +208,9 @@ def test_non_material_policy_change_keeps_choice(api, demo_site, visitor_id):
 
 def test_same_visitor_id_on_two_sites_is_two_visitors(api, demo_site, visitor_id):
     from consent.models import Site
+    from consent.site_setup import create_site
 
-    Site.objects.create(key="other", name="Other")
+    create_site(Site(key="other", name="Other"), "https://other.example/privacy")
     post(api, consent_body(visitor_id))
     response = api.post(write_url("other"), consent_body(visitor_id, policy_version=None), format="json")
     assert response.status_code == 201  # no token needed: it is a new visitor there

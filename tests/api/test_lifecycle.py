@@ -19,16 +19,8 @@ from delivery import tasks, webhooks
 from delivery.models import OutboxMessage, WebhookEndpoint
 from privacy_requests import service as request_service
 from tests.support import consent_body, lookup_url, write_url
-from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)  # deliveries are queued on commit
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -50,7 +50,9 @@ def exercise(operation, statuses):
     def run(case):
         if case.path_parameters and hash(repr(case.path_parameters)) % 2:
             case.path_parameters["site_key"] = "demo"
-        response = case.call_and_validate(excluded_checks=[checks.positive_data_acceptance])
+        # The in-process WSGI call does not decode a compressed body (cmp/compression.py): ask for none.
+        response = case.call_and_validate(headers={"Accept-Encoding": "identity"},
+                                          excluded_checks=[checks.positive_data_acceptance])
         statuses.append(response.status_code)
 
     run()

@@ -2,8 +2,10 @@
 
 Fixtures live in ``tests/conftest.py``; everything else a test imports from here.
 """
+import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,11 +13,15 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 
+import brotli
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from api.examples import WRITE_BODY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,13 +32,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(condition, seconds=30, what="condition"):
-    """Poll ``condition`` until it is true; fail after ``seconds`` naming ``what`` was awaited."""
+def wait_until(condition, seconds=30, what="condition", every=0.05):
+    """Poll ``condition`` every ``every`` seconds until it is true; fail after ``seconds`` naming ``what``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.05)
+        time.sleep(every)
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
@@ -72,16 +78,8 @@ def lookup_url(visitor, site="demo"):
 
 
 def consent_body(visitor, **overrides):
-    body = {
-        "visitor_id": visitor,
-        "choices": {"analytics": True, "advertising": False, "recognition": False},
-        "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-        "policy_version": "1",
-        "banner_version": "1.0.0",
-        "language": "en",
-    }
-    body.update(overrides)
-    return body
+    """The API's documented write example, for ``visitor`` on the demo site (policy 1, English)."""
+    return {**WRITE_BODY, "visitor_id": visitor, "policy_version": "1", "language": "en", **overrides}
 
 
 def needs_postgresql():
@@ -129,3 +127,117 @@ def product_server(log_path, database_port=None, redis_url=None, database_query=
         finally:
             proc.kill() if kill else proc.terminate()
             proc.wait(timeout=20)
+
+
+class _FormFields(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.data: list[tuple[str, str]] = []
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
+                self.data.append((name, attrs.get("value", "on" if attrs.get("type") == "checkbox" else "")))
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.data.append((self._select, attrs.get("value", "")))
+        elif tag == "textarea" and name:
+            self._textarea = [name, ""]
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            name, text = self._textarea
+            self.data.append((name, text.removeprefix("\n")))
+            self._textarea = None
+
+
+def form_fields(html: str) -> dict:
+    """What a browser would post from the page's form as it stands: {name: value or [values]}."""
+    parser = _FormFields()
+    parser.feed(html)
+    fields: dict = {}
+    for name, value in parser.data:
+        fields[name] = [*fields[name], value] if isinstance(fields.get(name), list) else (
+            [fields[name], value] if name in fields else value)
+    return fields
+
+
+# What a developer's shell would not have set for `make run`: the suite's own servers and switches.
+NOT_FOR_MAKE_RUN = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",
+                    "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE", "CMP_PUBLIC_URL")
+
+
+def make_run_environment(folder: Path, port: int) -> dict:
+    """The environment of a developer's shell running ``PORT=<port> make run`` on a database of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in NOT_FOR_MAKE_RUN}
+    return {**env, "PORT": str(port), "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}", "PYTHONUNBUFFERED": "1"}
+
+
+@contextmanager
+def make_run(folder: Path, seconds=300):
+    """``make run`` as the README says, on the embedded default; yields (base URL, environment, log path).
+
+    Stopped with its whole process group (make, runserver, run_schedule).
+    """
+    port = free_port()
+    env = make_run_environment(folder, port)
+    log_path = folder / "make-run.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(base + "/healthz", proc, seconds)
+            yield base, env, log_path
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def fetch(url, **headers):
+    """A GET as a browser would send it: (status, headers, raw body bytes), nothing decoded."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def check_compression(base):
+    """What a server at ``base`` (with the demo site) compresses, and what it never does."""
+    visitor = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
+    for path in ("/c/demo.js", "/api/v1/sites/demo/config?lang=fr", "/demo/"):
+        _, _, plain = fetch(base + path, **{"Accept-Encoding": "identity"})
+        for asked, coding, decode in (("gzip, deflate, br, zstd", "br", brotli.decompress),
+                                      ("gzip, deflate", "gzip", gzip.decompress),
+                                      ("br;q=0, gzip", "gzip", gzip.decompress)):
+            status, headers, body = fetch(base + path, **{"Accept-Encoding": asked})
+            assert status == 200 and headers["Content-Encoding"] == coding, (path, asked, dict(headers))
+            assert "Accept-Encoding" in headers["Vary"], (path, headers["Vary"])
+            assert decode(body) == plain and len(body) < len(plain), path
+            assert int(headers["Content-Length"]) == len(body)
+        _, headers, _ = fetch(base + path, **{"Accept-Encoding": "identity"})
+        assert headers["Content-Encoding"] is None
+    # A compressed answer's weak ETag still revalidates.
+    _, headers, _ = fetch(base + "/c/demo.js", **{"Accept-Encoding": "br"})
+    assert headers["ETag"].startswith('W/"')
+    assert fetch(base + "/c/demo.js", **{"Accept-Encoding": "br", "If-None-Match": headers["ETag"]})[0] == 304
+    # Never: pages for one person (BREACH), and the lookup's hot path.
+    for path in ("/admin/login/", f"/api/v1/sites/demo/decisions/{visitor}"):
+        status, headers, _ = fetch(base + path, **{"Accept-Encoding": "gzip, br"})
+        assert status == 200 and headers["Content-Encoding"] is None, (path, dict(headers))

@@ -10,10 +10,12 @@ PROBE = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
     "'cache': s.CACHES['default']['BACKEND'], 'eager': s.CELERY_TASK_ALWAYS_EAGER, "
-    "'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS}))"
+    "'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, 'public': s.CMP_PUBLIC_URL, "
+    "'problems': s.SETTINGS_PROBLEMS}))"
 )
 OUR_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",
-                 "CMP_RECEIPT_KEYS", "CMP_SIGNING_KEYS", "CMP_SIGNING_KEYS_FILE", "CMP_RETIRED_PUBLIC_KEYS")
+                 "CMP_RECEIPT_KEYS", "CMP_SIGNING_KEYS", "CMP_SIGNING_KEYS_FILE", "CMP_RETIRED_PUBLIC_KEYS", "PORT",
+                 "CMP_PUBLIC_URL")
 
 
 def settings_with(**env):
@@ -30,7 +32,7 @@ def test_embedded_default_needs_no_server():
     assert s["db"] == "django.db.backends.sqlite3"
     assert s["cache"].endswith("LocMemCache")
     assert s["eager"] is True
-    assert s["broker"] == "memory://"
+    assert s["broker"] == "memory://localhost/"
 
 
 def test_production_variables_select_postgres_and_redis():
@@ -45,6 +47,16 @@ def test_production_variables_select_postgres_and_redis():
     assert s["broker"] == "redis://cache:6379/0"
     assert s["debug"] is False
     assert s["hosts"] == ["cmp.example.com", "api.example.com"]
+
+
+def test_links_follow_the_port_served_unless_the_public_url_is_set():
+    # `PORT=9000 make run` serves on 9000 (the Makefile exports PORT): emails must link there.
+    assert json.loads(settings_with(DEBUG="1").stdout)["public"] == "http://127.0.0.1:8000"
+    assert json.loads(settings_with(DEBUG="1", PORT="9000").stdout)["public"] == "http://127.0.0.1:9000"
+    chosen = settings_with(DEBUG="1", PORT="9000", CMP_PUBLIC_URL="https://cmp.example.com")
+    assert json.loads(chosen.stdout)["public"] == "https://cmp.example.com"
+    problems = json.loads(settings_with(DEBUG="1", PORT="nine").stdout)["problems"]
+    assert problems == ["PORT='nine' is not valid: expected a whole number of at least 1."]
 
 
 def test_debug_is_off_unless_turned_on():

@@ -1,0 +1,46 @@
+"""The examples in the OpenAPI schema, made by the decision rule itself so they cannot drift from it."""
+from datetime import UTC, datetime, timedelta
+
+from consent import decisions
+from consent.defaults import DEFAULT_PURPOSES
+from consent.models import EXAMPLE_VISITOR
+
+from .lookup import decision_fields
+
+NO_SIGNALS = decisions.Signals().as_dict()
+_PURPOSES = tuple(decisions.Purpose(p["key"], p["essential"]) for p in DEFAULT_PURPOSES)
+_NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def _decided(choices: dict | None) -> dict:
+    choice = decisions.Choice(choices=choices, made_at=_NOW) if choices else None
+    outcome = decisions.decide(decisions.Context(purposes=_PURPOSES, regime=decisions.OPT_IN, now=_NOW,
+                                                 lifetime=timedelta(days=365), choice=choice))
+    return decision_fields(outcome)
+
+
+WRITE_BODY = {
+    "visitor_id": EXAMPLE_VISITOR,
+    "choices": {"analytics": True, "advertising": False, "recognition": False},
+    "signals": NO_SIGNALS,
+    "policy_version": "3",
+    "banner_version": "1.0.0",
+    "language": "fr",
+}
+WRITE_ANSWER = {
+    "visitor_id": EXAMPLE_VISITOR,
+    "token": "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA",
+    "regime": decisions.OPT_IN,
+    "policy_version": "3",
+    **_decided(WRITE_BODY["choices"]),
+    "signals": NO_SIGNALS,
+}
+LOOKUP_ANSWER = {
+    "site": "demo",
+    "visitor_id": EXAMPLE_VISITOR,
+    "regime": decisions.OPT_IN,
+    "policy_version": "3",
+    **_decided(None),
+    "signals": NO_SIGNALS,
+    "needs_choice": True,
+}

@@ -7,7 +7,6 @@ is served by the lean ``api/lookup.py``: :class:`DecisionLookupView` only
 documents it for the OpenAPI schema.
 """
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -25,6 +24,7 @@ from . import serializers as s
 from .authentication import SiteApiKeyAuthentication, SiteServer, VisitorTokenAuthentication
 from .lookup import decision_fields, lookup_decisions
 from .parsers import LimitedJSONParser, PlainTextJSONParser
+from .transparency import RECEIPTS
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Malformed request; `detail` says what is wrong."),
@@ -147,15 +147,18 @@ class ReceiptListView(APIView):
         operation_id="list_receipts",
         summary="The visitor's consent receipts",
         description=(
-            "Every receipt of this visitor, newest first: one per event of its consent history, each a "
-            "signed JSON document (Kantara Consent Receipt / ISO/IEC TS 27560 structure; HMAC-SHA256, key id "
-            "in `signature.kid`). Requires the visitor's write token as `Authorization: Bearer <token>`. "
+            "Every receipt of this visitor, newest first: one per event of its consent history. Each is a "
+            "JWS (`jws`: RFC 7515, alg EdDSA, key id in its header) whose payload is the receipt "
+            "(Kantara Consent Receipt / ISO/IEC TS 27560 structure), also given readable in `receipt`; any "
+            "JOSE library checks it against `/.well-known/jwks.json`. `log.inclusion` proves the event is in "
+            "the site's log once it has joined it (minutes after the choice; until then fetch it from "
+            "`log.url`). Requires the visitor's write token as `Authorization: Bearer <token>`. "
             "With `?latest=1` the answer is the latest receipt alone, as a file to download "
             "(`Content-Disposition: attachment`), which is what the banner's 'Download my consent receipt' uses."
         ),
         parameters=[OpenApiParameter("latest", bool, description="Only the latest receipt, as an attachment.")],
         responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="`{site, visitor_id, receipts: [...]}`, or one receipt with `?latest=1`."),
+            200: RECEIPTS,
             400: OpenApiResponse(s.ErrorSerializer, description="Malformed visitor id."),
             403: OpenApiResponse(s.ErrorSerializer, description="Missing or wrong token."),
             404: OpenApiResponse(s.ErrorSerializer, description="Unknown site, or no receipt yet."),
@@ -168,7 +171,9 @@ class ReceiptListView(APIView):
                                       "services": [{"service": "Demo Shop", "purposes": [
                                           {"purpose": "analytics", "state": "granted", "consentType": "EXPLICIT"}]}],
                                       "auditLog": {"eventId": 42, "eventHash": "9f2c…", "hashAlg": "SHA-256"}},
-                          "signature": {"alg": "HS256", "kid": "k2026", "value": "…"}}],
+                          "signature": {"alg": "EdDSA", "kid": "k2026", "value": "…"},
+                          "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6ImsyMDI2IiwidHlwIjoiY21wLXJlY2VpcHQrandzIn0.…",
+                          "log": {"url": "https://cmp.example.com/api/v1/sites/demo/log", "inclusion": None}}],
         })],
     )
     def get(self, request, site_key, visitor_id):

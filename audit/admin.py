@@ -22,7 +22,7 @@ from consent.admin import ReadOnlyAdmin
 from consent.models import ConsentEvent, Purpose, Site, Visitor
 
 from . import dashboard, exports
-from .models import AuditCheckpoint, AuditPurge
+from .models import AuditCheckpoint, AuditPurge, TreeHead
 from .verify import chain_status
 
 
@@ -187,9 +187,18 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/consent/consentevent/dashboard.html", context)
 
 
+@admin.register(TreeHead)
+class TreeHeadAdmin(ReadOnlyAdmin):
+    """Signed heads of each site's log, as published at /api/v1/sites/<site>/log (``verify_audit`` checks them)."""
+
+    list_display = ("site", "tree_size", "created_at", "complete_until", "root_hash", "key_id")
+    list_filter = ("site",)
+    exclude = ("frontier",)
+
+
 @admin.register(AuditCheckpoint)
 class AuditCheckpointAdmin(ReadOnlyAdmin):
-    """Signed Merkle roots over the log (``manage.py verify_audit`` checks them)."""
+    """Signed Merkle roots over the log, from before the site logs (``manage.py verify_audit`` still checks them)."""
 
     list_display = ("created_at", "after_event_id", "last_event_id", "event_count", "merkle_root", "key_id")
 

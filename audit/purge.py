@@ -6,8 +6,10 @@ deletes whole visitors with all their events, so the log never holds half a
 history: it first writes a signed tombstone (:class:`~audit.models.AuditPurge`)
 with each purged event's id, visitor row id and hash (no personal data), then
 deletes inside :func:`guard_lifted`, which sets the transaction-local
-PostgreSQL setting ``cmp.audit_purge`` that the trigger checks. Checkpoints
-and chains verify with the tombstoned leaves standing in for the deleted rows.
+PostgreSQL setting ``cmp.audit_purge`` that the trigger checks. Site logs
+(``audit/log.py``) keep each logged event's hash anyway, and take a purged
+event not logged yet from its tombstone; chains and the checkpoints of before
+the logs verify with the tombstoned leaves standing in for the deleted rows.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from consent.lookups import forget_visitors
 from consent.models import ConsentEvent, Visitor
 
 from .models import AuditPurge
-from .signing import sign
+from .signing import TOMBSTONE, sign
 
 PURGE_SETTING = "cmp.audit_purge"
 
@@ -53,29 +55,30 @@ def _set_purge(on: bool) -> None:
 
 @transaction.atomic
 def purge_visitors(visitors, reason: str):
-    """Delete ``visitors`` with all their events, leaving a signed tombstone.
+    """Delete ``visitors`` with all their events, leaving one signed tombstone per site.
 
-    Returns ``(events deleted, tombstone or None)``. Whole chains only, so no
+    Returns ``(events deleted, tombstones)``. Whole chains only, so no
     remaining chain is ever cut.
     """
-    visitors = list(visitors)
     ids = [v.pk for v in visitors]
-    events = ConsentEvent.objects.filter(visitor_id__in=ids)
-    leaves = [[i, v, h] for i, v, h in events.order_by("id").values_list("id", "visitor_id", "event_hash").iterator(chunk_size=5000)]
-    tombstone = None
-    if leaves:
-        sites = sorted({key for key in Visitor.objects.filter(pk__in=ids).values_list("site__key", flat=True)})
+    events = ConsentEvent.objects.filter(visitor_id__in=ids).order_by("id")
+    by_site: dict[str, list] = {}
+    for event_id, visitor_id, hash_hex, site_key in events.values_list("id", "visitor_id", "event_hash", "site__key").iterator(chunk_size=5000):
+        by_site.setdefault(site_key, []).append([event_id, visitor_id, hash_hex])
+    tombstones = []
+    for site_key, leaves in sorted(by_site.items()):
         tombstone = AuditPurge(
-            reason=reason[:200], sites=sites, visitor_count=len(ids), event_count=len(leaves),
+            reason=reason[:200], sites=[site_key], visitor_count=len({leaf[1] for leaf in leaves}), event_count=len(leaves),
             first_event_id=leaves[0][0], last_event_id=leaves[-1][0], leaves=leaves,
         )
-        tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone))
+        tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone), TOMBSTONE)
         tombstone.save()
+        tombstones.append(tombstone)
     with guard_lifted():
         # A plain QuerySet: the model's own (AppendOnlyQuerySet) refuses to delete.
         deleted, _ = models.QuerySet(ConsentEvent).filter(visitor_id__in=ids).delete()
     Visitor.objects.filter(pk__in=ids).delete()
-    return deleted, tombstone
+    return deleted, tombstones
 
 
 def tombstone_payload(t) -> dict:
@@ -93,5 +96,5 @@ def erase_visitor(site, visitor_uuid, reason: str) -> int:
     forget_visitors(site.key, visitor_uuid)
     if visitor is None:
         return 0
-    deleted, _tombstone = purge_visitors([visitor], reason)
+    deleted, _tombstones = purge_visitors([visitor], reason)
     return deleted

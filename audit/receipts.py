@@ -1,35 +1,47 @@
-"""Consent receipts: a signed JSON record of one choice, for the visitor to keep.
+"""Consent receipts: a signed JSON record of one choice, for the visitor to keep and anyone to check.
 
 The structure follows the Kantara Initiative Consent Receipt (v1.1) and ISO/IEC
 TS 27560 (consent record information structure): controller, policy URL and
 version, each purpose and its state, timestamp, receipt id, and the event's
-hash in the audit log. The receipt is signed by the platform (HMAC-SHA256 with
-a key from ``CMP_RECEIPT_KEYS``, named by its key id so keys can rotate).
+hash in the audit log. The receipt is a JWS (RFC 7515, EdDSA, the key id in
+its header; ``audit/signing.py``) whose payload is that structure, so any JOSE
+library checks it against the platform's published keys.
 
-A receipt is made from its event on demand and is deterministic: the same
-event and key always give the same document, so nothing is stored twice.
+    {"receipt": {...the payload, readable...},
+     "signature": {"alg": "EdDSA", "kid": "k2026", "value": "<base64url, the JWS's signature>"},
+     "jws": "<header>.<payload>.<signature>",
+     "log": {"url": "<the site's log>", "inclusion": {...the event's inclusion proof...} or null}}
 
-    {"receipt": {...}, "signature": {"alg": "HS256", "kid": "k2026", "value": "<base64url>"}}
+The signed part is made from its event on demand and is deterministic: the
+same event and key always give the same JWS, so nothing is stored twice.
+``log.inclusion`` (unsigned: it proves itself against a signed tree head,
+``audit/log.py``) appears once the event has joined its site's log, minutes
+after the choice; until then it can be fetched from ``log.url``.
 
-The signature covers the canonical JSON (sorted keys, no whitespace) of the
-``receipt`` object. :func:`verify` checks one; ``manage.py verify_receipt FILE``
-also compares it with the audit log.
+Receipts signed before Ed25519 carry ``"signature": {"alg": "HS256", …}``, an
+HMAC over the canonical ``receipt``; :func:`verify` still checks those with
+``CMP_RECEIPT_KEYS``, for the operator.
 """
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+
+from django.conf import settings
+from django.urls import reverse
 
 from consent.chain import iso_utc
 from consent.errors import Forbidden, NotFound
 from consent.models import ConsentEvent, Visitor, hash_token
 
+from . import log
 from .models import AuditPurge
-from .signing import sign, signature_valid, signing_keys
+from .signing import ALG, RECEIPT, compact, sign, signature_valid
 
 SCHEMA = "cmp-consent-receipt/1"
 RECEIPT_NAMESPACE = uuid.UUID("5b0f1c52-4a43-4a8e-9f0c-6d2c3e1f7a10")
-ALG = "HS256"
+LEGACY_ALG = "HS256"
 
 
 def receipt_id(event_hash: str) -> str:
@@ -74,8 +86,17 @@ def build(event, site=None, visitor=None, policies=None, purposes=None) -> dict:
         "spiCat": [],
         "auditLog": {"eventId": event.pk, "eventHash": event.event_hash, "prevHash": event.prev_hash, "hashAlg": "SHA-256"},
     }
-    kid, value = sign(body)
-    return {"receipt": body, "signature": {"alg": ALG, "kid": kid, "value": value}}
+    kid, value = sign(body, RECEIPT)
+    return {"receipt": body, "signature": {"alg": ALG, "kid": kid, "value": value}, "jws": compact(body, RECEIPT, kid, value),
+            "log": {"url": settings.CMP_PUBLIC_URL.rstrip("/") + reverse("log-head", kwargs={"site_key": site.key}),
+                    "inclusion": _inclusion(site.key, event)}}
+
+
+def _inclusion(site_key, event) -> dict | None:
+    try:
+        return log.inclusion_proof(site_key, event.pk, event.event_hash)
+    except NotFound:
+        return None  # not logged yet: log.url serves it once it is
 
 
 _METHODS = {
@@ -146,33 +167,63 @@ class ReceiptInvalid(Exception):
 
 
 def verify(document) -> dict:
-    """Check a receipt's shape and signature; return its ``receipt`` object or raise ReceiptInvalid."""
+    """Check a receipt's shape and signature with the platform's keys; return the signed receipt or raise ReceiptInvalid.
+
+    (Outsiders check receipts with the published keys instead: ``audit/checker.py``.)
+    """
     if isinstance(document, (bytes, str)):
         try:
             document = json.loads(document)
         except ValueError as error:
             raise ReceiptInvalid(f"not JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("receipt"), dict) or not isinstance(document.get("signature"), dict):
-        raise ReceiptInvalid("not a consent receipt: expected {\"receipt\": {...}, \"signature\": {...}}")
+    if not isinstance(document, dict) or not isinstance(document.get("signature"), dict):
+        raise ReceiptInvalid("not a consent receipt: expected {\"receipt\": {...}, \"signature\": {...}, \"jws\": \"...\"}")
+    if document["signature"].get("alg") == LEGACY_ALG:
+        return _verify_legacy(document)
+    header, receipt = _parts(document.get("jws"))
+    if header.get("alg") != ALG or header.get("typ") != RECEIPT:
+        raise ReceiptInvalid(f"not a receipt signed with {ALG}: its JWS header says {header}")
+    signature = document["jws"].rsplit(".", 1)[1]
+    if not signature_valid(receipt, RECEIPT, header.get("kid"), signature):
+        raise ReceiptInvalid("signature does not match the receipt's content: it was altered or not issued by this platform")
+    if document.get("receipt") != receipt:
+        raise ReceiptInvalid("the readable \"receipt\" differs from the signed one in \"jws\": it was altered")
+    return receipt
+
+
+def _parts(jws) -> tuple[dict, dict]:
+    """The header and payload of a compact JWS whose payload is canonical JSON (as the platform signs)."""
+    try:
+        header, payload, _ = jws.split(".")
+        header, payload = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in (header, payload))
+    except (AttributeError, ValueError):
+        raise ReceiptInvalid("no JWS: expected \"jws\": \"<header>.<payload>.<signature>\"") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise ReceiptInvalid("the JWS's header and payload must be JSON objects")
+    return header, payload
+
+
+def _verify_legacy(document) -> dict:
+    """A receipt signed before Ed25519: an HMAC of ``CMP_RECEIPT_KEYS`` over its canonical ``receipt``."""
     signature = document["signature"]
-    if signature.get("alg") != ALG:
-        raise ReceiptInvalid(f"unsupported signature algorithm {signature.get('alg')!r}")
+    if not isinstance(document.get("receipt"), dict):
+        raise ReceiptInvalid("not a consent receipt: expected {\"receipt\": {...}, \"signature\": {...}}")
     kid = signature.get("kid")
-    if kid not in dict(signing_keys()):
+    if kid not in dict(settings.CMP_RECEIPT_KEYS):
         raise ReceiptInvalid(f"unknown key id {kid!r}: not in CMP_RECEIPT_KEYS")
-    if not signature_valid(document["receipt"], kid, signature.get("value", "")):
+    if not signature_valid(document["receipt"], "", kid, signature.get("value", "")):  # HMAC: no JWS type
         raise ReceiptInvalid("signature does not match the receipt's content: it was altered or not issued by this platform")
     return document["receipt"]
 
 
 def matches_log(receipt: dict):
     """Compare a verified receipt with the audit log: (ok, message)."""
-    log = receipt.get("auditLog") or {}
-    event_id = log.get("eventId") if isinstance(log.get("eventId"), int) else 0
-    event = ConsentEvent.objects.select_related("site", "visitor").filter(pk=event_id, event_hash=log.get("eventHash", "")).first()
+    entry = receipt.get("auditLog") or {}
+    event_id = entry.get("eventId") if isinstance(entry.get("eventId"), int) else 0
+    event = ConsentEvent.objects.select_related("site", "visitor").filter(pk=event_id, event_hash=entry.get("eventHash", "")).first()
     if event is None:
         purged = AuditPurge.objects.filter(first_event_id__lte=event_id, last_event_id__gte=event_id)
-        if any(leaf[0] == event_id and leaf[2] == log.get("eventHash") for t in purged for leaf in t.leaves):
+        if any(leaf[0] == event_id and leaf[2] == entry.get("eventHash") for t in purged for leaf in t.leaves):
             return True, f"event {event_id} was purged (retention or erasure); a signed tombstone keeps its hash"
         return False, f"the audit log has no event {event_id} with this hash"
     differs = [name for name, value in _from_event(build(event)["receipt"]).items() if _from_event(receipt).get(name) != value]

@@ -1,14 +1,13 @@
 """Celery tasks of the audit log. Each is idempotent and safe to retry (``acks_late``)."""
 from celery import shared_task
 
-from . import checkpoints, dashboard, retention
+from . import dashboard, log, retention
 
 
 @shared_task(acks_late=True)
-def audit_checkpoint() -> int | None:
-    """Seal the events appended since the last checkpoint under a signed Merkle root."""
-    checkpoint = checkpoints.checkpoint()
-    return checkpoint.pk if checkpoint else None
+def audit_checkpoint() -> list[int]:
+    """Append each site's new events to its log and sign its new tree head; returns the new heads' sizes."""
+    return [head.tree_size for head in log.extend_logs()]
 
 
 @shared_task(acks_late=True)

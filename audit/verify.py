@@ -1,9 +1,11 @@
 """Checking the log end to end (``manage.py verify_audit``).
 
 :func:`verify` recomputes every event hash, every visitor chain
-(:mod:`consent.chain`), every tombstone's signature (:mod:`audit.purge`) and
-every checkpoint (:mod:`audit.checkpoints`), and reports each break with the
-first event it concerns.
+(:mod:`consent.chain`), every tombstone's signature (:mod:`audit.purge`),
+every site's log (:mod:`audit.log`: each tree head's signature and root, each
+stored subtree, and each leaf against its event or tombstone) and the
+checkpoints of before the logs (:mod:`audit.checkpoints`), and reports each
+break with the first event it concerns.
 """
 from __future__ import annotations
 
@@ -14,15 +16,17 @@ from django.db.models import Max
 from consent.chain import CONTENT_FIELDS, GENESIS, canonical_content, event_hash
 from consent.models import ConsentEvent, Site
 
-from .checkpoints import MerkleBuilder, checkpoint_payload, leaves_in_range
-from .models import AuditCheckpoint, AuditPurge
+from .checkpoints import checkpoint_payload, leaves_in_range
+from .log import STRIDE, head_payload
+from .merkle import Frontier, leaf_hash
+from .models import AuditCheckpoint, AuditPurge, LogLeaf, LogNode, TreeHead
 from .purge import tombstone_payload
-from .signing import signature_valid
+from .signing import TOMBSTONE, TREE_HEAD, signature_valid
 
 
 @dataclass
 class Problem:
-    kind: str  # content, chain, checkpoint, tombstone
+    kind: str  # content, chain, log, tombstone, checkpoint
     message: str
     event_id: int | None = None
 
@@ -34,9 +38,11 @@ class Problem:
 class Report:
     events: int = 0
     visitors: int = 0
+    logs: int = 0
+    tree_heads: int = 0
     checkpoints: int = 0
     tombstones: int = 0
-    unchecked_tail: int = 0  # events after the last checkpoint
+    unchecked_tail: int = 0  # events in no tree head yet
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -49,19 +55,21 @@ class Report:
 
 
 def verify(site=None, since=None, chains=True, checkpoints=True) -> Report:
-    """Recompute every event hash, every visitor chain, every tombstone and checkpoint.
+    """Recompute every event hash, every visitor chain, every tombstone, site log and checkpoint.
 
-    ``site`` (a key) limits the event and chain checks to one site (checkpoints
-    cover all sites, so they are checked whole). ``since`` (a datetime) starts
-    at the first event created at or after it, trusting the stored hash of
-    each chain's preceding event, and checks only checkpoints reaching it.
+    ``site`` (a key) limits the event, chain and log checks to one site (the
+    old checkpoints cover all sites, so they are checked whole). ``since`` (a
+    datetime) starts at the first event created at or after it, trusting the
+    stored hash of each chain's preceding event, and checks only checkpoints
+    reaching it; logs are always checked whole (a root covers every leaf).
+    ``checkpoints=False`` skips the logs and the checkpoints.
     """
     report = Report()
     start_id = 0
     if since is not None:
         first = ConsentEvent.objects.filter(created_at__gte=since).order_by("id").values_list("id", flat=True).first()
         start_id = (first - 1) if first is not None else (ConsentEvent.objects.aggregate(m=Max("id"))["m"] or 0)
-    purged_heads = _verify_tombstones(report, start_id)
+    purged_heads, purged_leaves = _verify_tombstones(report, start_id)
     if chains:
         site_keys = dict(Site.objects.values_list("id", "key"))
         events = ConsentEvent.objects.filter(id__gt=start_id)
@@ -69,23 +77,26 @@ def verify(site=None, since=None, chains=True, checkpoints=True) -> Report:
             events = events.filter(site__key=site)
         _verify_chains(report, events, site_keys, purged_heads, trusted_start=start_id > 0)
     if checkpoints:
+        for site_id, site_key in Site.objects.filter(**({"key": site} if site else {})).order_by("id").values_list("id", "key"):
+            _verify_log(report, site_id, site_key, purged_leaves)
         _verify_checkpoints(report, AuditCheckpoint.objects.filter(last_event_id__gt=start_id).order_by("last_event_id"), start_id)
-        last = AuditCheckpoint.objects.aggregate(m=Max("last_event_id"))["m"] or 0
-        report.unchecked_tail = ConsentEvent.objects.filter(id__gt=max(last, start_id)).count()
     report.problems.sort(key=lambda p: (p.event_id is None, p.event_id or 0))
     return report
 
 
-def _verify_tombstones(report, start_id) -> dict:
-    """Check each tombstone's signature; return {visitor row id: set of purged hashes}."""
+def _verify_tombstones(report, start_id):
+    """Check each tombstone's signature; return {visitor row id: set of purged hashes} and {(site key, event id): hash}."""
     heads: dict[int, set] = {}
+    leaves: dict[tuple[str, int], str] = {}
     for t in AuditPurge.objects.order_by("id").iterator(chunk_size=100):
         report.tombstones += 1
-        if not signature_valid(tombstone_payload(t), t.key_id, t.signature):
+        if not signature_valid(tombstone_payload(t), TOMBSTONE, t.key_id, t.signature):
             report.add("tombstone", f"tombstone {t.pk} ({t.reason}): signature does not match its content", t.first_event_id)
-        for _event_id, visitor_id, hash_hex in t.leaves:
+        for event_id, visitor_id, hash_hex in t.leaves:
             heads.setdefault(visitor_id, set()).add(hash_hex)
-    return heads
+            for site_key in t.sites:
+                leaves[(site_key, event_id)] = hash_hex
+    return heads, leaves
 
 
 def _verify_chains(report, events, site_keys, purged_heads, trusted_start):
@@ -139,20 +150,91 @@ def _verify_checkpoints(report, checkpoints, start_id):
         expected_prev = previous.merkle_root if previous is not None else ""
         if cp.prev_root != expected_prev and not (previous is None and cp.after_event_id > 0):
             report.add("checkpoint", f"checkpoint {cp.pk}: prev_root does not match the previous checkpoint's root", cp.after_event_id + 1)
-        if not signature_valid(checkpoint_payload(cp), cp.key_id, cp.signature):
+        if not signature_valid(checkpoint_payload(cp), "", cp.key_id, cp.signature):  # HMAC: no JWS type
             report.add("checkpoint", f"checkpoint {cp.pk}: signature does not match its content (key {cp.key_id!r})", cp.after_event_id + 1)
-        builder = MerkleBuilder()
+        tree = Frontier()
         for event_id, hash_hex in leaves_in_range(cp.after_event_id, cp.last_event_id):
-            builder.add(event_id, hash_hex)
-        if builder.count != cp.event_count or builder.root() != cp.merkle_root:
+            tree.append(leaf_hash(event_id, hash_hex))
+        if tree.size != cp.event_count or tree.root().hex() != cp.merkle_root:
             report.add(
                 "checkpoint",
                 f"checkpoint {cp.pk} (events {cp.after_event_id + 1}–{cp.last_event_id}): Merkle root differs "
-                f"({builder.count} events now, {cp.event_count} when checkpointed): events in this range were deleted, "
+                f"({tree.size} events now, {cp.event_count} when checkpointed): events in this range were deleted, "
                 f"altered or reordered",
                 cp.after_event_id + 1,
             )
         previous = cp
+
+
+def _verify_log(report, site_id, site_key, purged_leaves) -> None:
+    """One site's log: its heads (signatures, roots), stored subtrees and leaves against the events."""
+    heads = list(TreeHead.objects.filter(site_id=site_id).order_by("tree_size"))
+    events = ConsentEvent.objects.filter(site_id=site_id)
+    if not heads:
+        report.unchecked_tail += events.count()
+        return
+    report.logs += 1
+    report.tree_heads += len(heads)
+    for head in heads:
+        if not signature_valid(head_payload(head, site_key), TREE_HEAD, head.key_id, head.signature):
+            report.add("log", f"site {site_key}: tree head {head.tree_size} does not match its signature (rewritten)")
+    _verify_tree(report, site_id, site_key, heads)
+    _verify_leaves(report, site_key, LogLeaf.objects.filter(site_id=site_id), events, heads[-1].last_event_id, purged_leaves)
+
+
+def _verify_tree(report, site_id, site_key, heads) -> None:
+    """Rebuild the tree from its leaves: every head's root and every stored subtree must come out."""
+    stored = {(level, index): h for level, index, h in LogNode.objects.filter(site_id=site_id).values_list("level", "index", "hash")}
+    tree, pending = Frontier(), iter(heads)
+    head = next(pending)
+    leaves = LogLeaf.objects.filter(site_id=site_id).order_by("index").values_list("index", "event_id", "event_hash")
+    for index, event_id, hash_hex in leaves.iterator(chunk_size=5000):
+        if index != tree.size:
+            report.add("log", f"site {site_key}: leaf {tree.size} is missing from the log (deleted)", event_id)
+            return
+        for level, position, node in tree.append(leaf_hash(event_id, hash_hex)):
+            if level % STRIDE == 0 and stored.pop((level, position), None) != node.hex():
+                report.add("log", f"site {site_key}: stored subtree {position} of level {level} differs from its leaves", event_id)
+        while head is not None and tree.size == head.tree_size:
+            if tree.root().hex() != head.root_hash:
+                report.add("log", f"site {site_key}: the leaves no longer make the root of tree head {head.tree_size} "
+                           "(a logged event was changed, removed or reordered)", event_id)
+            if head is heads[-1] and [h.hex() for h in tree.hashes] != head.frontier:
+                report.add("log", f"site {site_key}: the latest tree head's frontier differs from its leaves")
+            head = next(pending, None)
+    if head is not None:
+        report.add("log", f"site {site_key}: tree head {head.tree_size} has more leaves than the log holds ({tree.size}): leaves were deleted")
+    elif tree.size > heads[-1].tree_size:
+        report.add("log", f"site {site_key}: {tree.size - heads[-1].tree_size} leaves are beyond the latest tree head "
+                   f"({heads[-1].tree_size}): a head was deleted")
+    for level, position in stored:
+        report.add("log", f"site {site_key}: stored subtree {position} of level {level} is beyond the log's leaves")
+
+
+def _verify_leaves(report, site_key, leaves, events, last_event_id, purged_leaves) -> None:
+    """Each leaf is its event (same hash) or a tombstoned one; each event up to ``last_event_id`` is a leaf."""
+    logged = leaves.order_by("event_id").values_list("event_id", "event_hash", "index").iterator(chunk_size=5000)
+    live = events.order_by("id").values_list("id", "event_hash").iterator(chunk_size=5000)
+    leaf, event = next(logged, None), next(live, None)
+    while leaf is not None or event is not None:
+        if event is None or (leaf is not None and leaf[0] < event[0]):
+            event_id, hash_hex, index = leaf
+            if purged_leaves.get((site_key, event_id)) != hash_hex:
+                report.add("log", f"event {event_id} (leaf {index} of site {site_key}) is gone from the database without "
+                           "a tombstone: deleted behind the platform's back", event_id)
+            leaf = next(logged, None)
+        elif leaf is None or event[0] < leaf[0]:
+            if event[0] <= last_event_id:
+                report.add("log", f"event {event[0]} of site {site_key} is in no tree head: inserted behind the platform's "
+                           "back (or its write took longer than the lag before logging)", event[0])
+            else:
+                report.unchecked_tail += 1
+            event = next(live, None)
+        else:
+            if leaf[1] != event[1]:
+                report.add("log", f"event {event[0]} differs from its leaf {leaf[2]} in the log of site {site_key}: "
+                           "changed after it was logged", event[0])
+            leaf, event = next(logged, None), next(live, None)
 
 
 def chain_status(visitor) -> dict:

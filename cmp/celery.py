@@ -28,7 +28,7 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=4, minute=0),
     },
     "privacy-team-digest": {"task": "privacy_requests.tasks.send_daily_digest", "schedule": crontab(hour=7, minute=0)},
-    # Provable consent: seal the log under a Merkle root, and keep the dashboard's rollups fresh.
+    # Provable consent: extend each site's log and sign its tree head, and keep the dashboard's rollups fresh.
     "audit-checkpoint": {"task": "audit.tasks.audit_checkpoint", "schedule": 600.0},
     # Today's counts every minute, so the dashboard follows the choices within minutes; today and
     # yesterday every 15 minutes, so the last events of a day are counted after midnight too.

@@ -6,9 +6,13 @@ was expected) and the default stands in for it, so that every problem is
 reported at once: ``manage.py check`` lists them as errors (``cmp/checks.py``)
 and the web server and Celery refuse to start with any of them.
 """
+import base64
+import binascii
 import hashlib
 import hmac
 import os
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
@@ -76,6 +80,55 @@ class Environment:
             keys.append((kid.strip(), secret.strip().encode()))
         if not keys and dev_secret:
             keys.append(("dev", hmac.new(dev_secret.encode(), b"cmp-receipt-dev-key", hashlib.sha256).digest()))
+        return tuple(keys)
+
+    def ed25519_keys(self, name: str, dev_secret: str | None) -> tuple[tuple[str, Ed25519PrivateKey], ...]:
+        """``kid1:key1,kid2:key2``, each key 32 random bytes in base64url (padding optional), from the
+        variable or else from the file the variable ``<name>_FILE`` names (one or more per line); the
+        first signs. Without any, a key derived from ``dev_secret`` (kid ``dev-ed25519``) when one is
+        given (development), else none."""
+        text = self.environ.get(name)
+        source = name
+        if text is None and self.environ.get(f"{name}_FILE"):
+            source = f"{name}_FILE"
+            try:
+                with open(self.environ[source]) as file:
+                    text = file.read()
+            except OSError as error:
+                return self._problem(source, self.environ[source], f"a readable file ({error.strerror})", ())
+        keys = self._key_ring(source, text or "", Ed25519PrivateKey.from_private_bytes)
+        if not keys and dev_secret and text is None:
+            seed = hmac.new(dev_secret.encode(), b"cmp-ed25519-dev-key", hashlib.sha256).digest()
+            keys = (("dev-ed25519", Ed25519PrivateKey.from_private_bytes(seed)),)
+        return keys
+
+    def ed25519_public_keys(self, name: str) -> tuple[tuple[str, Ed25519PublicKey], ...]:
+        """``kid1:public1,…``: public halves (32 bytes, base64url) of retired keys, still published."""
+        return self._key_ring(name, self.environ.get(name, ""), Ed25519PublicKey.from_public_bytes)
+
+    def distinct_key_ids(self, **rings) -> None:
+        """A key id names one key: the same id in two rings (or twice in one) is a problem."""
+        seen: dict[str, str] = {}
+        for name, ring in rings.items():
+            for kid, _ in ring:
+                if kid in seen:
+                    self.problems.append(f"{name}: key id {kid!r} is also used in {seen[kid]}; each key needs its own id.")
+                seen.setdefault(kid, name)
+
+    def _key_ring(self, name, text, load):
+        keys = []
+        for item in text.replace("\n", ",").split(","):
+            if not item.strip():
+                continue
+            kid, _, value = item.strip().partition(":")
+            try:
+                raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
+            except (binascii.Error, ValueError):
+                raw = b""
+            if not kid.strip() or len(raw) != 32:
+                return self._problem(name, "…", "kid:key pairs, each key 32 bytes in base64url "
+                                     "(e.g. k2026:$(openssl rand 32 | basenc --base64url))", ())
+            keys.append((kid.strip(), load(raw)))
         return tuple(keys)
 
     @staticmethod

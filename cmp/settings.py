@@ -4,7 +4,7 @@ With no variable set, the project runs on the embedded default: SQLite, the
 local-memory cache and Celery tasks executed eagerly in-process, so a first
 ``make run`` needs no server. ``DEBUG`` is off unless the environment turns it
 on (``make run`` and the test suite do). Production sets ``DATABASE_URL`` and
-``REDIS_URL`` (and ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``CMP_RECEIPT_KEYS``).
+``REDIS_URL`` (and ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``CMP_SIGNING_KEYS``).
 
 Every value is parsed once, here (``cmp/environment.py``); one that does not
 parse is listed by ``manage.py check`` (``cmp.E001``), and the web server and
@@ -275,14 +275,24 @@ LOGGING = {
 
 # --- Audit and receipts (provable consent: audit/signing.py, audit/receipts.py) ---
 
-# Keys that sign consent receipts, audit checkpoints and tombstones, as
-# "kid1:secret1,kid2:secret2": the first signs, all verify (rotate by putting a
-# new key first and keeping the old ones). Parsed into (kid, secret) pairs.
-# Unset with DEBUG on: a development key derived from SECRET_KEY (kid "dev");
+# Ed25519 keys that sign consent receipts, tree heads and tombstones, as
+# "kid1:key1,kid2:key2", each key 32 random bytes in base64url; or the same in
+# the file CMP_SIGNING_KEYS_FILE names (a mounted secret). The first signs;
+# the public half of every one is published at /.well-known/jwks.json. Unset
+# with DEBUG on: a development key derived from SECRET_KEY (kid "dev-ed25519");
 # unset in production: signing fails (and `check --deploy` says so).
+CMP_SIGNING_KEYS = env.ed25519_keys("CMP_SIGNING_KEYS", dev_secret=SECRET_KEY if DEBUG else None)
+# Public halves of retired keys ("kid:<32 bytes base64url>"): still published,
+# so what they signed keeps verifying, while their private halves are destroyed.
+CMP_RETIRED_PUBLIC_KEYS = env.ed25519_public_keys("CMP_RETIRED_PUBLIC_KEYS")
+# Before Ed25519, HMAC keys ("kid:secret,…") signed receipts, checkpoints and
+# tombstones; they now only verify those older records, for the operator.
+# Unset with DEBUG on: the former development key (kid "dev").
 CMP_RECEIPT_KEYS = env.signing_keys("CMP_RECEIPT_KEYS", dev_secret=SECRET_KEY if DEBUG else None)
-# Checkpoints only cover events at least this old, so writes still in flight
-# are never skipped by a Merkle root.
+env.distinct_key_ids(CMP_SIGNING_KEYS=CMP_SIGNING_KEYS, CMP_RETIRED_PUBLIC_KEYS=CMP_RETIRED_PUBLIC_KEYS,
+                     CMP_RECEIPT_KEYS=CMP_RECEIPT_KEYS)
+# Tree heads only cover events at least this old, so writes still in flight
+# are never skipped by a site's log (audit/log.py).
 CMP_AUDIT_CHECKPOINT_LAG_SECONDS = env.integer("CMP_AUDIT_CHECKPOINT_LAG_SECONDS", 60)
 # Rows fetched per round trip when exporting the log (memory stays constant).
 CMP_AUDIT_EXPORT_CHUNK = env.integer("CMP_AUDIT_EXPORT_CHUNK", 2000, minimum=1)

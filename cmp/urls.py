@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
          name="api-docs"),
     path("", include("banner.urls")),
+    path("", include("audit.urls")),
     path("privacy/requests/", include("privacy_requests.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -7,7 +7,8 @@ site key, ``created_at`` in ISO 8601 UTC and ``prev_hash``), and
 ``prev_hash`` is the hash of the same visitor's previous event (``""`` for
 the first). Altering an event breaks its hash; deleting, inserting or
 reordering one breaks the chain. The audit app (``audit/``) checks chains,
-seals them under signed checkpoints and is the one path that purges them.
+logs every event as a leaf of its site's Merkle tree under signed tree
+heads, and is the one path that purges them.
 
 Appends are serialised per visitor by the row lock the write already holds
 (``writes._record``), never by one global lock.

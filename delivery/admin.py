@@ -23,8 +23,8 @@ class OutboxMessageInline(admin.TabularInline):
 class WebhookEndpointAdmin(admin.ModelAdmin):
     """Where decision changes are POSTed, and how each delivery went."""
 
-    list_display = ("site", "url", "active", "pending", "failed")
-    list_filter = ("site", "active")
+    list_display = ("site", "url", "event_type", "active", "pending", "failed")
+    list_filter = ("site", "event_type", "active")
     inlines = [OutboxMessageInline]
 
     @admin.display(description="Pending deliveries")

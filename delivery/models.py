@@ -10,11 +10,22 @@ def _webhook_secret():
     return secrets.token_hex(32)
 
 
+class WebhookEvent(models.TextChoices):
+    """What an endpoint is sent (the ``type`` of each message)."""
+
+    DECISIONS_CHANGED = "consent.decisions_changed", "A visitor's decisions changed (the site's back end)"
+    TREE_HEAD = "audit.tree_head", "A new signed tree head of the site's log (an auditor, a regulator, a second site)"
+
+
 class WebhookEndpoint(models.Model):
-    """A site's back end that wants to hear when a visitor's decisions change."""
+    """Someone who wants to hear of a site's changes: its back end (decisions), or a keeper of its log's tree heads."""
 
     site = models.ForeignKey("consent.Site", on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
+    event_type = models.CharField(
+        max_length=40, choices=WebhookEvent.choices, default=WebhookEvent.DECISIONS_CHANGED,
+        help_text="Tree heads carry no personal data: send them to outsiders, so copies of the log's heads exist outside.",
+    )
     secret = models.CharField(
         max_length=64, default=_webhook_secret, help_text="Shared HMAC-SHA256 key; the receiver checks X-CMP-Signature with it."
     )

@@ -29,7 +29,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .models import OutboxMessage
+from .models import OutboxMessage, WebhookEvent
 
 USER_AGENT = "cmp-webhooks/1"
 TIMEOUT_SECONDS = 10
@@ -37,7 +37,6 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
 KEPT = timedelta(days=30)  # delivered and failed messages, then pruned (delivery/tasks.py)
-EVENT_TYPE = "consent.decisions_changed"
 logger = logging.getLogger(__name__)
 
 
@@ -70,7 +69,7 @@ def next_attempt_after(attempts: int, first_created, now) -> object | None:
 def payload(message_id, site_key, visitor_uuid, before: dict, after: dict, consent_mode: dict, policy_version, at) -> dict:
     return {
         "id": str(message_id),
-        "type": EVENT_TYPE,
+        "type": WebhookEvent.DECISIONS_CHANGED.value,
         "created": at.isoformat(),
         "site": site_key,
         "visitor_id": str(visitor_uuid),
@@ -79,6 +78,11 @@ def payload(message_id, site_key, visitor_uuid, before: dict, after: dict, conse
         "previous_decisions": before,
         "consent_mode": consent_mode,
     }
+
+
+def tree_head_payload(message_id, tree_head: dict, at) -> dict:
+    """A new signed tree head of a site's log (``audit/log.py``): its fields and its JWS (``tree_head``)."""
+    return {"id": str(message_id), "type": WebhookEvent.TREE_HEAD.value, "created": at.isoformat(), **tree_head}
 
 
 def post(url: str, secret: str, message_id, body: dict) -> tuple[int | None, str]:

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import retention
-from audit.checkpoints import checkpoint
+from audit.log import extend_logs
 from audit.purge import guard_lifted
 from audit.verify import verify
 from consent import expiry
@@ -173,7 +173,7 @@ def test_retention_deletes_old_visitors_and_keeps_recent_ones(api, demo_site, vi
     assert Visitor.objects.filter(uuid=visitor_id).exists()
     assert api.get(lookup_url(old_visitor)).json()["decisions"]["analytics"]["reason"] == "default_opt_in"
 
-    checkpoint(lag_seconds=0)
+    extend_logs(lag_seconds=0)
     assert verify().ok, str(verify())  # the log still verifies after retention
 
 

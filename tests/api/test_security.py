@@ -79,7 +79,8 @@ def _deploy_check(**variables):
     # A production process: none of the test run's own variables (the browser
     # tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright).
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "CMP_RECEIPT_KEYS")}
+           if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "CMP_RECEIPT_KEYS",
+                         "CMP_SIGNING_KEYS", "CMP_SIGNING_KEYS_FILE")}
     env.update(
         DEBUG="0",
         SECRET_KEY="k3y-" + "x7Qp9Lm2Zr8Vt4Wc6Yb1Nd5Hs0Jf3Gk" * 2,
@@ -94,12 +95,13 @@ def _deploy_check(**variables):
 
 
 def test_deploy_checks_pass_with_production_settings():
-    result = _deploy_check(CMP_RECEIPT_KEYS="k2026:" + "9f" * 32)
+    result = _deploy_check(CMP_SIGNING_KEYS="k2026:" + "9f" * 21 + "Q")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
-def test_deploy_checks_name_a_missing_receipt_key():
-    result = _deploy_check()
+def test_deploy_checks_name_a_missing_signing_key():
+    # The HMAC keys of before only verify old records: they are no signing key.
+    result = _deploy_check(CMP_RECEIPT_KEYS="k2025:" + "9f" * 32)
     assert result.returncode != 0
-    assert "audit.E001" in result.stderr + result.stdout and "CMP_RECEIPT_KEYS" in result.stderr + result.stdout
+    assert "audit.E001" in result.stderr + result.stdout and "CMP_SIGNING_KEYS" in result.stderr + result.stdout

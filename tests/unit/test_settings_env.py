@@ -14,7 +14,8 @@ PROBE = (
     "'problems': s.SETTINGS_PROBLEMS}))"
 )
 OUR_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",
-                 "CMP_RECEIPT_KEYS", "PORT", "CMP_PUBLIC_URL")
+                 "CMP_RECEIPT_KEYS", "CMP_SIGNING_KEYS", "CMP_SIGNING_KEYS_FILE", "CMP_RETIRED_PUBLIC_KEYS", "PORT",
+                 "CMP_PUBLIC_URL")
 
 
 def settings_with(**env):
@@ -106,3 +107,39 @@ def test_good_values_are_parsed_once_into_their_types():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [[5, 10], 2.5, ["new", "old"]]
+
+
+SIGNING_PROBE = (
+    "import django, json; django.setup(); from django.conf import settings as s; from audit.signing import jwks; "
+    "print(json.dumps([[k for k, _ in s.CMP_SIGNING_KEYS], [k['kid'] for k in jwks()['keys']]]))"
+)
+
+
+def signing_settings(**env):
+    clean = {k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}
+    clean.update(DJANGO_SETTINGS_MODULE="cmp.settings", SECRET_KEY="k" * 50, **env)
+    return subprocess.run([sys.executable, "-c", SIGNING_PROBE], cwd=ROOT, env=clean, capture_output=True, text=True)
+
+
+def test_signing_keys_come_from_the_environment_or_a_file_and_all_are_published(tmp_path):
+    key = "A" * 43  # 32 bytes in base64url, without padding
+    result = signing_settings(CMP_SIGNING_KEYS=f"k2:{key}=,k1:{'B' * 43}", CMP_RETIRED_PUBLIC_KEYS=f"k0:{'C' * 43}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["k2", "k1"], ["k2", "k1", "k0"]]
+    secret = tmp_path / "signing-keys"
+    secret.write_text(f"k3:{key}\n")
+    result = signing_settings(CMP_SIGNING_KEYS_FILE=str(secret))
+    assert json.loads(result.stdout) == [["k3"], ["k3"]]
+    assert json.loads(signing_settings(DEBUG="1").stdout) == [["dev-ed25519"], ["dev-ed25519"]]  # development only
+    assert json.loads(signing_settings().stdout) == [[], []]  # production: none (check --deploy refuses)
+
+
+def test_a_bad_signing_key_is_a_check_error_and_never_echoed(tmp_path):
+    result = manage("check", CMP_SIGNING_KEYS="k1:" + "A" * 40)
+    out = result.stderr + result.stdout
+    assert result.returncode != 0 and "cmp.E001" in out and "32 bytes in base64url" in out
+    assert "A" * 40 not in out  # a secret is never printed
+    result = manage("check", CMP_SIGNING_KEYS_FILE=str(tmp_path / "missing"))
+    assert result.returncode != 0 and "CMP_SIGNING_KEYS_FILE" in result.stderr + result.stdout
+    result = manage("check", CMP_SIGNING_KEYS="k1:" + "A" * 43, CMP_RECEIPT_KEYS="k1:" + "b" * 40)
+    assert result.returncode != 0 and "key id 'k1' is also used" in result.stderr + result.stdout

@@ -1,22 +1,21 @@
-"""Record an audit checkpoint now (Celery beat runs the same every few minutes)."""
+"""Extend every site's log and sign its new tree head now (Celery beat runs the same every 10 minutes)."""
 from django.core.management.base import BaseCommand
 
-from audit.checkpoints import checkpoint
+from audit.log import extend_logs
 
 
 class Command(BaseCommand):
-    help = "Record a Merkle-root checkpoint over every consent event appended since the previous checkpoint."
+    help = "Append each site's new consent events to its Merkle tree log and sign a new tree head for it."
 
     def add_arguments(self, parser):
         parser.add_argument("--lag", type=int, default=None,
                             help="Only events at least this many seconds old (default CMP_AUDIT_CHECKPOINT_LAG_SECONDS).")
 
     def handle(self, *args, lag=None, **options):
-        cp = checkpoint(lag_seconds=lag)
-        if cp is None:
-            self.stdout.write("Nothing new to checkpoint.")
-        else:
+        heads = extend_logs(lag_seconds=lag)
+        if not heads:
+            self.stdout.write("Nothing new to log.")
+        for head in heads:
             self.stdout.write(self.style.SUCCESS(
-                f"Checkpoint {cp.pk}: events {cp.after_event_id + 1}–{cp.last_event_id} ({cp.event_count}), "
-                f"root {cp.merkle_root}, signed with key {cp.key_id!r}."
+                f"Site {head.site.key}: tree head of {head.tree_size} leaves, root {head.root_hash}, signed with key {head.key_id!r}."
             ))

@@ -12,12 +12,13 @@ from consent.models import Site
 
 class Command(BaseCommand):
     help = (
-        "Verify the tamper-evident audit log: every event's hash, every visitor's chain, every tombstone "
-        "and checkpoint (Merkle roots). Prints the first broken link; exits non-zero on any break."
+        "Verify the tamper-evident audit log: every event's hash, every visitor's chain, every tombstone, every "
+        "site's log (tree heads, Merkle roots, leaves against events) and the older checkpoints. Prints the first "
+        "broken link; exits non-zero on any break."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--site", help="Only this site's events and chains (checkpoints are always checked whole).")
+        parser.add_argument("--site", help="Only this site's events, chains and log (older checkpoints are always checked whole).")
         parser.add_argument("--since", help="Start at the first event created on or after this date or ISO time.")
         parser.add_argument("--all", action="store_true", help="List every problem found (up to 1000), not only the first.")
 
@@ -29,11 +30,12 @@ class Command(BaseCommand):
         report = verify(site=site, since=since_at)
         seconds = time.perf_counter() - started
         self.stdout.write(
-            f"Checked {report.events} events in {report.visitors} visitor chains, {report.checkpoints} checkpoints "
-            f"and {report.tombstones} tombstones in {seconds:.1f} s."
+            f"Checked {report.events} events in {report.visitors} visitor chains, {report.logs} site logs with "
+            f"{report.tree_heads} tree heads, {report.checkpoints} checkpoints and {report.tombstones} tombstones "
+            f"in {seconds:.1f} s."
         )
         if report.unchecked_tail:
-            self.stdout.write(f"{report.unchecked_tail} events are newer than the last checkpoint (chain-checked only).")
+            self.stdout.write(f"{report.unchecked_tail} events are not in a tree head yet (chain-checked only).")
         if report.ok:
             self.stdout.write(self.style.SUCCESS("Audit log intact."))
             return

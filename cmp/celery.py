@@ -31,6 +31,8 @@ app.conf.beat_schedule = {
     # Provable consent: seal the log under a Merkle root, and keep the dashboard's rollups fresh.
     "audit-checkpoint": {"task": "audit.tasks.audit_checkpoint", "schedule": 600.0},
     # Today and yesterday, so the last events of a day are counted after midnight too.
+    # A scan of every site each week (Monday 02:00 UTC); a site may turn its weekly scan off.
+    "weekly-scans": {"task": "scanner.tasks.schedule_weekly_scans", "schedule": crontab(hour=2, minute=0, day_of_week=1)},
     "refresh-rollups": {"task": "audit.tasks.refresh_rollups", "schedule": crontab(minute="*/15"), "kwargs": {"days": 2}},
 }
 

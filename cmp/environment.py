@@ -8,6 +8,7 @@ and the web server and Celery refuse to start with any of them.
 """
 import hashlib
 import hmac
+import ipaddress
 import os
 
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
@@ -77,6 +78,25 @@ class Environment:
         if not keys and dev_secret:
             keys.append(("dev", hmac.new(dev_secret.encode(), b"cmp-receipt-dev-key", hashlib.sha256).digest()))
         return tuple(keys)
+
+    def networks(self, name: str) -> tuple:
+        """Comma-separated CIDRs, e.g. ``10.0.0.0/8,127.0.0.1/32``."""
+        try:
+            return tuple(ipaddress.ip_network(item, strict=False) for item in self.items(name))
+        except ValueError:
+            return self._problem(name, self.environ.get(name), "comma-separated networks such as 10.1.0.0/16", ())
+
+    def host_addresses(self, name: str) -> dict[str, str]:
+        """Comma-separated ``host=address`` pairs; ``*.example.test=…`` covers subdomains."""
+        hosts = {}
+        for item in self.items(name):
+            host, _, address = item.partition("=")
+            try:
+                ipaddress.ip_address(address.strip())
+            except ValueError:
+                return self._problem(name, item, "host=address pairs such as shop.test=127.0.0.2", {})
+            hosts[host.strip().lower()] = address.strip()
+        return hosts
 
     @staticmethod
     def rate_of(text: str) -> tuple[int, int]:

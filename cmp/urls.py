@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("banner.urls")),
     path("privacy/requests/", include("privacy_requests.urls")),
+    path("", include("scanner.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,7 +1,17 @@
 """Webhook endpoints in the admin, with each endpoint's deliveries."""
+from django import forms
 from django.contrib import admin
 
-from .models import OutboxMessage, WebhookEndpoint
+from .models import EVENT_TYPES, OutboxMessage, WebhookEndpoint
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(choices=list(EVENT_TYPES.items()), widget=forms.CheckboxSelectMultiple,
+                                       help_text="The event types sent to this endpoint.")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("site", "url", "secret", "active", "events")
 
 
 class OutboxMessageInline(admin.TabularInline):
@@ -23,7 +33,8 @@ class OutboxMessageInline(admin.TabularInline):
 class WebhookEndpointAdmin(admin.ModelAdmin):
     """Where decision changes are POSTed, and how each delivery went."""
 
-    list_display = ("site", "url", "active", "pending", "failed")
+    form = WebhookEndpointForm
+    list_display = ("site", "url", "active", "events", "pending", "failed")
     list_filter = ("site", "active")
     inlines = [OutboxMessageInline]
 

@@ -2,12 +2,26 @@
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 
 def _webhook_secret():
     return secrets.token_hex(32)
+
+
+# What an endpoint may be sent (each message's "type"), and what each means.
+DECISIONS_CHANGED = "consent.decisions_changed"
+EVENT_TYPES = {
+    DECISIONS_CHANGED: "A visitor's decisions changed",
+    "scanner.violations_found": "A scan found trackers set or requested before a choice or after Reject all",
+}
+
+
+def _default_events():
+    # Endpoints registered before other types existed keep getting exactly what they got.
+    return [DECISIONS_CHANGED]
 
 
 class WebhookEndpoint(models.Model):
@@ -19,10 +33,15 @@ class WebhookEndpoint(models.Model):
         max_length=64, default=_webhook_secret, help_text="Shared HMAC-SHA256 key; the receiver checks X-CMP-Signature with it."
     )
     active = models.BooleanField(default=True)
+    events = models.JSONField(default=_default_events, help_text="The event types sent to this endpoint.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return f"{self.site.key} → {self.url}"
+
+    def clean(self):
+        if not isinstance(self.events, list) or not set(self.events) <= set(EVENT_TYPES):
+            raise ValidationError({"events": f"Must be a list of event types among {sorted(EVENT_TYPES)}."})
 
 
 class OutboxMessage(models.Model):

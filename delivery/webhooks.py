@@ -37,7 +37,6 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
 KEPT = timedelta(days=30)  # delivered and failed messages, then pruned (delivery/tasks.py)
-EVENT_TYPE = "consent.decisions_changed"
 logger = logging.getLogger(__name__)
 
 
@@ -67,12 +66,14 @@ def next_attempt_after(attempts: int, first_created, now) -> object | None:
     return when if when <= first_created + GIVE_UP_AFTER else None
 
 
-def payload(message_id, site_key, visitor_uuid, before: dict, after: dict, consent_mode: dict, policy_version, at) -> dict:
+def payload(message_id, event_type: str, site_key: str, at, fields: dict) -> dict:
+    """Every message's body: its id, type, time and site, then the event's own fields."""
+    return {"id": str(message_id), "type": event_type, "created": at.isoformat(), "site": site_key, **fields}
+
+
+def decisions_fields(visitor_uuid, before: dict, after: dict, consent_mode: dict, policy_version) -> dict:
+    """The fields of a ``consent.decisions_changed`` message."""
     return {
-        "id": str(message_id),
-        "type": EVENT_TYPE,
-        "created": at.isoformat(),
-        "site": site_key,
         "visitor_id": str(visitor_uuid),
         "policy_version": policy_version,
         "decisions": after,

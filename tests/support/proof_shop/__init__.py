@@ -1,0 +1,105 @@
+"""The proof page: a shop page with five untagged trackers on their own host names, and a leaky inline script.
+
+:class:`ProofShop` serves the shop and each tracker by the request's Host,
+on 127.0.0.2 (127.0.0.1 is left to the platform; nothing here is on the
+internet: the tracker host names reach this server only through Chromium's
+``--host-resolver-rules`` or the scanner's ``CMP_SCANNER_HOSTS``).
+"""
+import http.server
+import threading
+from pathlib import Path
+
+from .. import free_port
+
+HERE = Path(__file__).resolve().parent
+ADDRESS = "127.0.0.2"
+SHOP = "shop.proof.test"
+GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
+
+# The five trackers: host -> what the scan must find it to be (the catalogue's category and vendor).
+TRACKERS = {
+    "www.googletagmanager.com": ("analytics", "Google Tag Manager"),
+    "analytics.tiktok.com": ("advertising", "TikTok Pixel"),
+    "securepubads.g.doubleclick.net": ("advertising", "Google Ads (DoubleClick)"),
+    "platform.twitter.com": ("social", "X (Twitter)"),
+    "static.zdassets.com": ("chat", "Zendesk Chat"),
+}
+# Chosen among catalogued hosts that Chromium's HSTS preload list does not
+# force to HTTPS (this server speaks plain HTTP).
+LEAK = "_pk_id.1.proof"
+
+SCRIPTS = {
+    ("www.googletagmanager.com", "/gtag/js"): """
+document.cookie = "_ga=GA1.1.1.1; max-age=63072000; path=/; SameSite=Lax";
+document.cookie = "_gid=GA1.1.2.2; max-age=86400; path=/; SameSite=Lax";
+new Image().src = "http://www.googletagmanager.com:{port}/g/collect?v=2";""",
+    ("analytics.tiktok.com", "/i18n/pixel/events.js"): """
+document.cookie = "_ttp=proof; max-age=33696000; path=/; SameSite=Lax";
+new Image().src = "http://analytics.tiktok.com:{port}/api/v2/pixel?event=PageView";""",
+    ("platform.twitter.com", "/widgets.js"): """
+var f = document.createElement("iframe");
+f.src = "http://platform.twitter.com:{port}/embed.html"; f.title = "Follow us"; f.width = 200; f.height = 40;
+document.body.appendChild(f);""",
+    ("static.zdassets.com", "/ekr/snippet.js"): """
+localStorage.setItem("ZD-suid", "proof");
+document.cookie = "__zlcmid=proof; max-age=31536000; path=/";""",
+}
+PAGES = {
+    ("securepubads.g.doubleclick.net", "/ad.html"): "<!doctype html><title>Ad</title><p>An advertisement.</p>",
+    ("platform.twitter.com", "/embed.html"): "<!doctype html><title>Follow</title><p>Follow us.</p>",
+}
+
+
+class ProofShop:
+    """The shop and its trackers on one port of 127.0.0.2; ``cmp`` is the platform's origin the page loads the banner from."""
+
+    def __init__(self, cmp: str):
+        self.cmp, self.port, self.requests = cmp, free_port(), []
+        shop = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                host = self.headers.get("Host", "").rsplit(":", 1)[0]
+                path = self.path.split("?", 1)[0]
+                shop.requests.append((host, path))
+                if host == SHOP and path == "/":
+                    html = (HERE / "index.html").read_text().replace("{cmp}", shop.cmp).replace("{port}", str(shop.port))
+                    return self.answer(200, "text/html", html.encode())
+                if (host, path) in SCRIPTS:
+                    return self.answer(200, "text/javascript", SCRIPTS[host, path].replace("{port}", str(shop.port)).encode())
+                if (host, path) in PAGES:
+                    return self.answer(200, "text/html", PAGES[host, path].encode())
+                if path in ("/g/collect", "/api/v2/pixel"):
+                    return self.answer(200, "image/gif", GIF)
+                self.answer(404, "text/plain", b"not here")
+
+            def answer(self, status, content_type, body, *headers):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((ADDRESS, self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{SHOP}:{self.port}/"
+
+    @property
+    def origin(self) -> str:
+        return f"http://{SHOP}:{self.port}"
+
+    def hosts(self) -> list[str]:
+        return [SHOP, *TRACKERS]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

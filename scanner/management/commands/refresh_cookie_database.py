@@ -27,5 +27,5 @@ class Command(BaseCommand):
         os.replace(staged, cookiedb.SNAPSHOT)  # whole or not at all
         cookiedb.database.cache_clear()
         self.stdout.write(self.style.SUCCESS(
-            f"Snapshot replaced: {len(entries)} entries (was {before}). Keep its LICENSE and attribution "
+            f"Snapshot replaced: {len(entries)} entries (was {before}). Keep its license file and attribution "
             "(scanner/data/README.md) and commit the file."))

@@ -13,7 +13,9 @@ from django.utils.cache import get_conditional_response
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.views import APIView
 
+from api.errors import error_response
 from api.views import ERRORS
+from consent.errors import NotFound
 from consent.models import Site
 from consent.sites import require_rules
 
@@ -61,7 +63,10 @@ class TrackerRulesView(APIView):
 
 def declaration_page(request, site_key):
     """The declaration as a page to embed in the site's privacy policy (an iframe its origins may frame)."""
-    site = _site(site_key)
+    try:
+        site = _site(site_key)
+    except NotFound as unknown:
+        return error_response(unknown)
     response = render(request, "scanner/declaration.html", {"declaration": declaration(site, request.GET.get("lang"))})
     ancestors = " ".join(site.allowed_origins) or "'none'"
     response["Content-Security-Policy"] = (

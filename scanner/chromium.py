@@ -74,6 +74,9 @@ RECORDER = """(() => {
     return setItem.apply(this, arguments);
   };
 })();"""
+# Whether the platform's banner runs on the page, once it has its config.
+BANNER_READY = "() => window.cmp && window.cmp.ready ? Promise.race([window.cmp.ready.then(() => true), " \
+    "new Promise(resolve => setTimeout(() => resolve(true), 5000))]) : false"
 STORAGE_KEYS = """() => {
   const keys = (store) => { try { return Object.keys(store).slice(0, 500); } catch (e) { return []; } };
   let local = [], session = [];
@@ -189,6 +192,7 @@ class Chromium:
         self.guard = Guard(private_networks, hosts, limits.max_bytes)
         self.browser = None
         self.opened = 0
+        self.banner_seen = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scanner-chromium")
 
     def _call(self, function, *args):
@@ -224,25 +228,11 @@ class Chromium:
             self.opened = 0
         return self.browser
 
-    def fetch(self, url: str) -> bytes | None:
-        """A file of the site (its sitemap), through the guard; None when it cannot be had."""
-        return self._call(self._fetch, url)
-
-    def _fetch(self, url):
-        context = self._browser().new_context(service_workers="block")
-        try:
-            response = context.new_page().goto(url, wait_until="load", timeout=self.limits.page_timeout_ms)
-            return response.body() if response is not None and response.ok else None
-        except PlaywrightError:
-            return None
-        finally:
-            context.close()
-
     def plan(self, urls: list[str], use_sitemap: bool, limit: int) -> list[str]:
         """The pages to open: the listed ones first, then the sitemaps' (same origins), at most ``limit``."""
         pages = list(dict.fromkeys(urls))
         if use_sitemap and urls and len(pages) < limit:
-            pages += [p for p in sitemap.pages_from(self.fetch, urls, limit) if p not in pages]
+            pages += [p for p in sitemap.pages_from(sitemap.fetcher(self.guard), urls, limit) if p not in pages]
         return pages[:limit]
 
     def visit(self, url: str) -> list[PagePass]:
@@ -251,10 +241,15 @@ class Chromium:
     def _visit(self, url):
         self._browser()
         self.opened += 1
-        return [self._pass(url, phase) for phase in (BEFORE, REJECT, ACCEPT)]
+        first = self._pass(url, BEFORE)
+        if not self.banner_seen:
+            first.notes.append(f"{url}: no consent banner (window.cmp) on the page; no Reject all or Accept all pass")
+            return [first]
+        return [first, self._pass(url, REJECT), self._pass(url, ACCEPT)]
 
     def _pass(self, url: str, phase: str) -> PagePass:
         result = PagePass(url, phase)
+        self.banner_seen = False
         refused_before = len(self.guard.refused)
         recorder = Recorder(url, self.limits.max_items)
         context = self.browser.new_context(service_workers="block")
@@ -268,6 +263,7 @@ class Chromium:
             devtools.send("Network.enable")
             page.goto(url, wait_until="load", timeout=self.limits.page_timeout_ms)
             self._settle(page)
+            self.banner_seen = page.evaluate(BANNER_READY)
             jar_before, storage_before = set(), set()
             if phase != BEFORE:
                 button = page.locator(BUTTON.format(action=ACTIONS[phase]))

@@ -66,6 +66,17 @@ class Guard:
             ip = ip.ipv4_mapped
         return ip.is_global or any(ip in network for network in self.private_networks)
 
+    def address_for(self, host: str, port: int) -> str | None:
+        """For a connection of the scanner's own (the sitemap): the address to connect to, or None if refused."""
+        try:
+            address = asyncio.run_coroutine_threadsafe(self.resolve(host, port), self._loop).result(self.connect_timeout + 1)
+        except (OSError, TimeoutError):
+            return None
+        if not self.allowed(address):
+            self.refused.append((host, address))
+            return None
+        return address
+
     async def resolve(self, host: str, port: int) -> str:
         host = host.lower().rstrip(".")
         for name, address in self.hosts.items():

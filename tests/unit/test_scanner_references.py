@@ -1,5 +1,6 @@
 """The scanner's references and parsers: the Open Cookie Database, the tag-host catalogue,
 purposes for categories, hostile sitemaps, and the address guard."""
+import http.server
 import ipaddress
 import shutil
 import socket
@@ -15,7 +16,7 @@ from consent.decisions import Purpose
 from scanner import catalogue, cookiedb
 from scanner.classify import purpose_for
 from scanner.guard import Guard
-from scanner.sitemap import locations, pages_from
+from scanner.sitemap import fetcher, locations, pages_from
 
 DEFAULTS = (Purpose("authentication", True), Purpose("security", True), Purpose("analytics", False),
             Purpose("advertising", False), Purpose("recognition", False))
@@ -196,3 +197,38 @@ def test_the_guard_refuses_private_addresses_and_caps_what_a_connection_carries(
         assert 1024 * 1024 - 65536 <= received <= 1024 * 1024
     finally:
         guard.stop()
+
+
+def test_the_sitemap_reader_checks_every_redirect_and_stops_at_its_byte_limit(sender):
+    internal_port, accepted = sender
+
+    class Site(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/sitemap.xml":
+                self.send_response(302)
+                self.send_header("Location", f"http://internal.test:{internal_port}/sitemap.xml")
+                self.end_headers()
+            else:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"y" * (2 * 1024 * 1024))
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    guard = Guard(private_networks=(ipaddress.ip_network("127.0.0.2/32"),),
+                  hosts={"site.test": "127.0.0.2", "internal.test": "127.0.0.5"}).start()
+    try:
+        fetch = fetcher(guard, max_bytes=1000)
+        assert fetch(f"http://site.test:{port}/sitemap.xml") is None
+        assert accepted == [] and guard.refused == [("internal.test", "127.0.0.5")]
+        assert len(fetch(f"http://site.test:{port}/big.xml")) == 1000
+        assert fetch("file:///etc/passwd") is None and fetch(f"http://127.0.0.5:{internal_port}/") is None
+        assert accepted == []
+    finally:
+        guard.stop()
+        server.shutdown()
+        server.server_close()

@@ -7,7 +7,7 @@ PORT ?= 8000
 # not setting it: see the README's Configuration table).
 export DEBUG ?= 1
 
-.PHONY: run test check setup migrate
+.PHONY: run test check setup migrate messages makemessages
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ run: migrate
 check: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+
+## Compile every locale/<lang>/LC_MESSAGES/django.po to its .mo (committed; pure Python, no GNU gettext needed).
+messages: $(BIN)/.installed-test
+	$(BIN)/pybabel compile --domain django --directory locale --statistics
+
+## Add new or changed msgids of the code to every catalog (needs GNU gettext's xgettext). The admin
+## template in audit/ reuses a msgid of Django's admin, which Django's own catalogs translate.
+makemessages: setup
+	$(BIN)/python manage.py makemessages --all --no-obsolete --add-location=file --ignore='tests/*' \
+	  --ignore='bench/*' --ignore='banner_static/*' --ignore='staticfiles/*' --ignore='audit/templates/*'
 
 ## Run the whole test suite (browser tests skip where Chromium is missing).
 test: migrate $(BIN)/.installed-test check

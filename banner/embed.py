@@ -23,7 +23,7 @@ from consent.sites import site_rules
 DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
 RELEASES = DIST.parent / "releases"  # earlier versions, kept byte for byte (see its README)
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
-# One version for the runtime: package.json's (cmp.js repeats it; tests/api/test_banner_build.py checks).
+# One version for the runtime: package.json's (the build puts it in the runtime; tests/api/test_banner_build.py checks).
 RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["version"]
 
 

@@ -2,285 +2,56 @@
 
 Keeping them on the server keeps the banner's runtime small and lets a new
 language ship without a new runtime. A site's own texts (``banner_texts``)
-override ``title`` and ``description``; a language not listed here falls back
-to English strings, while the site's texts and ``direction`` still apply.
+override ``title`` and ``description``; a language without a catalog gets the
+English strings, while the site's texts and ``direction`` still apply.
+
+Each string is its English text, marked for gettext under the context
+``banner`` (so its translations never mix with the request pages' or
+Django's); the translations are in ``locale/<lang>/LC_MESSAGES/django.po``.
+``{purpose}`` is filled in by the runtime and stays as it is in every
+language. Adding a string is one line here plus its translation in every
+catalog: the README's "Translations" section gives the steps.
 """
+from django.utils.translation import override, pgettext_lazy
+
+from consent.languages import interface_language
 
 UI_STRINGS = {
-    "en": {
-        "title": "Your privacy choices",
-        "description": "We use cookies and similar technologies to run this site, measure its use and show ads. "
+    "title": pgettext_lazy("banner", "Your privacy choices"),
+    "description": pgettext_lazy(
+        "banner",
+        "We use cookies and similar technologies to run this site, measure its use and show ads. "
         "Choose what you allow; you can change your mind at any time.",
-        "notice": "We and our partners use cookies to measure the site and show ads, which may count as selling or "
+    ),
+    "notice": pgettext_lazy(
+        "banner",
+        "We and our partners use cookies to measure the site and show ads, which may count as selling or "
         "sharing your personal information. You can opt out at any time.",
-        "accept_all": "Accept all",
-        "reject_all": "Reject all",
-        "customize": "Customize",
-        "save": "Save my choices",
-        "close": "Close",
-        "policy": "Privacy policy",
-        "preferences": "Cookie preferences",
-        "always_on": "Always on",
-        "do_not_sell": "Do not sell or share my personal information",
-        "gpc_honored": "Opt-out preference signal honored",
-        "gpc_conflict": "Your browser asks sites not to sell or share your data (Global Privacy Control). "
-        "Allow advertising anyway?",
-        "confirm": "Yes, allow advertising",
-        "nai_optout": "Opt out of interest-based ads",
-        "allow": "Allow {purpose}",
-        "blocked": "This content needs your consent to {purpose}.",
-        "rights": "Your privacy rights",
-        "receipt": "Download my consent receipt",
-    },
-    "fr": {
-        "title": "Vos choix de confidentialité",
-        "description": "Nous utilisons des cookies et technologies similaires pour faire fonctionner ce site, mesurer "
-        "son audience et afficher des publicités. Choisissez ce que vous acceptez ; vous pouvez changer d'avis à tout moment.",
-        "notice": "Nos partenaires et nous utilisons des cookies pour mesurer l'audience et afficher des publicités, ce qui "
-        "peut constituer une vente ou un partage de vos données. Vous pouvez vous y opposer à tout moment.",
-        "accept_all": "Tout accepter",
-        "reject_all": "Tout refuser",
-        "customize": "Personnaliser",
-        "save": "Enregistrer mes choix",
-        "close": "Fermer",
-        "policy": "Politique de confidentialité",
-        "preferences": "Préférences cookies",
-        "always_on": "Toujours actif",
-        "do_not_sell": "Ne pas vendre ni partager mes données personnelles",
-        "gpc_honored": "Signal de refus respecté",
-        "gpc_conflict": "Votre navigateur demande aux sites de ne pas vendre ni partager vos données (Global Privacy "
-        "Control). Autoriser quand même la publicité ?",
-        "confirm": "Oui, autoriser la publicité",
-        "nai_optout": "Refuser la publicité ciblée par centres d'intérêt",
-        "allow": "Autoriser : {purpose}",
-        "blocked": "Ce contenu nécessite votre accord : {purpose}.",
-        "rights": "Vos droits sur vos données",
-        "receipt": "Télécharger mon reçu de consentement",
-    },
-    "de": {
-        "title": "Ihre Datenschutzeinstellungen",
-        "description": "Wir verwenden Cookies und ähnliche Technologien, um diese Website zu betreiben, ihre Nutzung zu "
-        "messen und Werbung zu zeigen. Wählen Sie, was Sie erlauben; Sie können es jederzeit ändern.",
-        "notice": "Wir und unsere Partner verwenden Cookies für Reichweitenmessung und Werbung, was als Verkauf oder "
-        "Weitergabe Ihrer Daten gelten kann. Sie können jederzeit widersprechen.",
-        "accept_all": "Alle akzeptieren",
-        "reject_all": "Alle ablehnen",
-        "customize": "Anpassen",
-        "save": "Auswahl speichern",
-        "close": "Schließen",
-        "policy": "Datenschutzerklärung",
-        "preferences": "Cookie-Einstellungen",
-        "always_on": "Immer aktiv",
-        "do_not_sell": "Meine personenbezogenen Daten nicht verkaufen oder weitergeben",
-        "gpc_honored": "Widerspruchssignal berücksichtigt",
-        "gpc_conflict": "Ihr Browser bittet Websites, Ihre Daten nicht zu verkaufen oder weiterzugeben (Global Privacy "
-        "Control). Werbung trotzdem erlauben?",
-        "confirm": "Ja, Werbung erlauben",
-        "nai_optout": "Interessenbasierte Werbung ablehnen",
-        "allow": "{purpose} erlauben",
-        "blocked": "Für diesen Inhalt ist Ihre Einwilligung nötig: {purpose}.",
-        "rights": "Ihre Datenschutzrechte",
-        "receipt": "Meine Einwilligungsquittung herunterladen",
-    },
-    "es": {
-        "title": "Sus opciones de privacidad",
-        "description": "Usamos cookies y tecnologías similares para que este sitio funcione, medir su uso y mostrar "
-        "anuncios. Elija lo que permite; puede cambiar de opinión en cualquier momento.",
-        "notice": "Nosotros y nuestros socios usamos cookies para medir el sitio y mostrar anuncios, lo que puede "
-        "considerarse venta o cesión de sus datos. Puede oponerse en cualquier momento.",
-        "accept_all": "Aceptar todo",
-        "reject_all": "Rechazar todo",
-        "customize": "Personalizar",
-        "save": "Guardar mis opciones",
-        "close": "Cerrar",
-        "policy": "Política de privacidad",
-        "preferences": "Preferencias de cookies",
-        "always_on": "Siempre activo",
-        "do_not_sell": "No vender ni compartir mi información personal",
-        "gpc_honored": "Señal de exclusión respetada",
-        "gpc_conflict": "Su navegador pide a los sitios que no vendan ni compartan sus datos (Global Privacy Control). "
-        "¿Permitir la publicidad de todos modos?",
-        "confirm": "Sí, permitir la publicidad",
-        "nai_optout": "No recibir publicidad basada en intereses",
-        "allow": "Permitir {purpose}",
-        "blocked": "Este contenido necesita su consentimiento: {purpose}.",
-        "rights": "Sus derechos de privacidad",
-        "receipt": "Descargar mi recibo de consentimiento",
-    },
-    "nl": {
-        "title": "Uw privacykeuzes",
-        "description": "We gebruiken cookies en vergelijkbare technieken om deze site te laten werken, het gebruik te "
-        "meten en advertenties te tonen. Kies wat u toestaat; u kunt dit altijd wijzigen.",
-        "notice": "Wij en onze partners gebruiken cookies voor metingen en advertenties, wat kan gelden als verkoop of "
-        "delen van uw gegevens. U kunt altijd bezwaar maken.",
-        "accept_all": "Alles accepteren",
-        "reject_all": "Alles weigeren",
-        "customize": "Aanpassen",
-        "save": "Mijn keuzes opslaan",
-        "close": "Sluiten",
-        "policy": "Privacybeleid",
-        "preferences": "Cookievoorkeuren",
-        "always_on": "Altijd aan",
-        "do_not_sell": "Mijn persoonsgegevens niet verkopen of delen",
-        "gpc_honored": "Opt-outsignaal gerespecteerd",
-        "gpc_conflict": "Uw browser vraagt sites uw gegevens niet te verkopen of te delen (Global Privacy Control). "
-        "Toch advertenties toestaan?",
-        "confirm": "Ja, advertenties toestaan",
-        "nai_optout": "Geen advertenties op basis van interesses",
-        "allow": "{purpose} toestaan",
-        "blocked": "Voor deze inhoud is uw toestemming nodig: {purpose}.",
-        "rights": "Uw privacyrechten",
-        "receipt": "Mijn toestemmingsbewijs downloaden",
-    },
-    "sv": {
-        "title": "Dina integritetsval",
-        "description": "Vi använder kakor och liknande tekniker för att driva webbplatsen, mäta användningen och visa "
-        "annonser. Välj vad du tillåter; du kan ändra dig när som helst.",
-        "notice": "Vi och våra partner använder kakor för mätning och annonser, vilket kan räknas som försäljning eller "
-        "delning av dina uppgifter. Du kan invända när som helst.",
-        "accept_all": "Acceptera alla",
-        "reject_all": "Avvisa alla",
-        "customize": "Anpassa",
-        "save": "Spara mina val",
-        "close": "Stäng",
-        "policy": "Integritetspolicy",
-        "preferences": "Kakinställningar",
-        "always_on": "Alltid på",
-        "do_not_sell": "Sälj eller dela inte mina personuppgifter",
-        "gpc_honored": "Avregistreringssignal respekterad",
-        "gpc_conflict": "Din webbläsare ber webbplatser att inte sälja eller dela dina uppgifter (Global Privacy "
-        "Control). Tillåta annonser ändå?",
-        "confirm": "Ja, tillåt annonser",
-        "nai_optout": "Avstå från intressebaserade annonser",
-        "allow": "Tillåt {purpose}",
-        "blocked": "Det här innehållet kräver ditt samtycke: {purpose}.",
-        "rights": "Dina integritetsrättigheter",
-        "receipt": "Ladda ner mitt samtyckeskvitto",
-    },
-    "da": {
-        "title": "Dine privatlivsvalg",
-        "description": "Vi bruger cookies og lignende teknologier til at drive sitet, måle brugen og vise annoncer. "
-        "Vælg, hvad du tillader; du kan altid ændre det.",
-        "notice": "Vi og vores partnere bruger cookies til måling og annoncer, hvilket kan regnes som salg eller deling "
-        "af dine oplysninger. Du kan altid fravælge det.",
-        "accept_all": "Accepter alle",
-        "reject_all": "Afvis alle",
-        "customize": "Tilpas",
-        "save": "Gem mine valg",
-        "close": "Luk",
-        "policy": "Privatlivspolitik",
-        "preferences": "Cookieindstillinger",
-        "always_on": "Altid aktiv",
-        "do_not_sell": "Sælg eller del ikke mine personoplysninger",
-        "gpc_honored": "Fravalgssignal respekteret",
-        "gpc_conflict": "Din browser beder sites om ikke at sælge eller dele dine data (Global Privacy Control). "
-        "Tillad annoncer alligevel?",
-        "confirm": "Ja, tillad annoncer",
-        "nai_optout": "Fravælg interessebaserede annoncer",
-        "allow": "Tillad {purpose}",
-        "blocked": "Dette indhold kræver dit samtykke: {purpose}.",
-        "rights": "Dine privatlivsrettigheder",
-        "receipt": "Download min samtykkekvittering",
-    },
-    "ja": {
-        "title": "プライバシーの設定",
-        "description": "当サイトは、サイトの運営、利用状況の測定、広告の表示のために Cookie などの技術を使用します。"
-        "許可する項目を選んでください。いつでも変更できます。",
-        "notice": "当社とパートナーは、測定と広告のために Cookie を使用します。これは個人情報の販売または共有に"
-        "あたる場合があります。いつでもオプトアウトできます。",
-        "accept_all": "すべて許可",
-        "reject_all": "すべて拒否",
-        "customize": "カスタマイズ",
-        "save": "選択を保存",
-        "close": "閉じる",
-        "policy": "プライバシーポリシー",
-        "preferences": "Cookie の設定",
-        "always_on": "常に有効",
-        "do_not_sell": "個人情報を販売・共有しない",
-        "gpc_honored": "オプトアウトのシグナルを尊重しています",
-        "gpc_conflict": "お使いのブラウザは、データを販売・共有しないようサイトに求めています（Global Privacy Control）。"
-        "それでも広告を許可しますか？",
-        "confirm": "はい、広告を許可します",
-        "nai_optout": "興味関心に基づく広告を拒否",
-        "allow": "{purpose}を許可",
-        "blocked": "このコンテンツには同意が必要です：{purpose}",
-        "rights": "プライバシーに関する権利",
-        "receipt": "同意の受領書をダウンロード",
-    },
-    "zh": {
-        "title": "您的隐私选择",
-        "description": "我们使用 Cookie 及类似技术来运行本网站、衡量使用情况并展示广告。请选择您允许的内容；您可以随时更改。",
-        "notice": "我们和合作伙伴使用 Cookie 进行统计和广告，这可能构成出售或共享您的个人信息。您可以随时选择退出。",
-        "accept_all": "全部接受",
-        "reject_all": "全部拒绝",
-        "customize": "自定义",
-        "save": "保存我的选择",
-        "close": "关闭",
-        "policy": "隐私政策",
-        "preferences": "Cookie 偏好设置",
-        "always_on": "始终开启",
-        "do_not_sell": "请勿出售或共享我的个人信息",
-        "gpc_honored": "已遵从退出偏好信号",
-        "gpc_conflict": "您的浏览器要求网站不要出售或共享您的数据（全球隐私控制）。仍要允许广告吗？",
-        "confirm": "是，允许广告",
-        "nai_optout": "退出基于兴趣的广告",
-        "allow": "允许{purpose}",
-        "blocked": "此内容需要您的同意：{purpose}。",
-        "rights": "您的隐私权利",
-        "receipt": "下载我的同意回执",
-    },
-    "ar": {
-        "title": "خيارات الخصوصية",
-        "description": "نستخدم ملفات تعريف الارتباط وتقنيات مشابهة لتشغيل الموقع وقياس استخدامه وعرض الإعلانات. "
-        "اختر ما تسمح به، ويمكنك تغيير رأيك في أي وقت.",
-        "notice": "نستخدم نحن وشركاؤنا ملفات تعريف الارتباط للقياس والإعلانات، وقد يُعد ذلك بيعًا لبياناتك أو مشاركة لها. "
-        "يمكنك الرفض في أي وقت.",
-        "accept_all": "قبول الكل",
-        "reject_all": "رفض الكل",
-        "customize": "تخصيص",
-        "save": "حفظ اختياراتي",
-        "close": "إغلاق",
-        "policy": "سياسة الخصوصية",
-        "preferences": "تفضيلات ملفات تعريف الارتباط",
-        "always_on": "مفعّل دائمًا",
-        "do_not_sell": "لا تبع معلوماتي الشخصية أو تشاركها",
-        "gpc_honored": "تم احترام إشارة الرفض",
-        "gpc_conflict": "يطلب متصفحك من المواقع عدم بيع بياناتك أو مشاركتها. هل تسمح بالإعلانات رغم ذلك؟",
-        "confirm": "نعم، اسمح بالإعلانات",
-        "nai_optout": "رفض الإعلانات المبنية على الاهتمامات",
-        "allow": "السماح بـ {purpose}",
-        "blocked": "يتطلب هذا المحتوى موافقتك: {purpose}.",
-        "rights": "حقوق الخصوصية",
-        "receipt": "تنزيل إيصال موافقتي",
-    },
-    "he": {
-        "title": "בחירות הפרטיות שלך",
-        "description": "אנו משתמשים בעוגיות ובטכנולוגיות דומות כדי להפעיל את האתר, למדוד את השימוש בו ולהציג פרסומות. "
-        "בחרו מה אתם מאשרים; אפשר לשנות בכל עת.",
-        "notice": "אנו ושותפינו משתמשים בעוגיות למדידה ולפרסום, מה שעשוי להיחשב מכירה או שיתוף של המידע שלכם. "
-        "אפשר לבטל בכל עת.",
-        "accept_all": "אישור הכול",
-        "reject_all": "דחיית הכול",
-        "customize": "התאמה אישית",
-        "save": "שמירת הבחירות",
-        "close": "סגירה",
-        "policy": "מדיניות פרטיות",
-        "preferences": "העדפות עוגיות",
-        "always_on": "פעיל תמיד",
-        "do_not_sell": "אל תמכרו או תשתפו את המידע האישי שלי",
-        "gpc_honored": "אות הסירוב כובד",
-        "gpc_conflict": "הדפדפן שלכם מבקש מאתרים לא למכור או לשתף את המידע שלכם. לאשר פרסום בכל זאת?",
-        "confirm": "כן, לאשר פרסום",
-        "nai_optout": "סירוב לפרסום מבוסס תחומי עניין",
-        "allow": "לאשר {purpose}",
-        "blocked": "תוכן זה דורש את הסכמתכם: {purpose}.",
-        "rights": "זכויות הפרטיות שלכם",
-        "receipt": "הורדת אישור ההסכמה שלי",
-    },
+    ),
+    "accept_all": pgettext_lazy("banner", "Accept all"),
+    "reject_all": pgettext_lazy("banner", "Reject all"),
+    "customize": pgettext_lazy("banner", "Customize"),
+    "save": pgettext_lazy("banner", "Save my choices"),
+    "close": pgettext_lazy("banner", "Close"),
+    "policy": pgettext_lazy("banner", "Privacy policy"),
+    "preferences": pgettext_lazy("banner", "Cookie preferences"),
+    "always_on": pgettext_lazy("banner", "Always on"),
+    "do_not_sell": pgettext_lazy("banner", "Do not sell or share my personal information"),
+    "gpc_honored": pgettext_lazy("banner", "Opt-out preference signal honored"),
+    "gpc_conflict": pgettext_lazy(
+        "banner",
+        "Your browser asks sites not to sell or share your data (Global Privacy Control). Allow advertising anyway?",
+    ),
+    "confirm": pgettext_lazy("banner", "Yes, allow advertising"),
+    "nai_optout": pgettext_lazy("banner", "Opt out of interest-based ads"),
+    "allow": pgettext_lazy("banner", "Allow {purpose}"),
+    "blocked": pgettext_lazy("banner", "This content needs your consent to {purpose}."),
+    "rights": pgettext_lazy("banner", "Your privacy rights"),
+    "receipt": pgettext_lazy("banner", "Download my consent receipt"),
 }
 
 
 def ui_strings(language: str) -> dict:
     """The interface strings for ``language`` (``fr-CA`` → ``fr``), English for the rest."""
-    code = (language or "en").split("-")[0].lower()
-    return {**UI_STRINGS["en"], **UI_STRINGS.get(code, {})}
+    with override(interface_language(language)):
+        return {key: str(text) for key, text in UI_STRINGS.items()}

@@ -142,6 +142,15 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # --- HTTP, API and security ----------------------------------------------------
 
 LANGUAGE_CODE = "en"
+# The languages the platform's own texts are translated into (the banner's
+# interface strings, the request form, its pages and its emails), one gettext
+# catalog each under locale/ (README, "Translations"). A site may list other
+# languages: their visitors get these texts in English.
+LANGUAGES = [
+    ("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español"), ("nl", "Nederlands"),
+    ("sv", "Svenska"), ("da", "Dansk"), ("ja", "日本語"), ("zh-hans", "简体中文"), ("ar", "العربية"), ("he", "עברית"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -4,7 +4,10 @@ import io
 import json
 import zipfile
 
+from django.utils.translation import gettext, override
+
 from audit.receipts import receipts_for_visitor
+from consent.languages import interface_language
 from consent.models import ConsentEvent, Visitor
 
 EVENT_FIELDS = [
@@ -69,13 +72,15 @@ def _events_csv(events) -> str:
 
 
 def _readme(request, data) -> str:
-    if data["visitor"] is None:
-        return (
-            "This platform stores consent choices per browser, not per person or email address. "
-            "Your request did not come with a browser's consent token, so no browser's data could be "
-            "linked to you: we hold no data about you beyond this request.\n"
-        )
-    return (
-        f"The consent data of browser {data['visitor']['visitor_id']} on {request.site.key}: data.json has "
-        "everything; events.csv lists every recorded choice and signal, oldest first.\n"
-    )
+    """What the archive holds, in the request's language."""
+    with override(interface_language(request.language)):
+        if data["visitor"] is None:
+            return gettext(
+                "This platform stores consent choices per browser, not per person or email address. "
+                "Your request did not come with a browser's consent token, so no browser's data could be "
+                "linked to you: we hold no data about you beyond this request."
+            ) + "\n"
+        return gettext(
+            "The consent data of browser %(visitor)s on %(site)s: data.json has everything; events.csv lists "
+            "every recorded choice and signal, oldest first."
+        ) % {"visitor": data["visitor"]["visitor_id"], "site": request.site.key} + "\n"

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import deadlines
 
@@ -26,6 +27,15 @@ class DataSubjectRequest(models.Model):
         DELETE = "delete", "Right to delete"
         CORRECT = "correct", "Correct my data"
         OPT_OUT_MARKETING = "opt_out_marketing", "Opt out of marketing"
+
+    # Each kind as the requester asks for it, on the form and in the emails,
+    # in their language (the labels above are the privacy team's, in the admin).
+    KIND_AS_ASKED = {
+        Kind.KNOW: _("A copy of the data about me (right to know)"),
+        Kind.DELETE: _("Delete the data about me (right to delete)"),
+        Kind.CORRECT: _("Correct the data about me"),
+        Kind.OPT_OUT_MARKETING: _("Stop marketing to me"),
+    }
 
     class Status(models.TextChoices):
         UNVERIFIED = "unverified", "Waiting for email verification"

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from consent.errors import DomainError
 from consent.models import Visitor
@@ -27,7 +28,12 @@ RECORDS_KEPT = timedelta(days=730)  # CCPA regulations §7101: 24 months
 
 
 class RequestError(DomainError):
-    """An action that cannot be taken now; ``code`` and the message say why."""
+    """An action that cannot be taken now; ``code`` and the message say why.
+
+    Messages a requester reads (about their links) are translated: they are
+    in the language active where the page shows them. The privacy team's are
+    English, as the admin is.
+    """
 
 
 @transaction.atomic
@@ -62,17 +68,17 @@ def verify(code: str, now=None) -> Request:
     try:
         request_id = signing.TimestampSigner(salt=emails.VERIFY_SALT).unsign(code, max_age=max_age)
     except signing.SignatureExpired:
-        raise RequestError("link_expired", "This verification link has expired. Please file the request again.") from None
+        raise RequestError("link_expired", _("This verification link has expired. Please file the request again.")) from None
     except signing.BadSignature:
-        raise RequestError("link_invalid", "This verification link is not valid.") from None
+        raise RequestError("link_invalid", _("This verification link is not valid.")) from None
     with transaction.atomic():
         request = Request.objects.select_for_update().filter(pk=request_id).first()
         if request is None:
-            raise RequestError("link_invalid", "This verification link is not valid.")
+            raise RequestError("link_invalid", _("This verification link is not valid."))
         if request.status == Request.Status.EXPIRED:
-            raise RequestError("link_expired", "This request expired before it was verified. Please file it again.")
+            raise RequestError("link_expired", _("This request expired before it was verified. Please file it again."))
         if request.status != Request.Status.UNVERIFIED:
-            raise RequestError("link_used", "This link was already used; your request is being worked on.")
+            raise RequestError("link_used", _("This link was already used; your request is being worked on."))
         request.status = Request.Status.VERIFIED
         request.verified_at = now or timezone.now()
         request.save(update_fields=["status", "verified_at"])
@@ -148,9 +154,9 @@ def open_download(request_id, token: str, now=None) -> Request:
         and hmac.compare_digest(request.download_token_hash, hashlib.sha256(token.encode()).hexdigest())
     )
     if not valid:
-        raise RequestError("link_invalid", "This download link is not valid.")
+        raise RequestError("link_invalid", _("This download link is not valid."))
     if (now or timezone.now()) > request.download_expires_at:
-        raise RequestError("link_expired", "This download link has expired; ask the privacy team for a new one.")
+        raise RequestError("link_expired", _("This download link has expired; ask the privacy team for a new one."))
     request.log_step("downloaded", "requester")
     return request
 

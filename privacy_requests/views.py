@@ -1,15 +1,23 @@
-"""The public pages of data subject requests: the form, the email link, the download."""
+"""The public pages of data subject requests: the form, the email link, the download.
+
+Each page is in one of the site's languages (``?lang=``, else the browser's
+first Accept-Language) served by the platform's closest translation; the
+pages an emailed link opens are in the request's language.
+"""
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from consent import ratelimit
 from consent.client import client_ip
 from consent.errors import RateLimited
+from consent.languages import interface_language
 from consent.models import Site
 
-from . import export, service, texts
+from . import export, service
 from .deadlines import answer_due
 from .forms import RequestForm
 
@@ -22,15 +30,19 @@ def _language(request, site):
 def request_form(request, site_key):
     site = get_object_or_404(Site, key=site_key)
     language = _language(request, site)
-    t = texts.for_language(language)
-    form = RequestForm(request.POST or None, request.FILES or None, texts=t)
-    context = {"site": site, "t": t, "language": language, "form": form, "hours": settings.CMP_DSR_VERIFY_HOURS}
+    with override(interface_language(language)):
+        return _request_form(request, site, language)
+
+
+def _request_form(request, site, language):
+    form = RequestForm(request.POST or None, request.FILES or None)
+    context = {"site": site, "form": form, "hours": settings.CMP_DSR_VERIFY_HOURS}
     if request.method == "POST":
         try:
             ratelimit.check("requests-ip", client_ip(request), settings.CMP_RATE_REQUESTS_PER_IP)
         except RateLimited as limited:
-            response = render(request, "privacy_requests/message.html", {**context, "heading": t["problem_title"],
-                              "message": str(limited)}, status=429)
+            response = _message(request, site, _("Too many requests"),
+                                _("Too many requests have come from your network. Please try again later."), status=429)
             response["Retry-After"] = str(limited.retry_after)
             return response
     if request.method == "POST" and form.is_valid():
@@ -46,12 +58,13 @@ def request_form(request, site_key):
             agent_name=data["agent_name"],
             agent_document=data["agent_document"],
         )
-        message = t["thanks"].format(
-            email=filed.email, hours=settings.CMP_DSR_VERIFY_HOURS, due=filed.due_at.date().isoformat(), reference=filed.pk
-        )
-        return render(request, "privacy_requests/message.html", {**context, "heading": t["thanks_title"], "message": message})
-    context["intro"] = t["intro"].format(site=site.name)
-    context["what_happens"] = t["what_happens"].format(hours=settings.CMP_DSR_VERIFY_HOURS, due=answer_due(timezone.now(), False).date().isoformat())
+        message = _(
+            "We sent a confirmation link to %(email)s. Open it within %(hours)s hours to confirm your request. "
+            "We will answer by %(due)s. Your reference: %(reference)s."
+        ) % {"email": filed.email, "hours": settings.CMP_DSR_VERIFY_HOURS, "due": filed.due_at.date().isoformat(),
+             "reference": filed.pk}
+        return _message(request, site, _("Check your email"), message)
+    context["due"] = answer_due(timezone.now(), False).date().isoformat()
     status = 400 if request.method == "POST" else 200
     return render(request, "privacy_requests/form.html", context, status=status)
 
@@ -60,22 +73,30 @@ def verify(request, code):
     try:
         verified = service.verify(code)
     except service.RequestError as error:
-        t = texts.for_language(request.GET.get("lang"))
-        status = 410 if error.code in ("link_expired", "link_used") else 400
-        return render(request, "privacy_requests/message.html", {"t": t, "language": "en", "heading": t["problem_title"], "message": str(error)}, status=status)
-    t = texts.for_language(verified.language)
-    message = t["verified"].format(due=verified.due_at.date().isoformat(), reference=verified.pk)
-    return render(request, "privacy_requests/message.html", {"t": t, "language": verified.language, "site": verified.site, "heading": t["verified_title"], "message": message})
+        return _unusable_link(request, error, status=410 if error.code in ("link_expired", "link_used") else 400)
+    with override(interface_language(verified.language)):
+        message = _("Thank you. We will answer by %(due)s. Your reference: %(reference)s.") % {
+            "due": verified.due_at.date().isoformat(), "reference": verified.pk}
+        return _message(request, verified.site, _("Request confirmed"), message)
 
 
 def download(request, request_id, token):
     try:
         answered = service.open_download(request_id, token)
     except service.RequestError as error:
-        t = texts.for_language(None)
-        status = 410 if error.code == "link_expired" else 404
-        return render(request, "privacy_requests/message.html", {"t": t, "language": "en", "heading": t["problem_title"], "message": str(error)}, status=status)
+        return _unusable_link(request, error, status=410 if error.code == "link_expired" else 404)
     response = HttpResponse(export.build_zip(answered), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="privacy-request-{answered.pk}.zip"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _message(request, site, heading, message, status=200):
+    return render(request, "privacy_requests/message.html", {"site": site, "heading": heading, "message": message},
+                  status=status)
+
+
+def _unusable_link(request, error, status):
+    """Why an emailed link cannot be used, in the language the email gave it (``?lang=``)."""
+    with override(interface_language(request.GET.get("lang"))):
+        return _message(request, None, _("This link cannot be used"), error.detail, status=status)

@@ -14,7 +14,7 @@ DIST = ROOT / "banner_static" / "dist"
 
 def test_one_runtime_version_everywhere():
     built = (DIST / "cmp.min.js").read_text()
-    assert f'"{RUNTIME_VERSION}"' in built, "banner_static/src/cmp.js VERSION differs from package.json"
+    assert f'"{RUNTIME_VERSION}"' in built, "the built runtime does not carry package.json's version"
     assert f"/c/v/{RUNTIME_VERSION}/cmp.min.js" in (ROOT / "README.md").read_text()
 
 
@@ -39,6 +39,7 @@ def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
 @pytest.mark.parametrize("version, published", [
     ("1.1.0", "gQVf9OtAOvsWJtasVqHxu0Xz0mZ5dLASoBtooXl1AvoB3ro2Y7D/DIt7JUyNxMjl"),
     ("1.1.1", "DlMC2SxWPNwiq1XGietQyPLi522y2U4d88jI7SA6/3DsloHXQTt3G21Zx/kgGb8Z"),
+    ("1.1.2", "aSeicWyn2cuS52xNS5C0znEqmDJeKj1VaYgs9XohEXpIH/AUBQIVxjFdCaxowFMD"),
 ])
 def test_released_runtimes_keep_their_bytes(client, demo_site, version, published):
     # Each was published with this SRI hash in the README; sites may pin it.

@@ -190,6 +190,27 @@ def test_gpc_denies_advertising_unless_confirmed(browser, demo):
     context.close()
 
 
+def test_honoured_dnt_asks_like_gpc_and_banner_and_server_agree(browser, demo):
+    from consent.models import Site
+
+    Site.objects.filter(key="demo").update(honor_dnt=True)
+    context = browser.new_context(extra_http_headers={"DNT": "1"})
+    context.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});")
+    page = context.new_page()
+    open_demo(page, demo)
+    click(page, "accept")
+    page.locator(f"{DIALOG} >> .conflict").wait_for(state="visible")
+    click(page, "confirm-gpc", DIALOG)
+    page.wait_for_function("(window.cmpDemoRan || []).includes('advertising')")
+    wait_saved(page, 2)
+    open_demo(page, demo)  # the next page view decides from the cookie alone
+    visitor_id = page.evaluate("window.cmp.visitorId")
+    answer = json.loads(page.evaluate(f"fetch('/api/v1/sites/demo/decisions/{visitor_id}').then(r => r.text())"))
+    assert answer["decisions"]["advertising"] == {"granted": True, "reason": "choice"}
+    assert page.evaluate("window.cmp.granted('advertising')") is True
+    context.close()
+
+
 def test_nai_optout_then_visit_denies_personalised_ads(page, demo):
     page.goto(demo + "/nai/optout")
     assert any(c["name"] == "cmp_nai_optout" for c in page.context.cookies())

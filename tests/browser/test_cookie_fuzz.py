@@ -2,7 +2,7 @@
 
 Other tests check that no cookie breaks the
 banner or grants what it did not grant. This one holds the banner to the
-documented format (the comment above ``readCookie`` in banner_static/src/cmp.js):
+documented format (the comment at the top of banner_static/src/cookie.js):
 
     1!<visitor uuid>!<token>!<policy>!<time base36>!<granted~keys>!<denied~keys>!<flags>
 

@@ -1,9 +1,12 @@
-"""The data subject request form, keyboard-only and through axe-core."""
+"""The data subject request form, keyboard-only, through axe-core, and right to left."""
 import re
+import uuid
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
+from consent.models import Site
 from privacy_requests.models import DataSubjectRequest
 
 pytestmark = pytest.mark.browser
@@ -52,8 +55,15 @@ def test_banner_link_carries_the_browser_in_the_fragment(page, demo):
     assert "#" not in page.url  # the token left the address bar
 
 
-@pytest.mark.parametrize("lang", ["en", "fr"])
+def speak_every_language():
+    """Let the demo site list every language the platform has texts in (it lists English and French)."""
+    Site.objects.filter(key="demo").update(languages=[code.split("-")[0] for code, _ in settings.LANGUAGES])
+
+
+# One language per script and direction (every language's texts are checked in tests/api/test_request_languages.py).
+@pytest.mark.parametrize("lang", ["en", "fr", "ja", "zh", "ar", "he"])
 def test_axe_finds_no_violations_on_the_form(browser, demo, axe, lang):
+    speak_every_language()
     # The form's strict CSP (script-src 'self') would block injecting axe.
     page = browser.new_context(bypass_csp=True).new_page()
     page.goto(demo + f"/privacy/requests/demo/?lang={lang}")
@@ -63,3 +73,15 @@ def test_axe_finds_no_violations_on_the_form(browser, demo, axe, lang):
     page.click("button[type=submit]")
     page.add_script_tag(content=axe)
     assert page.evaluate("axe.run(document).then(r => r.violations.map(v => v.id))") == []
+
+
+@pytest.mark.parametrize("lang, direction", [("ar", "rtl"), ("he", "rtl"), ("en", "ltr")])
+def test_the_form_reads_right_to_left_in_arabic_and_hebrew(page, demo, lang, direction):
+    speak_every_language()
+    # Coming from the banner shows the note about the browser's data, with its bar on the starting side.
+    page.goto(demo + f"/privacy/requests/demo/?lang={lang}#visitor={uuid.uuid4()}&token={'t' * 43}")
+    assert page.evaluate("getComputedStyle(document.body).direction") == direction
+    radio, label = (page.locator(selector).first.bounding_box() for selector in ("input[name=kind]", ".choice label"))
+    assert (radio["x"] > label["x"]) == (direction == "rtl")  # each radio button before its label, in reading order
+    bar = page.evaluate("(s => [s.borderRightWidth, s.borderLeftWidth])(getComputedStyle(document.getElementById('browser-note')))")
+    assert bar == (["4px", "0px"] if direction == "rtl" else ["0px", "4px"])

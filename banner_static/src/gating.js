@@ -1,0 +1,92 @@
+// What the page may run: Google Consent Mode, the GA kill switches, and the gated
+// tags (<script type="text/plain" data-cmp-purpose> and <iframe data-cmp-purpose data-src>),
+// each run once, in document order, when its purpose is granted.
+import { MODE } from "./rule.js";
+
+const w = window, d = document;
+const GATED = "script[data-cmp-purpose],iframe[data-cmp-purpose]";
+
+let granted = null;     // purpose -> granted, once decided
+let waiting;            // called with each iframe that waits for its purpose
+export const ran = {};  // purpose -> something ran for it on this page
+const queue = [];
+let running = false;
+
+function gtag() { (w.dataLayer = w.dataLayer || []).push(arguments); }
+
+// Before any tag: every optional storage denied until the visitor's answer is known.
+export function consentDefault(gaIds) {
+  const mode = { ad_personalization: "denied" };
+  for (const k in MODE) mode[k] = "denied";
+  mode.security_storage = mode.functionality_storage = "granted";
+  mode.wait_for_update = 500;
+  gtag("consent", "default", mode);
+  gaDisable(gaIds, true);
+}
+
+// Tells Consent Mode and GA the decisions (purpose -> granted); release() then runs the tags.
+export function update(decisions, mode, gaIds) {
+  granted = decisions;
+  gtag("consent", "update", mode);
+  gaDisable(gaIds, !decisions.analytics);
+}
+
+export const release = () => scan(d);
+
+// onWaitingFrame(iframe, purpose): shows what the iframe waits for.
+export function watch(onWaitingFrame) {
+  waiting = onWaitingFrame;
+  new MutationObserver(records => {
+    records.forEach(r => r.addedNodes.forEach(n => { if (n.nodeType === 1) scan(n); }));
+  }).observe(d.documentElement, { childList: true, subtree: true });
+}
+
+function gaDisable(ids, off) {
+  (ids || []).forEach(id => { w["ga-disable-" + id] = off; });
+}
+
+function scan(root) {
+  let found = root.matches && root.matches(GATED) ? [root] : [];
+  if (root.querySelectorAll) found = found.concat([].slice.call(root.querySelectorAll(GATED)));
+  found.forEach(el => {
+    if (el.cmpQueued) return;
+    const purpose = el.getAttribute("data-cmp-purpose");
+    if (granted && granted[purpose]) {
+      el.cmpQueued = true;
+      queue.push(el);
+    } else if (granted && el.tagName === "IFRAME") {
+      waiting(el, purpose);
+    }
+  });
+  next();
+}
+
+function next() {
+  if (running || !queue.length) return;
+  const el = queue.shift();
+  const purpose = el.getAttribute("data-cmp-purpose");
+  if (!granted[purpose]) { el.cmpQueued = false; return next(); }  // revoked meanwhile
+  ran[purpose] = true;
+  if (el.tagName === "IFRAME") {
+    if (el.cmpHolder) el.cmpHolder.remove();
+    el.hidden = false;
+    el.src = el.getAttribute("data-src");
+    el.removeAttribute("data-cmp-purpose");
+    return next();
+  }
+  const s = d.createElement("script");
+  for (const a of el.attributes) {
+    if (a.name !== "type" && a.name !== "data-cmp-purpose" && a.name !== "src") s.setAttribute(a.name, a.value);
+  }
+  const url = el.getAttribute("src") || el.getAttribute("data-src");
+  if (url) {
+    // Wait for an external script before the next one: document order.
+    running = true;
+    s.onload = s.onerror = () => { running = false; next(); };
+    s.src = url;
+  } else {
+    s.text = el.text;
+  }
+  el.parentNode.replaceChild(s, el);
+  next();
+}

@@ -1,0 +1,25 @@
+// The banner's requests to the platform it was loaded from.
+
+const checked = r => { if (!r.ok) throw new Error(r.status); return r; };
+
+export const fetchConfig = (origin, site, lang) =>
+  fetch(`${origin}/api/v1/sites/${site}/config?lang=${encodeURIComponent(lang)}`).then(checked).then(r => r.json());
+
+// Resolves with {ok, answer} once the server has answered for good (a 4xx will not get
+// better by retrying); rejects when the choice is worth sending again later.
+export function postChoice(url, body) {
+  // text/plain needs no CORS preflight; credentials carry the platform's NAI cookie.
+  return fetch(url, {
+    method: "POST", body: JSON.stringify(body), credentials: "include", keepalive: true,
+    headers: { "Content-Type": "text/plain" }
+  }).then(r => {
+    if (r.status >= 500 || r.status === 429) throw new Error("retry later");
+    return r.json().then(answer => ({ ok: r.ok, answer }));
+  });
+}
+
+// The signed receipt of the visitor's latest choice.
+export const fetchReceipt = (origin, site, visitor) =>
+  fetch(`${origin}/api/v1/sites/${site}/visitors/${visitor.v}/receipts?latest=1`, {
+    headers: { Authorization: "Bearer " + visitor.t }
+  }).then(checked).then(r => r.blob());

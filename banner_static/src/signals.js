@@ -1,0 +1,15 @@
+// The opt-out signals this browser sends, and those the server has seen for the visitor.
+import { hasFlag } from "./cookie.js";
+
+// stored: the cookie's choice (flags n and s); server: the signals of the server's last answer.
+export function signals(stored, server) {
+  let ga = false;
+  try { ga = !!(window._gaUserPrefs && _gaUserPrefs.ioo && _gaUserPrefs.ioo()); } catch (e) { /* not the add-on */ }
+  return {
+    gpc: navigator.globalPrivacyControl === true || !!server.gpc || hasFlag(stored, "s"),
+    ga_optout: ga,
+    nai_optout: hasFlag(stored, "n") || !!server.nai_optout,
+    lat: false,
+    dnt: navigator.doNotTrack === "1"
+  };
+}

@@ -1,0 +1,190 @@
+// The banner, the preferences dialog and the iframe placeholders, each in a shadow
+// root styled by the banner's own stylesheet. Everything is inserted as text, never
+// as HTML, and nothing needs an inline script or style (a strict CSP is fine).
+const d = document;
+let ui = null;       // the banner's elements, once built
+let opener = null;   // what had focus before the dialog opened
+let css;             // the stylesheet's URL
+
+export function useStylesheet(href) { css = href; }
+
+function el(tag, attrs, text) {
+  const node = d.createElement(tag);
+  for (const a in attrs) node.setAttribute(a, attrs[a]);
+  if (text != null) node.textContent = text;  // text, never HTML
+  return node;
+}
+
+const stylesheet = () => el("link", { rel: "stylesheet", href: css });
+
+// act(action) is called with the data-action of each button pressed.
+function button(action, label, act) {
+  const b = el("button", { type: "button", class: "btn", "data-action": action }, label);
+  b.addEventListener("click", () => act(action));
+  return b;
+}
+
+// view: {optOutSignal: an opt-out preference signal is honoured}; handlers: {act, rightsUrl, receipt}.
+export function build(cfg, view, handlers, show) {
+  const t = cfg.ui, act = handlers.act;
+  const host = el("div", { id: "cmp-root" });
+  const root = host.attachShadow({ mode: "open" });
+  const sheet = stylesheet();
+  root.appendChild(sheet);
+  const optOut = cfg.regime === "opt_out";
+  const banner = el("section", { class: "banner", role: "region", "aria-labelledby": "cmp-title", dir: cfg.direction, lang: cfg.language, hidden: "" });
+  banner.appendChild(el("h2", { id: "cmp-title" }, t.title));
+  banner.appendChild(el("p", {}, optOut ? t.notice : t.description));
+  if (view.optOutSignal) banner.appendChild(el("p", { class: "gpc" }, t.gpc_honored));
+  const actions = el("div", { class: "actions" });
+  const buttons = optOut ? [["do-not-sell", t.do_not_sell], ["customize", t.customize], ["acknowledge", t.close]]
+    : [["accept", t.accept_all], ["reject", t.reject_all], ["customize", t.customize]];
+  buttons.forEach(([action, label]) => actions.appendChild(button(action, label, act)));
+  banner.appendChild(actions);
+  if (cfg.policy.url) banner.appendChild(el("a", { href: cfg.policy.url, class: "link" }, t.policy));
+  root.appendChild(banner);
+  const dialog = buildDialog(cfg, view, handlers);
+  root.appendChild(dialog);
+  d.body.insertBefore(host, d.body.firstChild);  // first in tab order
+  ui = { host, root, banner, dialog };
+  // Paint only once styled: no flash of unstyled content, and no layout shift
+  // (the banner is fixed, so it moves nothing on the page).
+  sheet.addEventListener("load", () => { if (show) showBanner(); });
+}
+
+function buildDialog(cfg, view, handlers) {
+  const t = cfg.ui, act = handlers.act;
+  const dialog = el("dialog", { class: "prefs", "aria-labelledby": "cmp-prefs-title", dir: cfg.direction, lang: cfg.language });
+  dialog.appendChild(el("h2", { id: "cmp-prefs-title" }, t.preferences));
+  if (view.optOutSignal) dialog.appendChild(el("p", { class: "gpc" }, t.gpc_honored));
+  cfg.purposes.forEach(p => {
+    const row = el("div", { class: "purpose" });
+    const id = "cmp-p-" + p.key;
+    const box = el("input", { type: "checkbox", role: "switch", id, "data-purpose": p.key, "aria-describedby": id + "-d" });
+    if (p.essential) { box.checked = true; box.disabled = true; }
+    const label = el("label", { for: id });
+    label.appendChild(box);
+    label.appendChild(d.createTextNode(" " + p.name + (p.essential ? " (" + t.always_on + ")" : "")));
+    row.appendChild(label);
+    row.appendChild(el("p", { id: id + "-d", class: "desc" }, p.description));
+    dialog.appendChild(row);
+  });
+  const nai = el("input", { type: "checkbox", id: "cmp-nai" });
+  const naiLabel = el("label", { for: "cmp-nai", class: "nai" });
+  naiLabel.appendChild(nai);
+  naiLabel.appendChild(d.createTextNode(" " + t.nai_optout));
+  dialog.appendChild(naiLabel);
+  const conflict = el("div", { class: "conflict", role: "alert", hidden: "" });
+  conflict.appendChild(el("p", {}, t.gpc_conflict));
+  conflict.appendChild(button("confirm-gpc", t.confirm, act));
+  dialog.appendChild(conflict);
+  const actions = el("div", { class: "actions" });
+  actions.appendChild(button("reject", t.reject_all, act));
+  actions.appendChild(button("accept", t.accept_all, act));
+  actions.appendChild(button("save", t.save, act));
+  dialog.appendChild(actions);
+  const links = el("p", { class: "links" });
+  if (cfg.policy.url) links.appendChild(el("a", { href: cfg.policy.url, class: "link" }, t.policy));
+  const rights = el("a", { href: "#", class: "link", "data-action": "rights" }, t.rights);
+  rights.addEventListener("click", () => { rights.href = handlers.rightsUrl(); });
+  links.appendChild(rights);
+  const receipt = el("button", { type: "button", class: "link plain", "data-action": "receipt" }, t.receipt);
+  receipt.addEventListener("click", handlers.receipt);
+  links.appendChild(receipt);
+  dialog.appendChild(links);
+  dialog.appendChild(button("close", t.close, act));
+  dialog.addEventListener("close", restoreFocus);
+  return dialog;
+}
+
+// Opens the preferences with each purpose's box as decided (purpose -> granted).
+export function open(decisions, naiOptOut) {
+  if (!ui) return;
+  const active = d.activeElement;
+  opener = active === ui.host ? ui.root.activeElement : active;
+  boxes().forEach(box => { box.checked = !!decisions[box.getAttribute("data-purpose")]; });
+  ui.dialog.querySelector("#cmp-nai").checked = naiOptOut;
+  if (!ui.dialog.open) ui.dialog.showModal();
+  const first = ui.dialog.querySelector("input:not([disabled]),button");
+  if (first) first.focus();
+}
+
+// What the dialog's boxes say: {choices: purpose -> checked, nai: checked}.
+export function picked() {
+  const choices = {};
+  boxes().forEach(box => { choices[box.getAttribute("data-purpose")] = box.checked; });
+  return { choices, nai: ui.dialog.querySelector("#cmp-nai").checked };
+}
+
+const boxes = () => ui.dialog.querySelectorAll("input[data-purpose]:not([disabled])");
+
+// The visitor must confirm a grant that an opt-out preference signal would deny.
+export function askAboutConflict(decisions, naiOptOut) {
+  open(decisions, naiOptOut);
+  const box = ui.dialog.querySelector(".conflict");
+  box.hidden = false;
+  box.querySelector("button").focus();
+}
+
+export function closeDialog() {
+  if (ui.dialog.open) ui.dialog.close();
+}
+
+// The conflict is answered: the dialog may close with the next choice.
+export function settleConflict() {
+  ui.dialog.querySelector(".conflict").hidden = true;
+}
+
+export function saveFile(blob, name) {
+  const a = el("a", { href: URL.createObjectURL(blob), download: name });
+  ui.root.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+function restoreFocus() {
+  if (opener && opener.focus && opener.isConnected) opener.focus();
+  opener = null;
+}
+
+function showBanner() {
+  ui.banner.hidden = false;
+  // Keep focused page elements visible above the banner (WCAG 2.4.11).
+  d.documentElement.style.scrollPaddingBottom = ui.banner.offsetHeight + "px";
+}
+
+// After a choice: the banner goes, and the dialog too unless it still asks about a conflict.
+export function hide() {
+  if (!ui) return;
+  ui.banner.hidden = true;
+  d.documentElement.style.scrollPaddingBottom = "";
+  if (ui.dialog.open && ui.dialog.querySelector(".conflict").hidden) ui.dialog.close();
+}
+
+// Shows, in the iframe's place, what it waits for and a button to allow it.
+export function placeholder(cfg, frame, purpose, allow) {
+  if (frame.cmpHolder) return;
+  const p = cfg.purposes.filter(x => x.key === purpose)[0];
+  const name = p ? p.name : purpose;
+  const holder = el("div");
+  // Take exactly the iframe's box, so swapping them moves nothing (CLS 0).
+  const size = holder.style;
+  size.display = "inline-block";
+  size.width = frame.offsetWidth + "px";
+  size.height = frame.offsetHeight + "px";
+  size.verticalAlign = getComputedStyle(frame).verticalAlign;
+  size.overflow = "auto";
+  const root = holder.attachShadow({ mode: "open" });
+  const sheet = stylesheet();
+  root.appendChild(sheet);
+  const box = el("div", { class: "ph", dir: cfg.direction, lang: cfg.language, hidden: "" });
+  sheet.addEventListener("load", () => { box.hidden = false; });  // appear styled, not reflowed
+  box.appendChild(el("p", {}, cfg.ui.blocked.replace("{purpose}", name)));
+  const button = el("button", { type: "button", class: "btn" }, cfg.ui.allow.replace("{purpose}", name));
+  button.addEventListener("click", allow);
+  box.appendChild(button);
+  root.appendChild(box);
+  frame.hidden = true;
+  frame.parentNode.insertBefore(holder, frame);
+  frame.cmpHolder = holder;
+}

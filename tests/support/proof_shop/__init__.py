@@ -53,7 +53,8 @@ PAGES = {
 class ProofShop:
     """The shop and its trackers on one port of 127.0.0.2; ``cmp`` is the platform's origin the page loads the banner from."""
 
-    def __init__(self, cmp: str):
+    def __init__(self, cmp: str, pages: int = 1):
+        """``pages``: how many product pages its sitemap.xml lists (each the same shop page)."""
         self.cmp, self.port, self.requests = cmp, free_port(), []
         shop = self
 
@@ -62,7 +63,10 @@ class ProofShop:
                 host = self.headers.get("Host", "").rsplit(":", 1)[0]
                 path = self.path.split("?", 1)[0]
                 shop.requests.append((host, path))
-                if host == SHOP and path == "/":
+                if host == SHOP and path == "/sitemap.xml":
+                    urls = "".join(f"<url><loc>{shop.origin}/p/{i}</loc></url>" for i in range(pages))
+                    return self.answer(200, "application/xml", f"<urlset>{urls}</urlset>".encode())
+                if host == SHOP and (path == "/" or path.startswith("/p/")):
                     html = (HERE / "index.html").read_text().replace("{cmp}", shop.cmp).replace("{port}", str(shop.port))
                     return self.answer(200, "text/html", html.encode())
                 if (host, path) in SCRIPTS:

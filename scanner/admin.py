@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from consent.models import Purpose
 
+from .inventory import forget
 from .models import Scan, ScanSettings, Tracker, Violation
 from .scans import ScanRunning
 from .tasks import start_scan
@@ -102,6 +103,7 @@ class TrackerAdmin(admin.ModelAdmin):
         if "purpose" in form.changed_data:
             obj.classified_by = Tracker.OWNER
         super().save_model(request, obj, form, change)
+        forget(obj.site.key)
 
 
 @admin.register(Violation)

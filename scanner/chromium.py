@@ -158,13 +158,13 @@ class Recorder:
         for line in headers.get("set-cookie", "").split("\n"):
             name = line.split(";", 1)[0].split("=", 1)[0].strip()
             if name:
-                self.add("set", COOKIE, name[:255], url[:500])
+                self.add("set", COOKIE, name[:255], url[:500], urlsplit(url).hostname or "")
 
     # the init script's reports
     def on_report(self, source, kind, name, caller, href):
         if kind in (COOKIE, LOCAL_STORAGE, SESSION_STORAGE):
             by = f"inline script in {href}" if not caller or caller == href else caller
-            self.add("set", kind, str(name)[:255], str(by)[:500])
+            self.add("set", kind, str(name)[:255], str(by)[:500], urlsplit(str(href)).hostname or "")
 
 
 def initiator(params) -> str:
@@ -315,9 +315,11 @@ class Chromium:
         site, now = recorder.site, time.time()
         events = recorder.after()
         set_by: dict[tuple[str, str], str] = {}
+        set_where: dict[tuple[str, str], str] = {}
         for event in events:
             if event[0] == "set":
                 set_by[event[1], event[2]] = event[3]
+                set_where.setdefault((event[1], event[2]), event[4])
         items: dict[tuple, Item] = {}
         for cookie in context.cookies():
             name, domain = cookie["name"][:255], cookie["domain"][:255]
@@ -333,6 +335,13 @@ class Chromium:
                 continue
             item = Item(kind, name, host, registrable(host) == site, set_by.get((kind, name), ""))
             items.setdefault(item.key, item)
+        # Set, then deleted before the pass ended (by the site, or by the banner's clean-up):
+        # it was stored all the same.
+        present = {(kind, name) for kind, name, _ in items}
+        for (kind, name), host in set_where.items():
+            if (kind, name) not in present and host:
+                item = Item(kind, name, host, registrable(host) == site, set_by[kind, name])
+                items[item.key] = item
         for event in events:
             if event[0] == "request":
                 _, host, resource_type, source = event

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.core.cache import cache
 from django.db.models import Max
 
 from banner.config import localized
@@ -83,3 +84,35 @@ def blocking_rules(site: Site) -> dict:
         "cookies": {purpose: sorted(found) for purpose, found in sorted(cookies.items())},
         "storage": {purpose: sorted(found) for purpose, found in sorted(storage.items())},
     }
+
+
+BOOT_SECONDS = 60  # how long a site's held hosts may be served from the cache after a scan
+
+
+def held_hosts(site_key: str) -> dict:
+    """The inventory's third-party hosts per optional purpose, for the embed script (``block``).
+
+    Only what the scans found on the site (the whole catalogue would not fit
+    the banner's size budget); the owner's classification wins.
+    """
+    def build():
+        rows = Tracker.objects.filter(site__key=site_key, kind=REQUEST, first_party=False).exclude(purpose="")
+        optional = set(Purpose.objects.filter(site__key=site_key, essential=False).values_list("key", flat=True))
+        hosts = defaultdict(list)
+        for name, purpose in rows.values_list("name", "purpose").order_by("name"):
+            if purpose in optional:
+                hosts[purpose].append(name)
+        return dict(sorted(hosts.items()))
+
+    return cache.get_or_set(f"scanner:held:{site_key}", build, BOOT_SECONDS)
+
+
+def forget(site_key: str) -> None:
+    """Serve the site's new held hosts from now on (after a scan, or the owner's change)."""
+    cache.delete(f"scanner:held:{site_key}")
+
+
+def embed_fields(sender, site_key, **kwargs) -> dict | None:
+    """Receiver of ``banner.signals.embed_boot``."""
+    hosts = held_hosts(site_key)
+    return {"block": hosts} if hosts else None

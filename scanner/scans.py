@@ -23,6 +23,7 @@ from consent.sites import site_rules
 from delivery.outbox import queue_event
 
 from .classify import classify
+from .inventory import forget
 from .kinds import GUARDED_PHASES
 from .models import Scan, ScanSettings, Tracker, Violation
 
@@ -159,6 +160,7 @@ def record(scan: Scan, passes) -> None:
         Scan.objects.filter(pk=scan.pk).update(
             status=Scan.DONE, finished_at=now, items_seen=len(seen), violation_count=len(violations), notes=notes,
             pages_done=len({p.page for p in passes}))
+        transaction.on_commit(lambda: forget(site.key))
         if violations:
             queue_event(site, VIOLATIONS_FOUND, {
                 "scan": scan.pk,

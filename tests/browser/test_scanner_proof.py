@@ -5,6 +5,7 @@ behind the scanner's guard; the tracker host names reach the local proof
 server through ``CMP_SCANNER_HOSTS`` only.
 """
 import ipaddress
+import os
 
 import pytest
 from django.core.management import call_command
@@ -33,8 +34,8 @@ def proof(demo, settings):
     shop.stop()
 
 
-def scan(out=None):
-    call_command("scan_site", "demo", "--here", stdout=out)
+def scan():
+    call_command("scan_site", "demo", "--here", stdout=open(os.devnull, "w"))
     return Scan.objects.get()
 
 
@@ -78,3 +79,18 @@ def test_a_scan_classifies_the_five_trackers_and_reports_the_leak(proof, receive
     assert {"page": proof.url, "phase": "before", "kind": "cookie", "name": LEAK, "domain": SHOP, "purpose": "analytics",
             "set_by": f"inline script in {proof.url}"} in body["violations"]
 
+
+
+def test_once_the_banner_holds_what_the_scan_found_only_the_leak_stores_anything_before_a_choice(proof):
+    first = scan()
+    stored_first = set(first.violations.exclude(tracker__kind="request").values_list("tracker__name", flat=True))
+    assert {"_ga", "_gid", "_ttp", "ZD-suid", LEAK} <= stored_first  # nothing held them yet
+    Scan.objects.all().delete()
+    # The banner now holds the hosts the first scan found (window.cmpBoot.block).
+    second = scan()
+    stored = set(second.violations.exclude(tracker__kind="request").values_list("tracker__name", flat=True))
+    assert stored == {LEAK}
+    # What still leaves before a choice is only what no script can stop: the preload
+    # scanner's fetch of the scripts in the markup (and the ad frame's first request).
+    hit_hosts = set(second.violations.filter(tracker__kind="request").values_list("tracker__name", flat=True))
+    assert hit_hosts <= set(TRACKERS)

@@ -70,7 +70,9 @@ class ProofShop:
                     html = (HERE / "index.html").read_text().replace("{cmp}", shop.cmp).replace("{port}", str(shop.port))
                     return self.answer(200, "text/html", html.encode())
                 if (host, path) in SCRIPTS:
-                    return self.answer(200, "text/javascript", SCRIPTS[host, path].replace("{port}", str(shop.port)).encode())
+                    # Each script says it ran, so a test can see in which order.
+                    ran = f'(window.proofRan = window.proofRan || []).push("{host}");'
+                    return self.answer(200, "text/javascript", (ran + SCRIPTS[host, path].replace("{port}", str(shop.port))).encode())
                 if (host, path) in PAGES:
                     return self.answer(200, "text/html", PAGES[host, path].encode())
                 if path in ("/g/collect", "/api/v2/pixel"):

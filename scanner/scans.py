@@ -72,6 +72,12 @@ def claim(scan_id: int) -> Scan | None:
     return Scan.objects.select_related("site").get(pk=scan_id) if taken else None
 
 
+def lease_left(scan_id: int) -> float | None:
+    """Seconds until a running scan's lease ends; None when it is not running."""
+    lease_until = Scan.objects.filter(pk=scan_id, status=Scan.RUNNING).values_list("lease_until", flat=True).first()
+    return None if lease_until is None else max(0.0, (lease_until - timezone.now()).total_seconds())
+
+
 def renew(scan: Scan, pages_done: int) -> bool:
     """Extend the lease after a page; False if the scan was taken from this worker (abandoned meanwhile)."""
     return bool(Scan.objects.filter(pk=scan.pk, status=Scan.RUNNING).update(

@@ -20,14 +20,20 @@ def start_scan(site, trigger: str):
     return scan
 
 
-@shared_task(acks_late=True)
-def scan_site(scan_id: int) -> str:
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def scan_site(self, scan_id: int) -> str:
     # Playwright is the worker's optional extra: the web process imports this
     # module to send the task and must not need it, so it is imported here.
     from .chromium import Chromium
 
-    return scans.run(scan_id, lambda: Chromium(private_networks=settings.CMP_SCANNER_PRIVATE_NETWORKS,
-                                               hosts=settings.CMP_SCANNER_HOSTS))
+    status = scans.run(scan_id, lambda: Chromium(private_networks=settings.CMP_SCANNER_PRIVATE_NETWORKS,
+                                                 hosts=settings.CMP_SCANNER_HOSTS))
+    left = scans.lease_left(scan_id) if status == "not_claimed" and not self.request.is_eager else None
+    if left is not None:
+        # Another worker holds the scan, or held it and died (this is the redelivery):
+        # look again when its lease ends, and take it over if nobody renewed it.
+        raise self.retry(countdown=left + 1)
+    return status
 
 
 @shared_task(acks_late=True)

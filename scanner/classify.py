@@ -67,8 +67,10 @@ def classify(kind: str, name: str, domain: str, set_by: str, rules) -> Classific
         if entry is not None:
             return Classification(entry.category, entry.platform, entry.description,
                                   purpose_for(entry.category, rules.purposes), "ocd", entry.name if entry.prefix else "")
-    for host in (domain.lstrip("."), urlsplit(set_by).hostname or "") if kind != REQUEST else (name,):
-        known = catalogue.lookup(host) if host else None
+    # A request by its host; a cookie or key unknown to the database by where it lives or what set it.
+    hosts = (name,) if kind == REQUEST else (domain.lstrip("."), urlsplit(set_by).hostname or "")
+    for host in filter(None, hosts):
+        known = catalogue.lookup(host)
         if known:
             category, vendor = known
             return Classification(category, vendor, "", purpose_for(category, rules.purposes), "catalogue")

@@ -1,14 +1,11 @@
 """Blocking without tagging, on the proof page: the scanner finds the trackers; the banner holds them."""
-import ipaddress
 import os
 
 import pytest
 from django.core.management import call_command
 
-from consent.models import Site
-from scanner.models import ScanSettings
 from tests.support import wait_until
-from tests.support.proof_shop import ADDRESS, TRACKERS, ProofShop
+from tests.support.proof_shop import ADDRESS, TRACKERS
 
 from .conftest import ARGS, CHROMIUM
 
@@ -17,18 +14,10 @@ BANNER = "#cmp-root >> section.banner"
 
 
 @pytest.fixture
-def shop(demo, settings):
-    shop = ProofShop(demo)
-    settings.CMP_PUBLIC_URL = demo
-    settings.CMP_SCANNER_PRIVATE_NETWORKS = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network(f"{ADDRESS}/32"))
-    settings.CMP_SCANNER_HOSTS = {"localhost": "127.0.0.1", **{host: ADDRESS for host in shop.hosts()}}
-    site = Site.objects.get(key="demo")
-    site.allowed_origins = [shop.origin]
-    site.save()
-    ScanSettings.objects.create(site=site, urls=[shop.url], use_sitemap=False)
+def shop(proof):
+    """The proof shop, scanned once: the banner now holds the hosts the scan found."""
     call_command("scan_site", "demo", "--here", stdout=open(os.devnull, "w"))
-    yield shop
-    shop.stop()
+    return proof
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from scanner import scans
 from scanner.chromium import Chromium
 from scanner.models import Scan, ScanSettings, Tracker, Violation
 from tests.support.hostile_site import INTERNAL, INTERNAL_ADDRESS, SITE, SITE_ADDRESS, HostileSite
-from tests.support.proof_shop import ADDRESS, ProofShop
 
 pytestmark = pytest.mark.browser
 
@@ -52,20 +51,6 @@ def test_a_hostile_site_cannot_make_the_scanner_reach_inside_or_run_away(hostile
     assert elapsed < 120  # bounded: a page load, a settle and the body are each capped
 
 
-@pytest.fixture
-def proof(demo, settings):
-    shop = ProofShop(demo)
-    settings.CMP_PUBLIC_URL = demo
-    settings.CMP_SCANNER_PRIVATE_NETWORKS = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network(f"{ADDRESS}/32"))
-    settings.CMP_SCANNER_HOSTS = {"localhost": "127.0.0.1", **{host: ADDRESS for host in shop.hosts()}}
-    site = Site.objects.get(key="demo")
-    site.allowed_origins = [shop.origin]
-    site.save()
-    ScanSettings.objects.create(site=site, urls=[shop.url, shop.url + "?second", shop.url + "?third"], use_sitemap=False)
-    yield shop
-    shop.stop()
-
-
 def chromium_pids(guard_port):
     """Chromium's processes started for this guard (their command line names its port)."""
     mine = f"socks5://127.0.0.1:{guard_port}".encode()
@@ -93,7 +78,6 @@ def test_a_scan_whose_chromium_crashes_leaves_the_inventory_as_it_was(proof, set
     open_browser = lambda: Chromium(private_networks=settings.CMP_SCANNER_PRIVATE_NETWORKS,  # noqa: E731
                                     hosts=settings.CMP_SCANNER_HOSTS)
     site = Site.objects.get(key="demo")
-    ScanSettings.objects.filter(site=site).update(urls=[proof.url])
     first = scans.create_scan(site, "command")
     assert scans.run(first.pk, open_browser) == Scan.DONE
     inventory = list(Tracker.objects.order_by("pk").values())

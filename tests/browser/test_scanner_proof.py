@@ -4,7 +4,6 @@ The scan runs as the management command runs it, in real headless Chromium
 behind the scanner's guard; the tracker host names reach the local proof
 server through ``CMP_SCANNER_HOSTS`` only.
 """
-import ipaddress
 import os
 
 import pytest
@@ -13,25 +12,10 @@ from django.core.management import call_command
 from consent.models import Site
 from delivery.models import WebhookEndpoint
 from delivery.webhooks import verify
-from scanner.models import Scan, ScanSettings, Tracker, Violation
-from tests.support.proof_shop import ADDRESS, LEAK, SHOP, TRACKERS, ProofShop
+from scanner.models import Scan, Tracker, Violation
+from tests.support.proof_shop import LEAK, SHOP, TRACKERS
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def proof(demo, settings):
-    """The proof shop, the demo site allowed to embed on it, and the scanner pointed at it."""
-    shop = ProofShop(demo)
-    settings.CMP_PUBLIC_URL = demo
-    settings.CMP_SCANNER_PRIVATE_NETWORKS = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network(f"{ADDRESS}/32"))
-    settings.CMP_SCANNER_HOSTS = {"localhost": "127.0.0.1", **{host: ADDRESS for host in shop.hosts()}}
-    site = Site.objects.get(key="demo")
-    site.allowed_origins = [shop.origin]
-    site.save()
-    ScanSettings.objects.create(site=site, urls=[shop.url], use_sitemap=False)
-    yield shop
-    shop.stop()
 
 
 def scan():

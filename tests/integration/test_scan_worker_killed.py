@@ -10,7 +10,6 @@ out, and writes it whole.
 
 Runs where PostgreSQL, Redis and redis-server run (CI's PostgreSQL pass).
 """
-import ipaddress
 import os
 import signal
 
@@ -19,13 +18,12 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from cmp.celery import app as celery_app
-from consent.models import Site
 from scanner import scans
 from scanner.chromium import Chromium
-from scanner.models import Scan, ScanSettings, Tracker, Violation
+from scanner.models import Scan, Tracker, Violation
 from scanner.tasks import start_scan
 from tests.support import needs_postgresql_and_redis, wait_until
-from tests.support.proof_shop import ADDRESS, ProofShop
+from tests.support.proof_shop import ProofShop, aim_scanner
 from tests.support.workers import start_worker, stop_workers, use_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,14 +34,8 @@ LEASE, VISIBILITY = 10, 12
 def shop(live_server, settings):
     needs_postgresql_and_redis()
     shop = ProofShop(live_server.url, pages=3)
-    settings.CMP_PUBLIC_URL = live_server.url
-    settings.CMP_SCANNER_PRIVATE_NETWORKS = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network(f"{ADDRESS}/32"))
-    settings.CMP_SCANNER_HOSTS = {"localhost": "127.0.0.1", **{host: ADDRESS for host in shop.hosts()}}
     call_command("seed_demo", stdout=open(os.devnull, "w"))
-    site = Site.objects.get(key="demo")
-    site.allowed_origins = [shop.origin]
-    site.save()
-    ScanSettings.objects.create(site=site, urls=[shop.url], use_sitemap=True, page_limit=4)
+    site = aim_scanner(shop, settings, live_server.url, use_sitemap=True, page_limit=4)
     yield shop, site
     shop.stop()
 

@@ -6,8 +6,12 @@ internet: the tracker host names reach this server only through Chromium's
 ``--host-resolver-rules`` or the scanner's ``CMP_SCANNER_HOSTS``).
 """
 import http.server
+import ipaddress
 import threading
 from pathlib import Path
+
+from consent.models import Site
+from scanner.models import ScanSettings
 
 from .. import free_port
 
@@ -109,3 +113,16 @@ class ProofShop:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def aim_scanner(shop: ProofShop, settings, cmp: str, **scan_settings) -> Site:
+    """Point the scanner (its settings: the shop's host names, its addresses allowed) and the demo
+    site (the shop's origin allowed, the shop's page listed) at ``shop``; returns the demo site."""
+    settings.CMP_PUBLIC_URL = cmp
+    settings.CMP_SCANNER_PRIVATE_NETWORKS = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network(f"{ADDRESS}/32"))
+    settings.CMP_SCANNER_HOSTS = {"localhost": "127.0.0.1", **{host: ADDRESS for host in shop.hosts()}}
+    site = Site.objects.get(key="demo")
+    site.allowed_origins = [shop.origin]
+    site.save()
+    ScanSettings.objects.create(site=site, **{"urls": [shop.url], "use_sitemap": False, **scan_settings})
+    return site

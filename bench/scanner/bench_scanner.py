@@ -20,7 +20,8 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -32,6 +33,10 @@ os.environ.update(DJANGO_SETTINGS_MODULE="cmp.settings", DEBUG="1", DATABASE_URL
 class Quiet(WSGIRequestHandler):
     def log_message(self, *args):
         pass
+
+
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # the banner's requests (config, rules, stylesheet) in parallel, as under gunicorn
 
 
 def chromium_rss(port) -> int:
@@ -68,7 +73,7 @@ def main():
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", stdout=open(os.devnull, "w"))
-    platform = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=Quiet)
+    platform = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=ThreadingServer, handler_class=Quiet)
     threading.Thread(target=platform.serve_forever, daemon=True).start()
     cmp = f"http://127.0.0.1:{platform.server_port}"
     settings.CMP_PUBLIC_URL = cmp

@@ -4,6 +4,7 @@ import ipaddress
 import os
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -75,20 +76,17 @@ class CrashesOnSecondPage(Chromium):
 
 
 def test_a_scan_whose_chromium_crashes_leaves_the_inventory_as_it_was(proof, settings):
-    open_browser = lambda: Chromium(private_networks=settings.CMP_SCANNER_PRIVATE_NETWORKS,  # noqa: E731
-                                    hosts=settings.CMP_SCANNER_HOSTS)
+    aimed = {"private_networks": settings.CMP_SCANNER_PRIVATE_NETWORKS, "hosts": settings.CMP_SCANNER_HOSTS}
     site = Site.objects.get(key="demo")
     first = scans.create_scan(site, "command")
-    assert scans.run(first.pk, open_browser) == Scan.DONE
+    assert scans.run(first.pk, partial(Chromium, **aimed)) == Scan.DONE
     inventory = list(Tracker.objects.order_by("pk").values())
     violations = Violation.objects.count()
     assert inventory and violations
 
     ScanSettings.objects.filter(site=site).update(urls=[proof.url, proof.url + "?second", proof.url + "?third"])
     second = scans.create_scan(site, "command")
-    crashing = lambda: CrashesOnSecondPage(private_networks=settings.CMP_SCANNER_PRIVATE_NETWORKS,  # noqa: E731
-                                           hosts=settings.CMP_SCANNER_HOSTS)
-    assert scans.run(second.pk, crashing) == Scan.FAILED
+    assert scans.run(second.pk, partial(CrashesOnSecondPage, **aimed)) == Scan.FAILED
     second.refresh_from_db()
     assert second.status == Scan.FAILED and second.error and second.pages_done == 1
     assert list(Tracker.objects.order_by("pk").values()) == inventory  # not one row changed

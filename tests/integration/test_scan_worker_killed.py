@@ -12,6 +12,7 @@ Runs where PostgreSQL, Redis and redis-server run (CI's PostgreSQL pass).
 """
 import os
 import signal
+from functools import partial
 
 import pytest
 from django.conf import settings as django_settings
@@ -53,8 +54,8 @@ def test_a_worker_killed_mid_scan_writes_nothing_and_the_scan_reruns_whole(shop,
     server, site = shop
     settings.CMP_SCANNER_LEASE_SECONDS = LEASE
     first_scan = scans.create_scan(site, "command")
-    assert scans.run(first_scan.pk, lambda: Chromium(private_networks=settings.CMP_SCANNER_PRIVATE_NETWORKS,
-                                                     hosts=settings.CMP_SCANNER_HOSTS)) == Scan.DONE
+    aimed = partial(Chromium, private_networks=settings.CMP_SCANNER_PRIVATE_NETWORKS, hosts=settings.CMP_SCANNER_HOSTS)
+    assert scans.run(first_scan.pk, aimed) == Scan.DONE
     inventory = list(Tracker.objects.order_by("pk").values())
     violations = Violation.objects.count()
 

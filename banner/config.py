@@ -71,15 +71,15 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
         "consent_lifetime_days": site.consent_lifetime_days,
         "honor_dnt": site.honor_dnt,
         "ga_measurement_ids": site.ga_measurement_ids,
-        "texts": _localized(site.banner_texts, lang, site.default_language) or {},
+        "texts": localized(site.banner_texts, lang, site.default_language) or {},
         # Interface strings in the same language, the site's own texts taking precedence.
-        "ui": {**ui_strings(lang), **(_localized(site.banner_texts, lang, site.default_language) or {})},
+        "ui": {**ui_strings(lang), **(localized(site.banner_texts, lang, site.default_language) or {})},
         "purposes": [
             {
                 "key": p.key,
                 "essential": p.essential,
-                "name": _localized(p.names, lang, site.default_language) or p.key,
-                "description": _localized(p.descriptions, lang, site.default_language) or "",
+                "name": localized(p.names, lang, site.default_language) or p.key,
+                "description": localized(p.descriptions, lang, site.default_language) or "",
             }
             for p in purposes
         ],
@@ -93,7 +93,7 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
     }
 
 
-def _localized(texts: dict, language: str, fallback: str):
+def localized(texts: dict, language: str, fallback: str):
     texts = texts or {}
     for candidate in (language, language.split("-")[0], fallback, "en"):
         if candidate in texts:

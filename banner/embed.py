@@ -2,7 +2,8 @@
 
 - ``/c/<site>.js`` (the embed contract): a one-line bootstrap naming the site
   and its Google Analytics ids, so ``ga-disable-<id>`` is set before any tag
-  can run, followed by the runtime.
+  can run (and what apps add through ``banner.signals.embed_boot``: the hosts
+  to hold), followed by the runtime.
 - ``/c/v/<version>/cmp.min.js``: the runtime alone, identical for every site,
   cached for a year; it reads the site from ``data-site`` and can carry a
   Subresource Integrity hash.
@@ -21,6 +22,8 @@ from django.utils.http import quote_etag
 
 from consent.models import Site
 from consent.sites import site_rules
+
+from .signals import embed_boot
 
 DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
 RELEASES = DIST.parent / "releases"  # earlier versions, kept byte for byte (see its README)
@@ -49,7 +52,10 @@ def embed_script(request, site_key):
     if site_rules(site_key) is None:
         return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
     ga_ids = Site.objects.filter(key=site_key).values_list("ga_measurement_ids", flat=True).first() or []
-    boot = json.dumps({"site": site_key, "ga": ga_ids}, separators=(",", ":"))
+    fields = {"site": site_key, "ga": ga_ids}
+    for _receiver, extra in embed_boot.send(sender=None, site_key=site_key):
+        fields.update(extra or {})
+    boot = json.dumps(fields, separators=(",", ":"))
     body = f"window.cmpBoot={boot};\n{_built('cmp.min.js')}"
     # Short-lived: the GA ids may change; the ETag makes revalidation cheap.
     return _cached(request, body, "text/javascript", "public, max-age=300")

@@ -34,6 +34,8 @@ app.conf.beat_schedule = {
     # yesterday every 15 minutes, so the last events of a day are counted after midnight too.
     "refresh-rollups-today": {"task": "audit.tasks.refresh_rollups", "schedule": 60.0, "kwargs": {"days": 1}},
     "refresh-rollups": {"task": "audit.tasks.refresh_rollups", "schedule": crontab(minute="*/15"), "kwargs": {"days": 2}},
+    # A scan of every site each week (Monday 02:00 UTC); a site may turn its weekly scan off.
+    "weekly-scans": {"task": "scanner.tasks.schedule_weekly_scans", "schedule": crontab(hour=2, minute=0, day_of_week=1)},
 }
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import os
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -130,6 +131,25 @@ class Environment:
                                      "(e.g. k2026:$(openssl rand 32 | basenc --base64url))", ())
             keys.append((kid.strip(), load(raw)))
         return tuple(keys)
+
+    def networks(self, name: str) -> tuple:
+        """Comma-separated CIDRs, e.g. ``10.0.0.0/8,127.0.0.1/32``."""
+        try:
+            return tuple(ipaddress.ip_network(item, strict=False) for item in self.items(name))
+        except ValueError:
+            return self._problem(name, self.environ.get(name), "comma-separated networks such as 10.1.0.0/16", ())
+
+    def host_addresses(self, name: str) -> dict[str, str]:
+        """Comma-separated ``host=address`` pairs; ``*.example.test=…`` covers subdomains."""
+        hosts = {}
+        for item in self.items(name):
+            host, _, address = item.partition("=")
+            try:
+                ipaddress.ip_address(address.strip())
+            except ValueError:
+                return self._problem(name, item, "host=address pairs such as shop.test=127.0.0.2", {})
+            hosts[host.strip().lower()] = address.strip()
+        return hosts
 
     @staticmethod
     def rate_of(text: str) -> tuple[int, int]:

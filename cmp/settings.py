@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "api",
     "banner",
     "privacy_requests",
+    "scanner",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +297,18 @@ env.distinct_key_ids(CMP_SIGNING_KEYS=CMP_SIGNING_KEYS, CMP_RETIRED_PUBLIC_KEYS=
 CMP_AUDIT_CHECKPOINT_LAG_SECONDS = env.integer("CMP_AUDIT_CHECKPOINT_LAG_SECONDS", 60)
 # Rows fetched per round trip when exporting the log (memory stays constant).
 CMP_AUDIT_EXPORT_CHUNK = env.integer("CMP_AUDIT_EXPORT_CHUNK", 2000, minimum=1)
+
+# --- The tracker scanner (scanner/; Playwright runs in the worker only) ----------
+
+# Networks the scanner's Chromium may reach although they are not public
+# (staging sites on a private network; the tests' loopback addresses). Every
+# other private, loopback or link-local address is refused (scanner/guard.py).
+CMP_SCANNER_PRIVATE_NETWORKS = env.networks("CMP_SCANNER_PRIVATE_NETWORKS")
+# host=address pairs the scanner uses instead of DNS (a staging host, the proof page's fake hosts).
+CMP_SCANNER_HOSTS = env.host_addresses("CMP_SCANNER_HOSTS")
+# A running scan renews its lease after every page; past it the scan counts as
+# abandoned (its worker died) and may be taken over or replaced.
+CMP_SCANNER_LEASE_SECONDS = env.integer("CMP_SCANNER_LEASE_SECONDS", 300, minimum=10)
 
 # Values above that did not parse: `manage.py check` lists them, servers refuse to start (cmp/checks.py).
 SETTINGS_PROBLEMS = tuple(env.problems)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("banner.urls")),
     path("", include("audit.urls")),
     path("privacy/requests/", include("privacy_requests.urls")),
+    path("", include("scanner.urls")),
     path("admin/", admin.site.urls),
 ]
 

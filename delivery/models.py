@@ -15,6 +15,7 @@ class WebhookEvent(models.TextChoices):
 
     DECISIONS_CHANGED = "consent.decisions_changed", "A visitor's decisions changed (the site's back end)"
     TREE_HEAD = "audit.tree_head", "A new signed tree head of the site's log (an auditor, a regulator, a second site)"
+    VIOLATIONS_FOUND = "scanner.violations_found", "A scan found trackers set or requested before a choice or after Reject all"
 
 
 class WebhookEndpoint(models.Model):

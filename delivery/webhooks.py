@@ -29,7 +29,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .models import OutboxMessage, WebhookEvent
+from .models import OutboxMessage
 
 USER_AGENT = "cmp-webhooks/1"
 TIMEOUT_SECONDS = 10
@@ -66,23 +66,20 @@ def next_attempt_after(attempts: int, first_created, now) -> object | None:
     return when if when <= first_created + GIVE_UP_AFTER else None
 
 
-def payload(message_id, site_key, visitor_uuid, before: dict, after: dict, consent_mode: dict, policy_version, at) -> dict:
+def payload(message_id, event_type: str, site_key: str, at, fields: dict) -> dict:
+    """Every message's body: its id, type, time and site, then the event's own fields."""
+    return {"id": str(message_id), "type": event_type, "created": at.isoformat(), "site": site_key, **fields}
+
+
+def decisions_fields(visitor_uuid, before: dict, after: dict, consent_mode: dict, policy_version) -> dict:
+    """The fields of a ``consent.decisions_changed`` message."""
     return {
-        "id": str(message_id),
-        "type": WebhookEvent.DECISIONS_CHANGED.value,
-        "created": at.isoformat(),
-        "site": site_key,
         "visitor_id": str(visitor_uuid),
         "policy_version": policy_version,
         "decisions": after,
         "previous_decisions": before,
         "consent_mode": consent_mode,
     }
-
-
-def tree_head_payload(message_id, tree_head: dict, at) -> dict:
-    """A new signed tree head of a site's log (``audit/log.py``): its fields and its JWS (``tree_head``)."""
-    return {"id": str(message_id), "type": WebhookEvent.TREE_HEAD.value, "created": at.isoformat(), **tree_head}
 
 
 def post(url: str, secret: str, message_id, body: dict) -> tuple[int | None, str]:

@@ -9,7 +9,9 @@
  *   3. shows the banner when a choice is needed (ui.js), gates tags until their
  *      purpose is granted (gating.js), and POSTs every choice to the server,
  *      keeping it in the cookie until the server confirms (nothing is lost offline);
- *   4. offers the page API, window.cmp (api.js).
+ *   4. offers the page API, window.cmp (api.js);
+ *   5. deletes what declined purposes left behind: their cookies and storage keys,
+ *      as the scanner's inventory names them (cleanup.js).
  *
  * This module holds the visitor's state and the flow of a choice; the others
  * know nothing of each other.
@@ -20,7 +22,8 @@ import { hasFlag, read, setFlag, write } from "./cookie.js";
 import { consentDefault, ran, release, update, watch } from "./gating.js";
 import { newVisitor } from "./identity.js";
 import { consentMode, decide, optOutPreference, staleReason } from "./rule.js";
-import { fetchConfig, fetchReceipt, postChoice } from "./server.js";
+import { clean } from "./cleanup.js";
+import { fetchConfig, fetchReceipt, fetchTrackers, postChoice } from "./server.js";
 import { signals } from "./signals.js";
 import { askAboutConflict, build, closeDialog, hide, open, picked, placeholder, saveFile, settleConflict, useStylesheet } from "./ui.js";
 
@@ -63,6 +66,7 @@ function apply(outcome, source) {
   decisions = next;
   const mode = consentMode(outcome);
   update(decisions, mode, (cfg.ga_measurement_ids || []).concat(boot.ga || []));
+  trackers.then(rules => rules && clean(rules, decisions));
   emit({ decisions: Object.assign({}, decisions), consent_mode: mode, source });
   release();
   return revoked;
@@ -198,6 +202,7 @@ d.addEventListener("click", e => {
   if (link) { e.preventDefault(); openPreferences(); }
 });
 
+const trackers = fetchTrackers(origin, site);
 fetchConfig(origin, site, d.documentElement.lang || navigator.language || "")
   .then(start)
   .catch(() => ready());  // no config: run only what the cookie allowed, show nothing

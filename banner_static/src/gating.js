@@ -1,10 +1,15 @@
 // What the page may run: Google Consent Mode, the GA kill switches, and the gated
 // tags (<script type="text/plain" data-cmp-purpose> and <iframe data-cmp-purpose data-src>),
 // each run once, in document order, when its purpose is granted.
+// Untagged scripts, iframes and images from a host the scanner found under a purpose
+// (window.cmpBoot.block: purpose -> hosts, each covering its subdomains) are made
+// gated tags of that purpose as they are added: by the parser (the observer runs
+// before a parsed script does) or by a script (createElement's scripts, on setting src).
 import { MODE } from "./rule.js";
 
 const w = window, d = document;
-const GATED = "script[data-cmp-purpose],iframe[data-cmp-purpose]";
+const GATED = "script[data-cmp-purpose],iframe[data-cmp-purpose],img[data-cmp-purpose]";
+const block = (w.cmpBoot || {}).block || {};
 
 let granted = null;     // purpose -> granted, once decided
 let waiting;            // called with each iframe that waits for its purpose
@@ -37,8 +42,41 @@ export const release = () => scan(d);
 export function watch(onWaitingFrame) {
   waiting = onWaitingFrame;
   new MutationObserver(records => {
-    records.forEach(r => r.addedNodes.forEach(n => { if (n.nodeType === 1) scan(n); }));
+    records.forEach(r => r.addedNodes.forEach(n => {
+      if (n.nodeType !== 1) return;
+      hold(n);
+      if (n.querySelectorAll) n.querySelectorAll("script,iframe,img").forEach(hold);
+      scan(n);
+    }));
   }).observe(d.documentElement, { childList: true, subtree: true });
+  const create = d.createElement;
+  d.createElement = function (tag) {
+    const el = create.apply(d, arguments);
+    if (/^script$/i.test(tag)) {
+      const src = Object.getOwnPropertyDescriptor(HTMLScriptElement.prototype, "src");
+      Object.defineProperty(el, "src", { get: src.get, set(url) { src.set.call(el, url); hold(el); } });
+    }
+    return el;
+  };
+}
+
+// The purpose whose hosts cover url's host, if it is not granted.
+function heldFor(url) {
+  let host;
+  try { host = new URL(url, location.href).hostname; } catch (e) { return; }
+  for (const purpose in block) {
+    if (!(granted && granted[purpose]) && block[purpose].some(h => host === h || host.slice(-h.length - 1) === "." + h)) return purpose;
+  }
+}
+
+// Makes an untagged script, iframe or image of a held host a gated tag of its purpose.
+function hold(el) {
+  const url = /^(SCRIPT|IFRAME|IMG)$/.test(el.tagName) && !el.hasAttribute("data-cmp-purpose") && el.getAttribute("src");
+  const purpose = url && heldFor(url);
+  if (!purpose) return;
+  el.setAttribute("data-cmp-purpose", purpose);
+  if (el.tagName === "SCRIPT") el.type = "text/plain";
+  else { el.setAttribute("data-src", url); el.removeAttribute("src"); }
 }
 
 function gaDisable(ids, off) {
@@ -67,7 +105,7 @@ function next() {
   const purpose = el.getAttribute("data-cmp-purpose");
   if (!granted[purpose]) { el.cmpQueued = false; return next(); }  // revoked meanwhile
   ran[purpose] = true;
-  if (el.tagName === "IFRAME") {
+  if (el.tagName !== "SCRIPT") {
     if (el.cmpHolder) el.cmpHolder.remove();
     el.hidden = false;
     el.src = el.getAttribute("data-src");

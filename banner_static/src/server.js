@@ -1,9 +1,12 @@
 // The banner's requests to the platform it was loaded from.
 
 const checked = r => { if (!r.ok) throw new Error(r.status); return r; };
+const json = url => fetch(url).then(checked).then(r => r.json());
 
-export const fetchConfig = (origin, site, lang) =>
-  fetch(`${origin}/api/v1/sites/${site}/config?lang=${encodeURIComponent(lang)}`).then(checked).then(r => r.json());
+export const fetchConfig = (origin, site, lang) => json(`${origin}/api/v1/sites/${site}/config?lang=${encodeURIComponent(lang)}`);
+
+// What the banner cleans up per purpose (the scanner's inventory); null when unavailable.
+export const fetchTrackers = (origin, site) => json(`${origin}/api/v1/sites/${site}/trackers`).catch(() => null);
 
 // Resolves with {ok, answer} once the server has answered for good (a 4xx will not get
 // better by retrying); rejects when the choice is worth sending again later.

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from tests.support.proof_shop import ProofShop, aim_scanner
+
 # Playwright's sync API keeps an event loop on the test thread; Django would
 # take the test's own ORM calls for async code. They are not.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -83,6 +85,15 @@ def demo(live_server, transactional_db):
     yield live_server.url
     counter.wait_quiet()
     httpd.set_app(counter.app)
+
+
+@pytest.fixture
+def proof(demo, settings):
+    """The proof shop, with the demo site and the scanner aimed at it."""
+    shop = ProofShop(demo)
+    aim_scanner(shop, settings, demo)
+    yield shop
+    shop.stop()
 
 
 @pytest.fixture

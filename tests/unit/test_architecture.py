@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import ROOT
 
-APPS = ("cmp", "consent", "audit", "delivery", "api", "banner", "privacy_requests")
+APPS = ("cmp", "consent", "audit", "delivery", "api", "banner", "privacy_requests", "scanner")
 
 
 def drawn_edges() -> set[tuple[str, str]]:
@@ -35,7 +35,7 @@ def test_the_architecture_diagram_is_the_import_graph():
 
 
 # Paths a reader might follow: in backticks or after "see", with a known top-level folder or file.
-TOP = ("cmp", "consent", "audit", "delivery", "api", "banner", "privacy_requests", "tests", "bench", "docs",
+TOP = ("cmp", "consent", "audit", "delivery", "api", "banner", "privacy_requests", "scanner", "tests", "bench", "docs",
        "banner_static", ".ci", "locale")
 TOPS = "|".join(re.escape(t) for t in TOP)
 PATH = re.compile(rf"(?<![\w./-])((?:{TOPS})/[\w./-]*\.(?:py|md|js|css|html|json|txt|yml|mk|lua|po|conf|sh))(?![\w])")

@@ -1,0 +1,36 @@
+"""The catalogue of tag hosts this project keeps (``scanner/data/tag_hosts.json``): host → category and vendor.
+
+A catalogued host covers its subdomains; the most specific entry wins
+(``connect.facebook.net`` before ``facebook.net``).
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+CATALOGUE = Path(__file__).resolve().parent / "data" / "tag_hosts.json"
+CATEGORIES = ("analytics", "advertising", "social", "video", "chat")
+
+
+@functools.cache
+def hosts() -> dict[str, tuple[str, str]]:
+    """Every catalogued host: host -> (category, vendor)."""
+    return {host: (category, vendor) for host, (category, vendor) in json.loads(CATALOGUE.read_text())["hosts"].items()}
+
+
+def covering(host: str) -> str | None:
+    """The catalogued host that covers ``host`` (itself or a parent domain), or None."""
+    labels = host.lower().rstrip(".").split(".")
+    known = hosts()
+    for start in range(len(labels) - 1):
+        candidate = ".".join(labels[start:])
+        if candidate in known:
+            return candidate
+    return None
+
+
+def lookup(host: str) -> tuple[str, str] | None:
+    """(category, vendor) of ``host``, or None when the catalogue does not know it."""
+    match = covering(host)
+    return hosts()[match] if match else None

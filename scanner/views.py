@@ -1,0 +1,76 @@
+"""The inventory as others read it: the cookie declaration (JSON for the banner's dialog,
+HTML for a privacy-policy page) and the banner's blocking and clean-up rules.
+
+All three are public, as a site's cookie declaration must be; they are
+answered for any origin's page, carry an ETag, and may be cached for a while.
+"""
+import hashlib
+import json
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.cache import get_conditional_response
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.views import APIView
+
+from api.errors import error_response
+from api.views import ERRORS
+from consent.errors import NotFound
+from consent.models import Site
+from consent.sites import require_rules
+
+from .inventory import blocking_rules, declaration
+
+CACHE_CONTROL = "public, max-age=300"
+
+
+def _site(site_key) -> Site:
+    return Site.objects.get(pk=require_rules(site_key).id)
+
+
+def _json(request, data) -> HttpResponse:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    response = HttpResponse(body, content_type="application/json")
+    response["ETag"], response["Cache-Control"], response["Vary"] = etag, CACHE_CONTROL, "Origin"
+    return get_conditional_response(request, etag=etag, response=response)
+
+
+class DeclarationView(APIView):
+    @extend_schema(
+        operation_id="cookie_declaration",
+        summary="The site's cookie declaration",
+        description="Per purpose of the site: the cookies and storage keys its pages set and the vendors they call, "
+        "as found by the scanner and classified by the owner, in the requested language.",
+        parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")],
+        responses={200: dict, 304: None, 404: ERRORS[404]},
+    )
+    def get(self, request, site_key):
+        return _json(request, declaration(_site(site_key), request.query_params.get("lang")))
+
+
+class TrackerRulesView(APIView):
+    @extend_schema(
+        operation_id="tracker_rules",
+        summary="What the banner blocks and cleans up, per optional purpose",
+        description="`hosts`: hosts (and their subdomains) whose scripts, frames and images wait for the purpose; "
+        "`cookies` and `storage`: names to delete when it is declined (a trailing * marks a prefix).",
+        responses={200: dict, 304: None, 404: ERRORS[404]},
+    )
+    def get(self, request, site_key):
+        return _json(request, blocking_rules(_site(site_key)))
+
+
+def declaration_page(request, site_key):
+    """The declaration as a page to embed in the site's privacy policy (an iframe its origins may frame)."""
+    try:
+        site = _site(site_key)
+    except NotFound as unknown:
+        return error_response(unknown)
+    response = render(request, "scanner/declaration.html", {"declaration": declaration(site, request.GET.get("lang"))})
+    ancestors = " ".join(site.allowed_origins) or "'none'"
+    response["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}")
+    response["Cache-Control"] = CACHE_CONTROL
+    response.xframe_options_exempt = True  # framing is decided by frame-ancestors above
+    return response

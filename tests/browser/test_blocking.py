@@ -1,0 +1,95 @@
+"""Blocking without tagging, on the proof page: the scanner finds the trackers; the banner holds them."""
+import os
+
+import pytest
+from django.core.management import call_command
+
+from tests.support import wait_until
+from tests.support.proof_shop import ADDRESS, TRACKERS
+
+from .conftest import ARGS, CHROMIUM
+
+pytestmark = pytest.mark.browser
+BANNER = "#cmp-root >> section.banner"
+
+
+@pytest.fixture
+def shop(proof):
+    """The proof shop, scanned once: the banner now holds the hosts the scan found."""
+    call_command("scan_site", "demo", "--here", stdout=open(os.devnull, "w"))
+    return proof
+
+
+@pytest.fixture
+def visitor(browser, shop):
+    """Chromium that reaches the proof shop's host names through its host resolver rules only."""
+    rules = ", ".join(f"MAP {host} {ADDRESS}" for host in shop.hosts())
+    own = browser.browser_type.launch(executable_path=CHROMIUM, args=[*ARGS, f"--host-resolver-rules={rules}"])
+    context = own.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+    own.close()
+
+
+# What each tracking script does when it runs: its hit, its pixel, the frame it adds.
+EFFECTS = {("www.googletagmanager.com", "/g/collect"), ("analytics.tiktok.com", "/api/v2/pixel"),
+           ("platform.twitter.com", "/embed.html")}
+AD_FRAME = ("securepubads.g.doubleclick.net", "/ad.html")
+# What may reach the trackers' hosts before the banner can act, though nothing of it runs
+# or shows: Chromium's preload scanner fetches the scripts in the markup ahead of the
+# parser while the banner's own script loads, and the frame in the markup starts loading
+# as the parser inserts it (the banner then takes its src away, so it shows nothing).
+EARLY = {("www.googletagmanager.com", "/gtag/js"), ("analytics.tiktok.com", "/i18n/pixel/events.js"),
+         ("platform.twitter.com", "/widgets.js"), ("static.zdassets.com", "/ekr/snippet.js"), AD_FRAME}
+AD_SRC = "document.querySelector('iframe[title=Advertisement]').getAttribute('src')"
+SET_BY_TRACKERS = {"_ga", "_gid", "_ttp"}
+
+
+def load(page, shop):
+    shop.requests.clear()
+    page.goto(shop.url)
+    page.wait_for_function("window.cmp && window.cmp.ready")
+    page.evaluate("window.cmp.ready")
+    page.wait_for_load_state("networkidle")
+
+
+def tracker_requests(shop):
+    return {(host, path) for host, path in shop.requests if host in TRACKERS}
+
+
+def cookies(page):
+    return {c["name"] for c in page.context.cookies()}
+
+
+def test_untagged_trackers_wait_for_their_purpose_and_run_in_order_once_granted(shop, visitor):
+    page = visitor
+    # Before any choice: none runs. What reached the trackers' hosts is only the preload
+    # scanner's fetch of the scripts in the markup; none of them ran, so no hit, no pixel,
+    # no frame, no cookie.
+    load(page, shop)
+    assert tracker_requests(shop) <= EARLY and not tracker_requests(shop) & EFFECTS
+    assert not SET_BY_TRACKERS & cookies(page) and page.evaluate(AD_SRC) is None
+    assert page.evaluate("window.proofRan || []") == []
+    held = page.evaluate("[...document.querySelectorAll('[data-cmp-purpose]')].map(e => [e.tagName, e.getAttribute('data-cmp-purpose')])")
+    assert sorted(map(tuple, held)) == [("IFRAME", "advertising"), ("SCRIPT", "advertising"), ("SCRIPT", "advertising"),
+                                        ("SCRIPT", "analytics"), ("SCRIPT", "recognition")]
+    # After Reject all, on this page view and the next: still none.
+    shop.requests.clear()
+    page.locator(f"{BANNER} >> button[data-action='reject']").click()
+    page.wait_for_load_state("networkidle")
+    assert not tracker_requests(shop) & EFFECTS and not SET_BY_TRACKERS & cookies(page)
+    load(page, shop)
+    assert tracker_requests(shop) <= EARLY and not tracker_requests(shop) & EFFECTS
+    assert not SET_BY_TRACKERS & cookies(page) and page.evaluate(AD_SRC) is None
+    # The leaky inline script ran (nothing can stop code inline in the page), but the
+    # clean-up deleted its cookie once the banner knew analytics was declined.
+    page.wait_for_function("!document.cookie.includes('_pk_id.')")
+    # After Accept all: every one runs, on this page view already.
+    page.evaluate("window.cmp.open()")
+    page.locator("#cmp-root >> dialog.prefs >> button[data-action='accept']").click()
+    wait_until(lambda: tracker_requests(shop) >= EFFECTS | {AD_FRAME}, 15, "every tracker to run")
+    assert page.evaluate("window.proofRan") == [  # in the page's order
+        "www.googletagmanager.com", "analytics.tiktok.com", "platform.twitter.com", "static.zdassets.com"]
+    assert SET_BY_TRACKERS <= cookies(page)
+    assert page.evaluate(AD_SRC).endswith("/ad.html")

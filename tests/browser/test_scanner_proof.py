@@ -1,0 +1,80 @@
+"""The scanner on the proof page: five untagged trackers on their own host names and a leaky inline script.
+
+The scan runs as the management command runs it, in real headless Chromium
+behind the scanner's guard; the tracker host names reach the local proof
+server through ``CMP_SCANNER_HOSTS`` only.
+"""
+import os
+
+import pytest
+from django.core.management import call_command
+
+from consent.models import Site
+from delivery.models import WebhookEndpoint
+from delivery.webhooks import verify
+from scanner.models import Scan, Tracker, Violation
+from tests.support.proof_shop import LEAK, SHOP, TRACKERS
+
+pytestmark = pytest.mark.browser
+
+
+def scan():
+    call_command("scan_site", "demo", "--here", stdout=open(os.devnull, "w"))
+    return Scan.objects.get()
+
+
+def test_a_scan_classifies_the_five_trackers_and_reports_the_leak(proof, receiver):
+    WebhookEndpoint.objects.create(site=Site.objects.get(key="demo"), url=receiver.url, event_type="scanner.violations_found")
+    done = scan()
+    assert done.status == Scan.DONE, (done.error, done.notes)
+    assert done.pages_done == 1
+
+    for host, (category, vendor) in TRACKERS.items():
+        tracker = Tracker.objects.get(kind="request", name=host)
+        assert (tracker.category, tracker.vendor, tracker.classified_by) == (category, vendor, "catalogue"), host
+        assert tracker.purpose in ("analytics", "advertising", "recognition"), host
+        assert tracker.first_party is False
+
+    leak = Violation.objects.get(tracker__name=LEAK, phase="before")
+    assert leak.set_by == f"inline script in {proof.url}"
+    assert leak.page == proof.url
+    assert leak.tracker.purpose == "analytics" and leak.tracker.classified_by == "ocd"
+
+    # What set each cookie, and its attributes, from the browser's jar.
+    ga = Tracker.objects.get(kind="cookie", name="_ga")
+    assert ga.set_by == f"http://www.googletagmanager.com:{proof.port}/gtag/js?id=G-PROOF"
+    assert ga.domain == SHOP and ga.first_party and ga.same_site == "Lax" and ga.secure is False
+    # Two years asked; Chromium keeps a cookie at most 400 days.
+    assert 300 * 86400 < ga.lifetime_seconds <= 400 * 86400
+    assert 86000 < Tracker.objects.get(kind="cookie", name="_gid").lifetime_seconds <= 86400
+    chat = Tracker.objects.get(kind="local_storage", name="ZD-suid")
+    assert chat.set_by == f"http://static.zdassets.com:{proof.port}/ekr/snippet.js"
+    assert chat.domain == SHOP and chat.classified_by == "ocd"
+
+    # The platform's own cookie is essential: never a violation.
+    own = Tracker.objects.get(kind="cookie", name="cmp_demo")
+    assert own.classified_by == "platform" and not own.violations.exists()
+
+    # The findings went out as a signed webhook.
+    (headers, raw, body), = receiver.received
+    assert verify(WebhookEndpoint.objects.get().secret, headers["X-CMP-Timestamp"], raw, headers["X-CMP-Signature"])
+    assert body["type"] == "scanner.violations_found" and body["scan"] == done.pk
+    assert body["violation_count"] == done.violation_count
+    assert {"page": proof.url, "phase": "before", "kind": "cookie", "name": LEAK, "domain": SHOP, "purpose": "analytics",
+            "set_by": f"inline script in {proof.url}"} in body["violations"]
+
+
+
+def test_once_the_banner_holds_what_the_scan_found_only_the_leak_stores_anything_before_a_choice(proof):
+    first = scan()
+    stored_first = set(first.violations.exclude(tracker__kind="request").values_list("tracker__name", flat=True))
+    assert {"_ga", "_gid", "_ttp", "ZD-suid", LEAK} <= stored_first  # nothing held them yet
+    Scan.objects.all().delete()
+    # The banner now holds the hosts the first scan found (window.cmpBoot.block).
+    second = scan()
+    stored = set(second.violations.exclude(tracker__kind="request").values_list("tracker__name", flat=True))
+    assert stored == {LEAK}
+    # What still leaves before a choice is only what no script can stop: the preload
+    # scanner's fetch of the scripts in the markup (and the ad frame's first request).
+    hit_hosts = set(second.violations.filter(tracker__kind="request").values_list("tracker__name", flat=True))
+    assert hit_hosts <= set(TRACKERS)

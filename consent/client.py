@@ -51,6 +51,19 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def limit_key(address: str) -> str:
+    """Who a rate limit counts: an IPv4 address, or an IPv6 client's /64 (one subscriber's network)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def country(request) -> str | None:
     """The ISO country code set by the trusted proxy or CDN, if any."""
     header = settings.CMP_COUNTRY_HEADER

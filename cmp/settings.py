@@ -254,6 +254,8 @@ EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.Ema
 # The header a trusted reverse proxy puts the client's address in (e.g.
 # X-Forwarded-For; its last entry is used). Unset: the socket's address.
 CMP_CLIENT_IP_HEADER = env.text("CMP_CLIENT_IP_HEADER")
+# Where that header may come from (the proxy's addresses, CIDRs); unset: any peer.
+CMP_TRUSTED_PROXIES = env.networks("CMP_TRUSTED_PROXIES")
 # Development only: webhooks may also use plain http and loopback receivers
 # (private, link-local and metadata addresses stay refused): delivery/addresses.py.
 CMP_WEBHOOKS_ALLOW_LOCAL = env.flag("CMP_WEBHOOKS_ALLOW_LOCAL", False)

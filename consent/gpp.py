@@ -79,8 +79,10 @@ class Layout:
     name: str
     id: int
     version: int
-    core: tuple[Field, ...]
+    core: tuple[Field, ...]  # the first is the version (``Version``, or ``MspaVersion`` in the 2025 sections)
     gpc: bool  # whether the section has the GPC segment
+    # Indiana, Kentucky and Rhode Island: a second segment of sensitive data consents, this many (no type bits).
+    sensitive_segment: int | None = None
 
 
 def _layout(name, id, version, gpc, *fields):
@@ -99,6 +101,13 @@ def _state(name, id, gpc, head, sensitive, child, additional=True):
     child_field = "KnownChildSensitiveDataConsents" if child is None else ("KnownChildSensitiveDataConsents", child)
     extra = ("AdditionalDataProcessingConsent",) if additional else ()
     return _layout(name, id, 1, gpc, *head, ("SensitiveDataProcessing", sensitive), child_field, *extra, *_MSPA)
+
+
+def _mspa_first(name, id, gpc, child):
+    fields = ("MspaCoveredTransaction", "MspaMode", *_PROCESSING) + (
+        ("KnownChildSensitiveDataConsents",) if child else ()) + ("AdditionalDataProcessingConsent",)
+    return Layout(name, id, 1, (Field("MspaVersion", 6),) + tuple(Field(f) for f in fields), gpc,
+                  None if gpc else 8)
 
 
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (
@@ -127,6 +136,12 @@ LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (
     _state("usnj", 21, True, _PROCESSING, 10, 5),
     _state("ustn", 22, True, _PROCESSING, 8, None),
     _state("usmn", 23, True, _PROCESSING, 8, None),
+    # The 2025 layout: the MSPA fields first, one MspaMode; Indiana, Kentucky and Rhode Island have no GPC
+    # segment but one of sensitive data consents (all 0, not applicable: none declared).
+    _mspa_first("usmd", 24, True, False),
+    _mspa_first("usin", 25, False, True),
+    _mspa_first("usky", 26, False, True),
+    _mspa_first("usri", 27, False, True),
 )}
 
 
@@ -156,13 +171,17 @@ def encode(region: str | None, outcome: decisions.Outcome, signals: decisions.Si
     sections = {}
     encoded = []
     for layout in layouts:
-        fields = {field.name: _value(field, values) if field.name != "Version" else layout.version
-                  for field in layout.core}
+        version, *rest = layout.core
+        fields = {version.name: layout.version, **{field.name: _value(field, values) for field in rest}}
         segments = [_segment([(fields[f.name], f) for f in layout.core])]
         if layout.gpc:
             fields["GpcSegmentType"] = 1
             fields["Gpc"] = signals.gpc
             segments.append(_segment([(1, Field("GpcSegmentType", 2)), (int(signals.gpc), Field("Gpc", 1))]))
+        if layout.sensitive_segment:
+            sensitive = Field("SensitiveDataProcessing", 2, layout.sensitive_segment)
+            fields[sensitive.name] = _value(sensitive, values)
+            segments.append(_segment([(fields[sensitive.name], sensitive)]))
         sections[layout.name] = fields
         encoded.append(".".join(segments))
     ids = tuple(layout.id for layout in layouts)
@@ -192,6 +211,8 @@ def _values(outcome: decisions.Outcome, settings: GppSettings) -> dict[str, int]
         "MspaCoveredTransaction": YES if covered else NO,
         "MspaOptOutOptionMode": (YES if mode == OPT_OUT_OPTION_MODE else NO) if covered else NOT_APPLICABLE,
         "MspaServiceProviderMode": (YES if mode == SERVICE_PROVIDER_MODE else NO) if covered else NOT_APPLICABLE,
+        # The 2025 sections' single field: 1 opt-out option mode, 2 service provider mode (see docs/us-states.md).
+        "MspaMode": MSPA_MODES.index(mode) + 1 if covered else NOT_APPLICABLE,
     }
 
 

@@ -67,6 +67,8 @@ def _preset(region, state, law, effective, opt_outs, gpc_from, section, unsure="
 
 
 _USUAL = (SALE, TARGETED_ADVERTISING, PROFILING)
+_MSPA_MODE = ("Its IAB section (2025) has one MspaMode field; that 1 means opt-out option mode and 2 service "
+              "provider mode comes from an independent decoder, not from the IAB's text.")
 
 US_STATES: dict[str, StatePreset] = {p.region: p for p in (
     _preset("US-CA", "California", "California Consumer Privacy Act, as amended by the CPRA", "2020-01-01",
@@ -94,16 +96,14 @@ US_STATES: dict[str, StatePreset] = {p.region: p for p in (
     _preset("US-NJ", "New Jersey", "New Jersey Data Privacy Act", "2025-01-15", _USUAL, "2025-07-15", "usnj"),
     _preset("US-TN", "Tennessee", "Tennessee Information Protection Act", "2025-07-01", _USUAL, None, "ustn"),
     _preset("US-MN", "Minnesota", "Minnesota Consumer Data Privacy Act", "2025-07-31", _USUAL, "2025-07-31", "usmn"),
-    _preset("US-MD", "Maryland", "Maryland Online Data Privacy Act", "2025-10-01", _USUAL, "2025-10-01", None,
-            "Applies to processing from 2026-04-01; the sale of sensitive data is forbidden outright. The IAB's "
-            "usmd section has a combined MSPA mode field whose values we could not confirm: US National only."),
-    _preset("US-IN", "Indiana", "Indiana Consumer Data Protection Act", "2026-01-01", _USUAL, None, None,
-            "IAB section usin not encoded yet (same MSPA mode doubt as Maryland): US National only."),
-    _preset("US-KY", "Kentucky", "Kentucky Consumer Data Protection Act", "2026-01-01", _USUAL, None, None,
-            "IAB section usky not encoded yet (same MSPA mode doubt as Maryland): US National only."),
+    _preset("US-MD", "Maryland", "Maryland Online Data Privacy Act", "2025-10-01", _USUAL, "2025-10-01", "usmd",
+            "Applies to processing from 2026-04-01; the sale of sensitive data is forbidden outright. " + _MSPA_MODE),
+    _preset("US-IN", "Indiana", "Indiana Consumer Data Protection Act", "2026-01-01", _USUAL, None, "usin",
+            _MSPA_MODE),
+    _preset("US-KY", "Kentucky", "Kentucky Consumer Data Protection Act", "2026-01-01", _USUAL, None, "usky",
+            _MSPA_MODE),
     _preset("US-RI", "Rhode Island", "Rhode Island Data Transparency and Privacy Protection Act", "2026-01-01",
-            _USUAL, None, None,
-            "We found no universal opt-out requirement; IAB section usri not encoded yet: US National only."),
+            _USUAL, None, "usri", "We found no universal opt-out requirement. " + _MSPA_MODE),
 )}
 
 

@@ -44,7 +44,8 @@ def test_outside_the_us_no_us_section_applies(region):
 def test_the_sections_follow_the_state():
     assert [s.name for s in gpp.sections_for("US")] == ["usnat"]
     assert [s.name for s in gpp.sections_for("US-CA")] == ["usnat", "usca"]
-    assert [s.name for s in gpp.sections_for("US-MD")] == ["usnat"]  # its IAB section is not encoded yet
+    assert [s.name for s in gpp.sections_for("US-NY")] == ["usnat"]  # no comprehensive law, no section of its own
+    assert [s.name for s in gpp.sections_for("US-RI")] == ["usnat", "usri"]
     encoded = gpp.encode("US-NJ", outcome(), d.Signals())
     assert encoded.section_ids == encoded.applicable_sections == (7, 21)
     assert list(encoded.sections) == ["usnat", "usnj"]

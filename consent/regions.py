@@ -159,3 +159,22 @@ def country_of(region: str | None) -> str | None:
 
 def preset_for(region: str | None) -> StatePreset | None:
     return US_STATES.get(region or "")
+
+
+def regime_for(region: str | None, overrides: Mapping[str, str], default: str) -> str:
+    """The regime for a visitor in ``region``: what the site says, else the state's preset, else the default.
+
+    Most specific first: the site's override for the region itself (``US-CA``),
+    then for its country (``US``: a site that chose for the whole country keeps
+    its choice), then the state's preset, then the site's default. Not used by
+    the lookup yet (``SiteRules.regime_for`` still reads the country).
+    """
+    if not region:
+        return default
+    if region in overrides:
+        return overrides[region]
+    country = country_of(region)
+    if country in overrides:
+        return overrides[country]
+    preset = preset_for(region)
+    return preset.regime if preset else default

@@ -113,3 +113,15 @@ def test_the_docs_table_says_what_the_presets_say():
         assert gpc == (f"yes, from {preset.gpc_required_from.isoformat()}" if preset.gpc_required_from else "no")
         assert section == (f"usnat + {preset.gpp_section}" if preset.gpp_section else "usnat")
         assert (unsure == "") == (preset.unsure == ""), region
+
+
+def test_the_regime_is_the_sites_most_specific_word_then_the_preset_then_the_default():
+    assert r.regime_for("US-CA", {}, "opt_in") == "opt_out"  # the preset, with nothing configured
+    assert r.regime_for("US-NY", {}, "opt_in") == "opt_in"  # no comprehensive law: the default
+    assert r.regime_for("US", {}, "opt_in") == "opt_in"
+    assert r.regime_for(None, {"US": "opt_out"}, "opt_in") == "opt_in"
+    # A site that chose for the whole country keeps its choice in every state ...
+    assert r.regime_for("US-CA", {"US": "opt_in"}, "opt_out") == "opt_in"
+    # ... unless it chose for the state itself.
+    assert r.regime_for("US-CA", {"US": "opt_in", "US-CA": "opt_out"}, "opt_in") == "opt_out"
+    assert r.regime_for("FR-75", {"FR": "opt_in"}, "opt_out") == "opt_in"

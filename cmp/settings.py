@@ -197,6 +197,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "LICENSE": {"name": "Apache-2.0"},  # the LICENSE file at the repository's root
+    "OAS_VERSION": "3.1.0",  # 3.0 cannot say "this object, or null"; 3.1 (JSON Schema) can
 }
 
 # CORS is decided per site from the database (api/cors.py); nothing is

@@ -13,7 +13,7 @@ from tests.support import consent_body, lookup_url, write_url
 from tests.support.servers import RedisServer, redis_answers
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db]
 
 
 @pytest.fixture

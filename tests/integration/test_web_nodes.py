@@ -11,6 +11,8 @@ from django.core.management import call_command
 
 from tests.support import http, needs_postgresql_and_redis, product_server
 
+pytestmark = pytest.mark.guarantee
+
 
 def choose(base, visitor, analytics: bool, token=None):
     body = {"visitor_id": visitor, "choices": {"analytics": analytics, "advertising": False, "recognition": False},

@@ -379,6 +379,7 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.mark.guarantee
 @needs_postgres
 def test_trigger_blocks_raw_update_and_delete(log):
     from django.db import IntegrityError, InternalError, ProgrammingError
@@ -392,6 +393,7 @@ def test_trigger_blocks_raw_update_and_delete(log):
     assert ConsentEvent.objects.get(pk=event.pk).region == "FR"
 
 
+@pytest.mark.guarantee
 @needs_postgres
 def test_trigger_bypass_is_transaction_local(log):
     event = events_of(log[0])[0]

@@ -259,6 +259,9 @@ EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.Ema
 # The header a trusted reverse proxy puts the client's address in (e.g.
 # X-Forwarded-For; its last entry is used). Unset: the socket's address.
 CMP_CLIENT_IP_HEADER = env.text("CMP_CLIENT_IP_HEADER")
+# Development only: webhooks may also use plain http and loopback receivers
+# (private, link-local and metadata addresses stay refused): delivery/addresses.py.
+CMP_WEBHOOKS_ALLOW_LOCAL = env.flag("CMP_WEBHOOKS_ALLOW_LOCAL", False)
 # Rate limits, "count/seconds": consent writes per client IP and per site, and
 # data subject requests per client IP. Counted in the cache (Redis in production).
 CMP_RATE_WRITES_PER_IP = env.rate("CMP_RATE_WRITES_PER_IP", "600/60")

@@ -25,7 +25,7 @@ from tests.support import consent_body, wait_until, write_url
 from tests.support.receiver import Receiver
 from tests.support.workers import start_worker, stop_workers, use_broker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 VISIBILITY_TIMEOUT = 4
 
 

@@ -317,6 +317,7 @@ def test_behind_the_proxy_slow_bodies_and_forged_addresses_change_nothing(compos
         started = time.monotonic()
         status, _, _ = https("GET", "/healthz", timeout=5)
         elapsed = time.monotonic() - started
+        print(f"/healthz through the proxy behind 50 stalled bodies: {elapsed * 1000:.0f} ms")
         assert status == 200 and elapsed < 1.0, f"/healthz took {elapsed:.2f} s behind 50 stalled bodies"
         assert Path(log.name).read_text().count("POST /api/v1/sites/demo/consents") == gunicorn_posts
 

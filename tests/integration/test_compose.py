@@ -119,8 +119,15 @@ def test_the_compose_file_names_the_whole_stack(compose):
         assert compose[name].get("healthcheck"), f"{name} has no health check"
     assert compose["postgres"]["image"].startswith("postgres:") and compose["redis"]["image"].startswith("redis:")
     assert compose["postgres"]["volumes"] and compose["redis"]["volumes"]
-    for name in ("migrate", "web", "worker", "beat"):
+    for name in ("migrate", "web", "beat"):
         assert compose[name]["build"] == "."  # configuration only through the environment
+    # Workers run scans: their image is the Dockerfile's stage with the scanner's extra and Chromium.
+    assert compose["worker"]["build"] == {"context": ".", "target": "worker"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    worker_stage = dockerfile.split("AS worker", 1)[1].split("\nFROM ", 1)[0]
+    assert "requirements-scanner.txt" in worker_stage and "chromium" in worker_stage
+    assert dockerfile.rstrip().rsplit("\nFROM ", 1)[1].startswith("base AS web")  # the default image is the web one
+    for name in ("migrate", "web", "worker", "beat"):
         assert compose[name]["environment"]["DEBUG"] == "0"
 
 

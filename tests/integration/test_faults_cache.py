@@ -1,7 +1,11 @@
 """Redis taken away mid-flight (through a proxy in front of the real server),
 or restarted from an old snapshot: lookups and writes carry on from the
 database, no error reaches a client, and no stale decision is served after
-Redis is back (consent/cache.py explains how)."""
+Redis is back (consent/cache.py explains how).
+
+The tests that cut or slow Redis run twice: on one server, and on a Redis
+Cluster of three masters (every node behind a proxy, cut or slowed together).
+"""
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,16 +21,22 @@ from tests.support.tcp_proxy import TcpProxy
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db]
 
 
-@pytest.fixture
-def cut_able_redis():
-    if not redis_answers():
-        pytest.skip("needs a Redis server on 127.0.0.1:6379 (CI has one)")
-    proxy = TcpProxy(6379)
-    db = urlsplit(settings.REDIS_URL).path.strip("/") or "14"  # the run's own database, when it has one
+@pytest.fixture(params=["one server", "cluster"])
+def cut_able_redis(request):
+    """Redis behind what the test can cut and slow: a proxy in front of the run's server, or the cluster's proxies."""
+    if request.param == "cluster":
+        proxy = request.getfixturevalue("redis_cluster")
+        location = proxy.url
+    else:
+        if not redis_answers():
+            pytest.skip("needs a Redis server on 127.0.0.1:6379 (CI has one)")
+        proxy = TcpProxy(6379)
+        db = urlsplit(settings.REDIS_URL).path.strip("/") or "14"  # the run's own database, when it has one
+        location = f"redis://127.0.0.1:{proxy.port}/{db}"
     config = {
         "default": {
             "BACKEND": "cmp.redis_cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{proxy.port}/{db}",
+            "LOCATION": location,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
@@ -34,8 +44,10 @@ def cut_able_redis():
         caches["default"].clear()
         yield proxy
         proxy.restore()
+        proxy.delay = 0.0
         caches["default"].clear()
-    proxy.close()
+    if request.param != "cluster":
+        proxy.close()
 
 
 def test_redis_down_lookups_and_writes_work_from_the_database(api, demo_site, visitor_id, cut_able_redis):
@@ -80,7 +92,7 @@ def test_redis_too_slow_during_a_write_then_fast_again_serves_no_stale_decision(
     token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
-    assert caches["default"].get(f"visitor:demo:{visitor_id}") is not None, "the grant should be cached before"
+    assert caches["default"].get(f"visitor:{{demo:{visitor_id}}}") is not None, "the grant should be cached before"
 
     cut_able_redis.delay = 1.0  # slower than the client's half-second timeout: its answers come too late
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
@@ -98,7 +110,7 @@ def test_redis_unreachable_during_a_write_then_back_serves_no_stale_decision(api
     token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
-    assert caches["default"].get(f"visitor:demo:{visitor_id}") is not None, "the grant should be cached before the cut"
+    assert caches["default"].get(f"visitor:{{demo:{visitor_id}}}") is not None, "the grant should be cached before the cut"
 
     cut_able_redis.cut()
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")

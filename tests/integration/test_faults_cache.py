@@ -5,7 +5,10 @@ Redis is back (consent/cache.py explains how).
 
 The tests that cut or slow Redis run twice: on one server, and on a Redis
 Cluster of three masters (every node behind a proxy, cut or slowed together).
+One cluster master restarts from an old snapshot, and a Sentinel failover
+promotes a replica that missed the last write.
 """
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,9 +16,10 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
+from consent import cache, lookups
 from consent.models import CacheInvalidationFailure
-from tests.support import consent_body, lookup_url, write_url
-from tests.support.servers import RedisServer, redis_answers
+from tests.support import consent_body, lookup_url, wait_until, write_url
+from tests.support.servers import RedisSentinels, RedisServer, redis_answers
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db]
@@ -144,3 +148,69 @@ def test_redis_restarted_from_an_older_snapshot_serves_no_stale_decision(api, de
     finally:
         if redis.running():
             redis.crash()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cluster_master_restarted_from_an_older_snapshot_serves_no_stale_decision(api, demo_site, redis_cluster):
+    """As above, on a Redis Cluster: the master holding the visitor restarts from a snapshot taken before the
+    change, while the epoch lives on another master (a run id of every master counts, not one)."""
+    config = {"default": {"BACKEND": "cmp.redis_cache.RedisCache", "LOCATION": redis_cluster.url,
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    with override_settings(CACHES=config):
+        store = caches["default"]
+        store.clear()
+        epoch_master = redis_cluster.owner(store.make_key(cache.EPOCH_KEY))
+        visitor_id, master = next((v, m) for v in (str(uuid.uuid4()) for _ in range(100))
+                                  if (m := redis_cluster.owner(store.make_key(lookups.cache_key("demo", v)))) != epoch_master)
+        token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+        assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
+        assert redis_cluster.cli(redis_cluster.ports[master], "save") == "OK"  # the snapshot holds the grant
+        changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
+        assert changed.status_code == 201
+        redis_cluster.crash_and_restart(master)  # back with the grant, and without the change's version
+        assert redis_cluster.cli(redis_cluster.ports[master], "dbsize") != "0"
+        for _ in range(5):
+            answer = api.get(lookup_url(visitor_id)).json()
+            assert answer["decisions"]["analytics"] == {"granted": False, "reason": "choice"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sentinel_failover_to_a_replica_that_missed_the_last_write_serves_no_stale_decision(
+        api, demo_site, visitor_id, tmp_path):
+    """SIGKILL the master just after a write that its replica never received: three Sentinels promote the
+    replica, which holds the old entry and the old versions, and the cache serves again, never the old choice."""
+    redis = RedisSentinels(tmp_path).start()
+    config = {"default": {"BACKEND": "cmp.redis_cache.RedisCache", "LOCATION": redis.url,
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    key = lookups.cache_key("demo", visitor_id)
+    try:
+        with override_settings(CACHES=config):
+            token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+            assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
+            assert cache.read(key).get(key) is not None, "the grant should be cached before the failover"
+            assert redis.replicated()  # the replica holds the grant's entry too
+            redis.link.cut()  # ... and misses what follows
+            choices = {"analytics": False}
+            assert api.post(write_url(), consent_body(visitor_id, token=token, choices=choices),
+                            format="json").status_code == 201
+            redis.master.crash()
+
+            answers = []
+
+            def cached_again():
+                answers.append(api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"])
+                return redis.failed_over() and cache.read(key).get(key) is not None
+
+            wait_until(cached_again, 60, "the failover, then the cache serving from the promoted replica")
+            for granted in (True, False, True):  # writes reach the new master
+                choices = {"analytics": granted}
+                assert api.post(write_url(), consent_body(visitor_id, token=token, choices=choices),
+                                format="json").status_code == 201
+                answers += [api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"] for _ in range(2)]
+                assert cache.read(key).get(key)["choices"] == choices  # served from the new master
+            stale = [a for a in answers[:-6] if a != {"granted": False, "reason": "choice"}]
+            stale += [a for a, granted in zip(answers[-6:], (True, True, False, False, True, True), strict=True)
+                      if a != {"granted": granted, "reason": "choice"}]
+            assert not stale, f"{len(stale)} stale answers of {len(answers)}"
+    finally:
+        redis.stop()

@@ -13,7 +13,9 @@ from functools import cached_property
 
 import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from cmp.environment import redis_target
@@ -42,8 +44,11 @@ class RedisCache(BaseCache):
         """Made at first use: a cluster's client asks a node for the slots at once, which may fail (then again)."""
         target, options = self.target, {**self.options, "redis_connect_func": self._connected}
         if target.kind == "cluster":
+            # No retries: a failed command already makes redis-py ask the nodes for the slots again (each within
+            # the timeout), and a cache that fails costs a database read, cheaper than waiting for a slow cluster.
             return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
-                                username=target.username, password=target.password, **options)
+                                username=target.username, password=target.password, retry=Retry(NoBackoff(), 0),
+                                **options)
         if target.kind == "sentinel":
             return Sentinel(target.nodes, **self.options).master_for(
                 target.master, db=target.db, username=target.username, password=target.password, **options)

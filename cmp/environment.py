@@ -13,11 +13,58 @@ import hmac
 import ipaddress
 import os
 import re
+from dataclasses import dataclass
+from urllib.parse import unquote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")  # an RFC 9110 token, not too long
+REDIS_FORMS = ("redis://host:port/db, rediss://…, unix://…, "
+               "redis+cluster://host:port,host:port,… (a Redis Cluster's nodes, any of them) or "
+               "redis+sentinel://host:port,host:port,…/master-name[/db] (Redis Sentinels and the master's name)")
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where the cache is: one server (``url``, as redis-py reads it), a Redis Cluster or a master behind Sentinels."""
+
+    kind: str  # "server", "cluster" or "sentinel"
+    url: str = ""
+    nodes: tuple[tuple[str, int], ...] = ()  # cluster nodes to start from, or the sentinels
+    master: str = ""  # the master's name, as the sentinels know it
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+def redis_target(url: str) -> RedisTarget:
+    """Read a cache URL (``REDIS_FORMS``); ValueError saying what is wrong."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("redis", "rediss", "unix", "redis+cluster", "redis+sentinel"):
+        raise ValueError("unknown scheme")
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisTarget("server", url=url)
+    location, _, path = rest.partition("/")
+    credentials, at, hosts = location.rpartition("@")
+    username, _, password = credentials.partition(":") if at else ("", "", "")
+    nodes = []
+    for node in hosts.split(","):
+        host, _, port = node.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{node.strip() or 'an empty node'} is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    parts = [part for part in path.split("/") if part]
+    if scheme == "redis+cluster":
+        if parts not in ([], ["0"]):
+            raise ValueError("a Redis Cluster has database 0 only")
+        master, db = "", 0
+    else:
+        if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+            raise ValueError("the master's name (and optionally a database number) must follow the sentinels")
+        master, db = unquote(parts[0]), int(parts[1]) if len(parts) == 2 else 0
+    return RedisTarget(scheme.removeprefix("redis+"), nodes=tuple(nodes), master=master, db=db,
+                       username=unquote(username) or None, password=unquote(password) or None)
 
 
 class Environment:
@@ -27,6 +74,32 @@ class Environment:
 
     def text(self, name: str, default: str = "") -> str:
         return self.environ.get(name, default)
+
+    def redis_url(self, name: str) -> str:
+        """A cache URL (:func:`redis_target`), or empty for none."""
+        value = self.environ.get(name, "").strip()
+        try:
+            if value:
+                redis_target(value)
+        except ValueError as error:  # the value without its credentials: a password is never printed
+            return self._problem(name, re.sub(r"//[^/]*@", "//…@", value), f"{REDIS_FORMS} ({error})", "")
+        return value
+
+    def broker_url(self, name: str, cache_url: str, needed: bool) -> str:
+        """Celery's broker: ``name``, else the cache's Redis when that is one server, else in memory.
+
+        Kombu has no Redis Cluster transport, and its Sentinel one needs options of its own: with such a
+        cache, tasks that are not run eagerly need a broker named here.
+        """
+        value = self.environ.get(name)
+        if value is not None:
+            return value
+        if cache_url and redis_target(cache_url).kind == "server":
+            return cache_url
+        if cache_url and needed:
+            self.problems.append(f"{name} must be set: REDIS_URL names a Redis Cluster or Sentinels, which carry "
+                                 "the cache only (set a broker such as redis://host:6379/1, or CELERY_TASK_ALWAYS_EAGER=1).")
+        return "memory://localhost/"
 
     def header(self, name: str, default: str = "") -> str:
         """An HTTP header's name (letters, digits and ``!#$%&'*+-.^_`|~``); empty turns the header off."""
@@ -169,3 +242,4 @@ class Environment:
     def _problem(self, name, value, expected, default):
         self.problems.append(f"{name}={value!r} is not valid: expected {expected}.")
         return default
+

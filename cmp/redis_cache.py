@@ -4,11 +4,21 @@ Django's own backend builds a client for every operation (costing a lookup more 
 connection pool to itself. This one also tells consent/cache.py what its rule 2 needs (docs/cache.md): how
 many connections it has made (a new one may lead to a restarted server) and the server's run id.
 Values are stored as Django stores them: integers as such (for ``incr``), anything else pickled.
+
+The location is one server, a Redis Cluster or a master behind Sentinels (``cmp.environment.redis_target``);
+redis-py's own clients route the commands and follow failovers.
 """
 import pickle
+from functools import cached_property
 
 import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from cmp.environment import redis_target
 
 
 def _dumps(value):
@@ -26,14 +36,34 @@ class RedisCache(BaseCache):
     def __init__(self, server, params):
         super().__init__(params)
         self.connections_made = 0
-        self.client = redis.Redis.from_url(server, redis_connect_func=self._connected, **params.get("OPTIONS", {}))
+        self.target, self.options = redis_target(server), params.get("OPTIONS", {})
+        self.cluster = self.target.kind == "cluster"
+
+    @cached_property
+    def client(self):
+        """Made at first use: a cluster's client asks a node for the slots at once, which may fail (then again)."""
+        target, options = self.target, {**self.options, "redis_connect_func": self._connected}
+        if target.kind == "cluster":
+            # No retries: a failed command already makes redis-py ask the nodes for the slots again (each within
+            # the timeout), and a cache that fails costs a database read, cheaper than waiting for a slow cluster.
+            return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+                                username=target.username, password=target.password, retry=Retry(NoBackoff(), 0),
+                                **options)
+        if target.kind == "sentinel":
+            return Sentinel(target.nodes, **self.options).master_for(
+                target.master, db=target.db, username=target.username, password=target.password, **options)
+        return redis.Redis.from_url(target.url, **options)
 
     def _connected(self, connection):
-        connection.on_connect()  # what redis-py does when no hook is given
+        if not self.cluster:  # RedisCluster has done it before it calls this hook
+            connection.on_connect()  # what redis-py does when no hook is given
         self.connections_made += 1
 
     def server_id(self) -> str:
-        """The Redis server's run id: a new one after every restart."""
+        """The run id of the Redis server (of every cluster master): a new one after every restart or failover."""
+        if self.cluster:
+            nodes = self.client.info("server", target_nodes=RedisCluster.PRIMARIES)
+            return ",".join(sorted(f"{name}={info['run_id']}" for name, info in nodes.items()))
         return self.client.info("server")["run_id"]
 
     def validate_key(self, key):
@@ -56,7 +86,9 @@ class RedisCache(BaseCache):
 
     def get_many(self, keys, version=None):
         keys = list(keys)
-        values = self.client.mget([self.make_key(key, version) for key in keys])
+        full = [self.make_key(key, version) for key in keys]
+        # On a cluster, one MGET per hash slot, sent to the nodes together; each is atomic (docs/cache.md).
+        values = self.client.mget_nonatomic(full) if self.cluster else self.client.mget(full)
         return {key: _loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):

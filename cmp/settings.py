@@ -98,7 +98,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.integer("DB_CONNECT_TIMEOUT", 3, minimum=1))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.text("REDIS_URL")
+REDIS_URL = env.redis_url("REDIS_URL")  # one server, a Redis Cluster or Sentinels (docs/cache.md)
 CACHE_TIMEOUT_SECONDS = env.number("CACHE_TIMEOUT_SECONDS", 0.5, minimum=0.01)
 if REDIS_URL:
     CACHES = {
@@ -120,8 +120,8 @@ else:
 # --- Celery ------------------------------------------------------------------
 
 # memory://localhost/: kombu warns "No hostname was supplied" on every eagerly sent task without one.
-CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+CELERY_BROKER_URL = env.broker_url("CELERY_BROKER_URL", REDIS_URL, needed=not CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -29,6 +29,7 @@ DRIFT = 0.01
 
 
 def version_key(key: str) -> str:
+    """The key's version: the same name plus a suffix, so a hash tag in ``key`` puts both in one cluster slot."""
     return f"{key}:version"
 
 

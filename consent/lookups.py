@@ -33,7 +33,7 @@ class LookupResult:
 
 def rules_and_state(site_key: str, visitor_uuid) -> tuple[SiteRules | None, dict | None]:
     """The site's rules and the visitor's cacheable state, in one cache round trip."""
-    visitor_key = _cache_key(site_key, visitor_uuid)
+    visitor_key = cache_key(site_key, visitor_uuid)
     snapshot = cache.read(sites.cache_key(site_key), visitor_key)
     rules = sites.site_rules(site_key, snapshot)
     if rules is None:
@@ -60,7 +60,7 @@ def lookup(rules: SiteRules, visitor_uuid, *, country=None, header_signals=None,
 
 def forget_visitors(site_key: str, *visitor_uuids) -> None:
     """Retire the cached states; call it inside the transaction that changes the visitors."""
-    keys = [_cache_key(site_key, visitor_uuid) for visitor_uuid in visitor_uuids]
+    keys = [cache_key(site_key, visitor_uuid) for visitor_uuid in visitor_uuids]
     cache.forget(keys, settings.CMP_LOOKUP_CACHE_SECONDS)
 
 
@@ -76,7 +76,7 @@ def state_of(visitor: Visitor) -> dict:
 
 
 def _visitor_state(rules: SiteRules, visitor_uuid, snapshot: cache.Snapshot | None = None) -> dict:
-    key = _cache_key(rules.key, visitor_uuid)
+    key = cache_key(rules.key, visitor_uuid)
     snapshot = snapshot or cache.read(key)
     state = snapshot.get(key)
     if state is None:
@@ -98,5 +98,6 @@ def _choice_from_state(state: dict) -> decisions.Choice | None:
     )
 
 
-def _cache_key(site_key: str, visitor_uuid) -> str:
-    return f"visitor:{site_key}:{visitor_uuid}"
+def cache_key(site_key: str, visitor_uuid) -> str:
+    # A hash tag ({…}): on a Redis Cluster the entry and its version share a slot (docs/cache.md).
+    return f"visitor:{{{site_key}:{visitor_uuid}}}"

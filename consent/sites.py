@@ -129,7 +129,7 @@ def _load(key: str) -> SiteRules | None:
 
 
 def cache_key(key: str) -> str:
-    return f"site-rules:{key}"
+    return f"site-rules:{{{key}}}"  # a hash tag, as in consent/lookups.py
 
 
 def forget_site(sender, instance, **kwargs):

@@ -20,7 +20,7 @@ from consent.models import Site
 
 from .support import needs_postgresql, needs_postgresql_and_redis, product_server, wait_until
 from .support.receiver import Receiver
-from .support.servers import RedisServer
+from .support.servers import RedisClusterServers, RedisServer
 from .support.tcp_proxy import TcpProxy
 from .support.workers import start_worker, stop_workers, use_broker
 
@@ -102,6 +102,17 @@ def broker(tmp_path):
     yield b
     if b.running():
         b.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A Redis Cluster of three masters on loopback ports, behind proxies a test can cut; for the whole run.
+
+    A test that uses it starts from an empty cluster only if it clears the cache itself.
+    """
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,14 @@
 """Redis taken away mid-flight (through a proxy in front of the real server),
 or restarted from an old snapshot: lookups and writes carry on from the
 database, no error reaches a client, and no stale decision is served after
-Redis is back (consent/cache.py explains how)."""
+Redis is back (consent/cache.py explains how).
+
+The tests that cut or slow Redis run twice: on one server, and on a Redis
+Cluster of three masters (every node behind a proxy, cut or slowed together).
+One cluster master restarts from an old snapshot, and a Sentinel failover
+promotes a replica that missed the last write.
+"""
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -9,24 +16,31 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
+from consent import cache, lookups
 from consent.models import CacheInvalidationFailure
-from tests.support import consent_body, lookup_url, write_url
-from tests.support.servers import RedisServer, redis_answers
+from tests.support import consent_body, lookup_url, wait_until, write_url
+from tests.support.servers import RedisSentinels, RedisServer, redis_answers
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db]
 
 
-@pytest.fixture
-def cut_able_redis():
-    if not redis_answers():
-        pytest.skip("needs a Redis server on 127.0.0.1:6379 (CI has one)")
-    proxy = TcpProxy(6379)
-    db = urlsplit(settings.REDIS_URL).path.strip("/") or "14"  # the run's own database, when it has one
+@pytest.fixture(params=["one server", "cluster"])
+def cut_able_redis(request):
+    """Redis behind what the test can cut and slow: a proxy in front of the run's server, or the cluster's proxies."""
+    if request.param == "cluster":
+        proxy = request.getfixturevalue("redis_cluster")
+        location = proxy.url
+    else:
+        if not redis_answers():
+            pytest.skip("needs a Redis server on 127.0.0.1:6379 (CI has one)")
+        proxy = TcpProxy(6379)
+        db = urlsplit(settings.REDIS_URL).path.strip("/") or "14"  # the run's own database, when it has one
+        location = f"redis://127.0.0.1:{proxy.port}/{db}"
     config = {
         "default": {
             "BACKEND": "cmp.redis_cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{proxy.port}/{db}",
+            "LOCATION": location,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
@@ -34,8 +48,10 @@ def cut_able_redis():
         caches["default"].clear()
         yield proxy
         proxy.restore()
+        proxy.delay = 0.0
         caches["default"].clear()
-    proxy.close()
+    if request.param != "cluster":
+        proxy.close()
 
 
 def test_redis_down_lookups_and_writes_work_from_the_database(api, demo_site, visitor_id, cut_able_redis):
@@ -80,7 +96,7 @@ def test_redis_too_slow_during_a_write_then_fast_again_serves_no_stale_decision(
     token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
-    assert caches["default"].get(f"visitor:demo:{visitor_id}") is not None, "the grant should be cached before"
+    assert caches["default"].get(f"visitor:{{demo:{visitor_id}}}") is not None, "the grant should be cached before"
 
     cut_able_redis.delay = 1.0  # slower than the client's half-second timeout: its answers come too late
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
@@ -98,7 +114,7 @@ def test_redis_unreachable_during_a_write_then_back_serves_no_stale_decision(api
     token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
-    assert caches["default"].get(f"visitor:demo:{visitor_id}") is not None, "the grant should be cached before the cut"
+    assert caches["default"].get(f"visitor:{{demo:{visitor_id}}}") is not None, "the grant should be cached before the cut"
 
     cut_able_redis.cut()
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
@@ -132,3 +148,69 @@ def test_redis_restarted_from_an_older_snapshot_serves_no_stale_decision(api, de
     finally:
         if redis.running():
             redis.crash()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cluster_master_restarted_from_an_older_snapshot_serves_no_stale_decision(api, demo_site, redis_cluster):
+    """As above, on a Redis Cluster: the master holding the visitor restarts from a snapshot taken before the
+    change, while the epoch lives on another master (a run id of every master counts, not one)."""
+    config = {"default": {"BACKEND": "cmp.redis_cache.RedisCache", "LOCATION": redis_cluster.url,
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    with override_settings(CACHES=config):
+        store = caches["default"]
+        store.clear()
+        epoch_master = redis_cluster.owner(store.make_key(cache.EPOCH_KEY))
+        visitor_id, master = next((v, m) for v in (str(uuid.uuid4()) for _ in range(100))
+                                  if (m := redis_cluster.owner(store.make_key(lookups.cache_key("demo", v)))) != epoch_master)
+        token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+        assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
+        assert redis_cluster.cli(redis_cluster.ports[master], "save") == "OK"  # the snapshot holds the grant
+        changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
+        assert changed.status_code == 201
+        redis_cluster.crash_and_restart(master)  # back with the grant, and without the change's version
+        assert redis_cluster.cli(redis_cluster.ports[master], "dbsize") != "0"
+        for _ in range(5):
+            answer = api.get(lookup_url(visitor_id)).json()
+            assert answer["decisions"]["analytics"] == {"granted": False, "reason": "choice"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sentinel_failover_to_a_replica_that_missed_the_last_write_serves_no_stale_decision(
+        api, demo_site, visitor_id, tmp_path):
+    """SIGKILL the master just after a write that its replica never received: three Sentinels promote the
+    replica, which holds the old entry and the old versions, and the cache serves again, never the old choice."""
+    redis = RedisSentinels(tmp_path).start()
+    config = {"default": {"BACKEND": "cmp.redis_cache.RedisCache", "LOCATION": redis.url,
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    key = lookups.cache_key("demo", visitor_id)
+    try:
+        with override_settings(CACHES=config):
+            token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+            assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
+            assert cache.read(key).get(key) is not None, "the grant should be cached before the failover"
+            assert redis.replicated()  # the replica holds the grant's entry too
+            redis.link.cut()  # ... and misses what follows
+            choices = {"analytics": False}
+            assert api.post(write_url(), consent_body(visitor_id, token=token, choices=choices),
+                            format="json").status_code == 201
+            redis.master.crash()
+
+            answers = []
+
+            def cached_again():
+                answers.append(api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"])
+                return redis.failed_over() and cache.read(key).get(key) is not None
+
+            wait_until(cached_again, 60, "the failover, then the cache serving from the promoted replica")
+            for granted in (True, False, True):  # writes reach the new master
+                choices = {"analytics": granted}
+                assert api.post(write_url(), consent_body(visitor_id, token=token, choices=choices),
+                                format="json").status_code == 201
+                answers += [api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"] for _ in range(2)]
+                assert cache.read(key).get(key)["choices"] == choices  # served from the new master
+            stale = [a for a in answers[:-6] if a != {"granted": False, "reason": "choice"}]
+            stale += [a for a, granted in zip(answers[-6:], (True, True, False, False, True, True), strict=True)
+                      if a != {"granted": granted, "reason": "choice"}]
+            assert not stale, f"{len(stale)} stale answers of {len(answers)}"
+    finally:
+        redis.stop()

@@ -1,14 +1,17 @@
 """Web nodes share nothing but PostgreSQL and Redis: a write through one is seen at once through the other.
 
 Two real gunicorn servers on the test's PostgreSQL and Redis (CI's second
-pass): every lookup after a write returned, through either server, answers
-with that write (consent/cache.py, docs/cache.md).
+pass), or on a Redis Cluster of three masters: every lookup after a write
+returned, through either server, answers with that write (consent/cache.py,
+docs/cache.md).
 """
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
+from cmp.redis_cache import RedisCache
 from tests.support import http, needs_postgresql_and_redis, product_server
 
 pytestmark = pytest.mark.guarantee
@@ -40,13 +43,28 @@ def flip_and_look(reader, writer, rounds=12):
         assert analytics(reader, visitor) == {"granted": not granted, "reason": "choice"}, f"stale in round {round_}"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_no_server_answers_from_before_a_write_that_returned_through_the_other(tmp_path):
+@pytest.fixture(params=["one server", "cluster"])
+def shared_redis(request):
+    """(environment of both servers, the cluster or None): the run's Redis, or a Redis Cluster of three masters."""
     needs_postgresql_and_redis()
+    if request.param == "one server":
+        return {}, None
+    cluster = request.getfixturevalue("redis_cluster")
+    RedisCache(cluster.url, {}).clear()
+    # The cluster holds the cache only; the run's own Redis stays the broker.
+    return {"redis_url": cluster.url, "CELERY_BROKER_URL": settings.REDIS_URL}, cluster
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_server_answers_from_before_a_write_that_returned_through_the_other(tmp_path, shared_redis):
+    environment, cluster = shared_redis
     call_command("seed_demo", stdout=open("/dev/null", "w"))
-    with product_server(tmp_path / "a.log") as a, product_server(tmp_path / "b.log") as b:
+    with product_server(tmp_path / "a.log", **environment) as a, product_server(tmp_path / "b.log", **environment) as b:
         flip_and_look(reader=a, writer=b)
         flip_and_look(reader=b, writer=a)
+    if cluster:
+        holding = [port for port in cluster.ports if cluster.cli(port, "dbsize") != "0"]
+        assert len(holding) >= 2, "the servers should have cached on the cluster, on more than one master"
 
 
 @pytest.mark.slow

@@ -4,16 +4,19 @@ These run on whichever cache the suite runs on (local memory, or Redis in
 CI's second pass); tests/integration/test_faults_cache.py cuts and restarts a real Redis.
 """
 import time
+import uuid
 
 import pytest
+from django.core.cache import caches
 from django.test import override_settings
+from redis.crc import key_slot
 
-from consent import cache
+from consent import cache, lookups, sites
 from consent.models import CacheInvalidationFailure
 from tests.support import wait_until
 
 pytestmark = pytest.mark.django_db
-KEY = "visitor:demo:test"
+KEY = "visitor:{demo:test}"
 
 
 def change(capture, *keys):
@@ -52,11 +55,21 @@ def test_a_reader_inside_the_change_cannot_put_the_old_value_back(django_capture
 
 
 def test_a_change_to_one_key_leaves_the_others(django_capture_on_commit_callbacks):
-    other = "visitor:demo:other"
+    other = "visitor:{demo:other}"
     for key in (KEY, other):
         cache.fill(cache.read(key), key, key, 60)
     change(django_capture_on_commit_callbacks, KEY)
     assert cache.read(KEY, other).get(other) == other
+
+
+def test_an_entry_and_its_version_share_a_cluster_slot_and_visitors_spread_over_the_slots():
+    """On a Redis Cluster one MGET of one slot reads an entry with its version (docs/cache.md: the key layout)."""
+    def slot(key):
+        return key_slot(caches["default"].make_key(key).encode())
+
+    for key in (lookups.cache_key("demo", uuid.uuid4()), sites.cache_key("demo")):
+        assert slot(key) == slot(cache.version_key(key)), key
+    assert len({slot(lookups.cache_key("demo", uuid.uuid4())) for _ in range(100)}) > 90  # not one slot per site
 
 
 def test_a_reader_slower_than_the_fill_window_does_not_fill():

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from cmp.environment import RedisTarget, redis_target
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
     "import django, json; django.setup(); from django.conf import settings as s; "
@@ -165,3 +169,29 @@ def test_the_region_header_is_a_header_name_or_a_start_up_error():
     assert header == "CF-Region-Code" and problems == [
         "CMP_REGION_HEADER='Region: US' is not valid: expected a header name such as "
         "CloudFront-Viewer-Country-Region (or empty)."]
+
+
+def test_the_cache_url_names_one_server_a_cluster_or_sentinels():
+    assert redis_target("redis://cache:6379/2") == RedisTarget("server", url="redis://cache:6379/2")
+    assert redis_target("redis+cluster://a:7000, b:7001/") == RedisTarget("cluster", nodes=(("a", 7000), ("b", 7001)))
+    assert redis_target("redis+sentinel://u:p%40ss@s1:26379,[::1]:26380/cmp/3") == RedisTarget(
+        "sentinel", nodes=(("s1", 26379), ("::1", 26380)), master="cmp", db=3, username="u", password="p@ss")
+    for bad in ("cache:6379", "http://cache:6379", "redis+cluster://a", "redis+cluster://a:7000,", "redis+cluster://a:70000",
+                "redis+cluster://a:7000/2", "redis+sentinel://s:26379", "redis+sentinel://s:26379/cmp/x"):
+        with pytest.raises(ValueError):
+            redis_target(bad)
+
+
+def test_a_cluster_or_sentinel_cache_starts_with_a_broker_of_its_own_and_a_bad_url_is_a_start_up_error():
+    cluster = "redis+cluster://a:7000,b:7001,c:7002"
+    s = json.loads(settings_with(DEBUG="1", REDIS_URL=cluster, CELERY_BROKER_URL="redis://queue:6379/1").stdout)
+    assert s["problems"] == [] and s["cache"].endswith("RedisCache") and s["broker"] == "redis://queue:6379/1"
+    assert json.loads(settings_with(DEBUG="1", REDIS_URL=cluster, CELERY_TASK_ALWAYS_EAGER="1").stdout)["problems"] == []
+    problems = json.loads(settings_with(DEBUG="1", REDIS_URL="redis+sentinel://s:26379/cmp").stdout)["problems"]
+    assert problems == ["CELERY_BROKER_URL must be set: REDIS_URL names a Redis Cluster or Sentinels, which carry the "
+                        "cache only (set a broker such as redis://host:6379/1, or CELERY_TASK_ALWAYS_EAGER=1)."]
+    result = manage("check", REDIS_URL="redis+sentinel://:secret@s1:26379", CELERY_TASK_ALWAYS_EAGER="1")
+    out = result.stderr + result.stdout
+    assert result.returncode != 0 and "cmp.E001" in out and "Traceback" not in out
+    assert "REDIS_URL='redis+sentinel://…@s1:26379' is not valid" in out and "master's name" in out
+    assert "secret" not in out

@@ -1,12 +1,17 @@
 """Serves the banner: the per-site embed script and the versioned runtime.
 
-- ``/c/<site>.js`` (the embed contract): a one-line bootstrap naming the site
-  and its Google Analytics ids, so ``ga-disable-<id>`` is set before any tag
-  can run (and what apps add through ``banner.signals.embed_boot``: the hosts
-  to hold), followed by the runtime.
+- ``/c/<site>.js`` (the embed contract): everything the banner's first frame
+  needs, in one compressed answer. A first line, ``window.cmpBoot={…}``,
+  names the site and its Google Analytics ids (so ``ga-disable-<id>`` is set
+  before any tag can run), carries what apps add through
+  ``banner.signals.embed_boot`` (the hosts to hold), the site's config for the
+  visitor's language (``Accept-Language``) and region (the country header),
+  with the site's theme, and the stylesheet; the runtime follows. Cached
+  briefly and revalidated in the background (``stale-while-revalidate``),
+  with an ETag for a cheap 304.
 - ``/c/v/<version>/cmp.min.js``: the runtime alone, identical for every site,
-  cached for a year; it reads the site from ``data-site`` and can carry a
-  Subresource Integrity hash.
+  cached for a year; it reads the site from ``data-site``, fetches the config
+  and stylesheet itself (in parallel), and can carry a Subresource Integrity hash.
 - ``/c/cmp.css``: the banner's stylesheet.
 """
 import base64
@@ -16,18 +21,26 @@ import re
 from functools import cache
 from pathlib import Path
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
 
+from consent import client
 from consent.models import Site
 from consent.sites import site_rules
 
+from .config import encoded_config, pick_language
 from .signals import embed_boot
 
 DIST = Path(__file__).resolve().parent.parent / "banner_static" / "dist"
 RELEASES = DIST.parent / "releases"  # earlier versions, kept byte for byte (see its README)
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+LANGUAGE_ITEM_RE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
+# The site script: fresh for five minutes, then served at once while the browser revalidates it
+# in the background for up to a day (a changed config shows from the next page view).
+EMBED_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
+IMMUTABLE = "public, max-age=31536000, immutable"
 # One version for the runtime: package.json's (the build puts it in the runtime; tests/api/test_banner_build.py checks).
 RUNTIME_VERSION = json.loads((DIST.parent / "package.json").read_text())["version"]
 
@@ -51,14 +64,42 @@ def embed_snippets(base_url: str, site_key: str) -> tuple[str, str]:
 def embed_script(request, site_key):
     if site_rules(site_key) is None:
         return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
-    ga_ids = Site.objects.filter(key=site_key).values_list("ga_measurement_ids", flat=True).first() or []
-    fields = {"site": site_key, "ga": ga_ids}
+    row = Site.objects.filter(key=site_key).values_list("ga_measurement_ids", "languages").first()
+    if row is None:  # deleted since its rules were cached
+        return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
+    ga_ids, languages = row
+    fields = {"site": site_key, "ga": ga_ids or []}
     for _receiver, extra in embed_boot.send(sender=None, site_key=site_key):
         fields.update(extra or {})
-    boot = json.dumps(fields, separators=(",", ":"))
-    body = f"window.cmpBoot={boot};\n{_built('cmp.min.js')}"
-    # Short-lived: the GA ids may change; the ETag makes revalidation cheap.
-    return _cached(request, body, "text/javascript", "public, max-age=300")
+    language = pick_language(languages, accepted_languages(request.META.get("HTTP_ACCEPT_LANGUAGE", "")))
+    encoded = encoded_config(site_key, language, client.country(request))
+    if encoded is None:
+        return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
+    config = encoded[0]
+    boot = json.dumps(fields, separators=(",", ":"))[:-1]
+    css = json.dumps(_built("cmp.min.css"), ensure_ascii=False)
+    body = f'window.cmpBoot={boot},"config":{config.decode()},"css":{css}}};\n{_built("cmp.min.js")}'
+    response = _cached(request, body, "text/javascript", EMBED_CACHE_CONTROL)
+    # The config in it depends on the visitor's language and region: caches must key on both.
+    response["Vary"] = ", ".join(filter(None, ["Accept-Language", settings.CMP_COUNTRY_HEADER]))
+    return response
+
+
+def accepted_languages(header: str, limit: int = 8) -> list[str]:
+    """The languages of an ``Accept-Language`` header, most wanted first (at most ``limit``; ``*`` and junk left out)."""
+    weighted = []
+    for index, item in enumerate(header.split(",")[:32]):
+        code, _, params = item.strip().partition(";")
+        code = code.strip()
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if weight > 0 and LANGUAGE_ITEM_RE.match(code):
+            weighted.append((-weight, index, code))
+    return [code for _w, _i, code in sorted(weighted)][:limit]
 
 
 def versioned_runtime(request, version):
@@ -69,7 +110,7 @@ def versioned_runtime(request, version):
         body = _released(version)
     else:
         return HttpResponse(f"/* no runtime {version[:16]} */", status=404, content_type="text/javascript")
-    return _cached(request, body, "text/javascript", "public, max-age=31536000, immutable")
+    return _cached(request, body, "text/javascript", IMMUTABLE)
 
 
 @cache

@@ -4,8 +4,10 @@
  * Embedded as <script src="https://cmp.example.com/c/<site>.js"></script>
  * (or the versioned file with data-site="<site>"), it:
  *   1. tells Google Consent Mode "denied" before any tag can run (gating.js);
- *   2. fetches the site's config (server.js) and decides each purpose with the
- *      rule (rule.js) from the first-party cookie (cookie.js);
+ *   2. takes the site's config and stylesheet from the site script (window.cmpBoot,
+ *      or fetches both in parallel when loaded as the versioned runtime: server.js)
+ *      and decides each purpose with the rule (rule.js) from the first-party cookie
+ *      (cookie.js), before the page's next script runs;
  *   3. shows the banner when a choice is needed (ui.js), gates tags until their
  *      purpose is granted (gating.js), and POSTs every choice to the server,
  *      keeping it in the cookie until the server confirms (nothing is lost offline);
@@ -23,9 +25,9 @@ import { consentDefault, ran, release, update, watch } from "./gating.js";
 import { newVisitor } from "./identity.js";
 import { consentMode, decide, optOutPreference, staleReason } from "./rule.js";
 import { clean } from "./cleanup.js";
-import { fetchConfig, fetchReceipt, fetchTrackers, postChoice } from "./server.js";
+import { fetchConfig, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
 import { signals } from "./signals.js";
-import { askAboutConflict, build, closeDialog, hide, open, picked, placeholder, saveFile, settleConflict, useStylesheet } from "./ui.js";
+import { askAboutConflict, build, canAdopt, closeDialog, hide, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
 
 const d = document;
 const me = d.currentScript;
@@ -41,9 +43,11 @@ const fresh = state ? null : newVisitor();  // who the visitor becomes with a fi
 let server = {};                         // signals of the server's last answer (sticky GPC, the platform's NAI cookie)
 let decisions = {};                      // purpose -> granted
 let pendingConflict = null;              // choices waiting for the visitor to confirm a conflict
+let trackers = null;                     // the clean-up rules (a promise), fetched once the banner is up
+
+const CSS = `${origin}/c/cmp.css?v=${VERSION}`;
 
 consentDefault(boot.ga);
-useStylesheet(`${origin}/c/cmp.css?v=${VERSION}`);
 
 const currentSignals = () => signals(state, server);
 
@@ -66,7 +70,7 @@ function apply(outcome, source) {
   decisions = next;
   const mode = consentMode(outcome);
   update(decisions, mode, (cfg.ga_measurement_ids || []).concat(boot.ga || []));
-  trackers.then(rules => rules && clean(rules, decisions));
+  if (trackers) trackers.then(rules => rules && clean(rules, decisions));
   emit({ decisions: Object.assign({}, decisions), consent_mode: mode, source });
   release();
   return revoked;
@@ -182,10 +186,32 @@ function start(config) {
     const pending = state && hasFlag(state, "q");
     const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt) };
     build(cfg, view, { act, rightsUrl, receipt: downloadReceipt }, outcome.needs_choice && !(pending && !staleReason(ctx)));
+    // What declined purposes left behind is cleaned once the banner is up: no request before it.
+    trackers = fetchTrackers(origin, site);
+    trackers.then(rules => rules && clean(rules, decisions));
     if (pending) send(false);  // a choice the server has not confirmed yet
     ready();
   };
-  if (d.body) whenBody(); else d.addEventListener("DOMContentLoaded", whenBody);
+  onBody(whenBody);
+}
+
+// Runs fn as soon as the page has a body (the banner goes first in it), not at the end of parsing.
+function onBody(fn) {
+  if (d.body) return fn();
+  const seen = new MutationObserver(() => { if (d.body) { seen.disconnect(); fn(); } });
+  seen.observe(d.documentElement, { childList: true });
+}
+
+// The site language for the page's lang, else the browser's languages in order; else the
+// site's default. The server picks the same way from Accept-Language (banner/config.py).
+function pickLanguage(languages, wanted) {
+  const offered = {};
+  languages.forEach(l => { offered[l.toLowerCase()] = l; });
+  for (const code of wanted) {
+    const c = (code || "").toLowerCase();
+    if (offered[c] || offered[c.split("-")[0]]) return offered[c] || offered[c.split("-")[0]];
+  }
+  return languages[0];
 }
 
 publish(VERSION, {
@@ -202,7 +228,18 @@ d.addEventListener("click", e => {
   if (link) { e.preventDefault(); openPreferences(); }
 });
 
-const trackers = fetchTrackers(origin, site);
-fetchConfig(origin, site, d.documentElement.lang || navigator.language || "")
-  .then(start)
-  .catch(() => ready());  // no config: run only what the cookie allowed, show nothing
+const wanted = d.documentElement.lang ? [d.documentElement.lang] : (navigator.languages || [navigator.language || ""]);
+const embedded = boot.config;
+if (embedded && pickLanguage(embedded.languages, wanted) === embedded.language) {
+  // The site script carried it all: decide now, before the page's next script runs.
+  useStyles(boot.css, CSS);
+  start(embedded);
+} else {
+  // The versioned runtime, or a page in another language than the browser's: config and
+  // stylesheet in parallel (the stylesheet's text only where it can be adopted).
+  const lang = embedded ? pickLanguage(embedded.languages, wanted) : wanted[0] || "";
+  const css = boot.css != null ? boot.css : canAdopt ? fetchText(CSS).catch(() => null) : null;
+  Promise.all([fetchConfig(origin, site, lang), css])
+    .then(([config, text]) => { useStyles(text, CSS); start(config); })
+    .catch(() => ready());  // no config: run only what the cookie allowed, show nothing
+}

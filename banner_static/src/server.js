@@ -3,6 +3,8 @@
 const checked = r => { if (!r.ok) throw new Error(r.status); return r; };
 const json = url => fetch(url).then(checked).then(r => r.json());
 
+export const fetchText = url => fetch(url).then(checked).then(r => r.text());
+
 export const fetchConfig = (origin, site, lang) => json(`${origin}/api/v1/sites/${site}/config?lang=${encodeURIComponent(lang)}`);
 
 // What the banner cleans up per purpose (the scanner's inventory); null when unavailable.

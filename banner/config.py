@@ -62,6 +62,9 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
         "country": country,
         "language": lang,
         "languages": site.languages or ["en"],
+        # Pages elsewhere get no banner and a console warning naming their origin (the list is no secret:
+        # any origin can ask CORS whether it is allowed).
+        "origins": sorted(rules.origins),
         "direction": "rtl" if lang.split("-")[0] in RTL_LANGUAGES else "ltr",
         "policy": {
             "version": policy.version if policy else None,

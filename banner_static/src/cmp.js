@@ -178,6 +178,7 @@ function waitingFrame(frame, purpose) {
 }
 
 function start(config) {
+  if (refused(config)) return ready();  // as without a config: only what the cookie allowed, nothing shown
   cfg = config;
   const ctx = context();
   const outcome = decide(ctx);
@@ -193,6 +194,16 @@ function start(config) {
     ready();
   };
   onBody(whenBody);
+}
+
+// A page on an origin the site does not list: say so, once, where its developer looks.
+function refused(config) {
+  const here = location.origin;
+  if (here === origin || !config.origins || config.origins.indexOf(here) >= 0) return false;
+  console.warn(`Consent banner: ${here} is not one of the allowed origins of site "${site}", so no banner is shown ` +
+    `and no choice is saved. Add it under "Allowed origins" in the site's settings (admin: Sites, ${site}).`);
+  fetchTrackers(origin, site);  // refused by CORS: the platform lists the origin for the site's admin
+  return true;
 }
 
 // Runs fn as soon as the page has a body (the banner goes first in it), not at the end of parsing.

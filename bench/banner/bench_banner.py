@@ -4,8 +4,8 @@
 
 One Chromium, a fresh context (cold cache, no cookies) for every page load,
 and the pages in interleaved order (each round loads every page once, the
-order rotated from round to round), so a slow moment of this shared machine
-falls on all of them alike. The pages, each the same small shop page:
+order rotated from round to round, after one load of each that is not
+counted), so a slow moment of this shared machine falls on all of them alike. The pages, each the same small shop page:
 
 - a blank page (the baseline: its first paint);
 - ours, as `make run` serves it (runserver on the embedded default, with the
@@ -74,7 +74,7 @@ const opacity = el => { let o = 1; for (; el && el.nodeType === 1; el = el.paren
 """
 BANNERS = {
     "ours": ("const r = document.querySelector('#cmp-root'); return r && r.shadowRoot && r.shadowRoot.querySelector('.banner');",
-             "#cmp-root >> button[data-action=accept]"),
+             "#cmp-root >> .banner button[data-action=accept]"),
     "vcc": ("return document.querySelector('#cc-main .cm');", "#cc-main .cm__btn[data-role=all]"),
     "klaro": ("return document.querySelector('.klaro .cookie-notice');", ".klaro .cookie-notice .cm-btn-success"),
 }
@@ -257,6 +257,8 @@ def main():
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"])
+            for name, banner in variants:  # warm-up, not counted: each server's first answers load its code
+                load(browser, f"{site}/{name}.html", banner)
             for round_ in range(runs):
                 for name, banner in variants[round_ % len(variants):] + variants[:round_ % len(variants)]:
                     rows[name].append(load(browser, f"{site}/{name}.html", banner))

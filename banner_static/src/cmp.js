@@ -19,7 +19,7 @@
  * know nothing of each other.
  */
 import { version as VERSION } from "../package.json";
-import { emit, publish, ready } from "./api.js";
+import { emit, emitSaved, publish, ready } from "./api.js";
 import { hasFlag, read, setFlag, write } from "./cookie.js";
 import { consentDefault, ran, release, update, watch } from "./gating.js";
 import { newVisitor } from "./identity.js";
@@ -27,7 +27,7 @@ import { consentMode, decide, optOutPreference, staleReason } from "./rule.js";
 import { clean } from "./cleanup.js";
 import { fetchConfig, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
 import { signals } from "./signals.js";
-import { askAboutConflict, build, canAdopt, closeDialog, hide, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
+import { askAboutConflict, build, canAdopt, closeDialog, hide, offerReceipt, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
 
 const d = document;
 const me = d.currentScript;
@@ -87,7 +87,7 @@ function choose(choices, conflictConfirmed) {
     // An opt-out preference signal is on: advertising stays off unless the visitor confirms (CCPA §7025).
     choices.advertising = false;
     pendingConflict = Object.assign({}, choices);
-    askAboutConflict(decisions, hasFlag(state, "n"));
+    askAboutConflict(choices, hasFlag(state, "n"));  // the boxes show the choices just made
   }
   state = state || fresh;
   state.c = choices;
@@ -97,6 +97,7 @@ function choose(choices, conflictConfirmed) {
   setFlag(state, "q", true);
   writeCookie();
   hide();
+  offerReceipt();
   send(apply(decide(context()), "banner"));
 }
 
@@ -122,6 +123,7 @@ function confirmed(ok, answer) {
     setFlag(state, "s", !!server.gpc);
     if (server.nai_optout) setFlag(state, "n", true);
     apply(answer, "server");
+    emitSaved({ decisions: Object.assign({}, decisions), visitor_id: state.v });  // the server has it now
   }
   writeCookie();
 }
@@ -185,7 +187,7 @@ function start(config) {
   apply(outcome, "banner");
   const whenBody = () => {
     const pending = state && hasFlag(state, "q");
-    const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt) };
+    const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt), chosen: !!state };
     build(cfg, view, { act, rightsUrl, receipt: downloadReceipt }, outcome.needs_choice && !(pending && !staleReason(ctx)));
     // What declined purposes left behind is cleaned once the banner is up: no request before it.
     trackers = fetchTrackers(origin, site);

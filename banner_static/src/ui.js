@@ -114,6 +114,7 @@ function buildDialog(cfg, view, handlers) {
   rights.addEventListener("click", () => { rights.href = handlers.rightsUrl(); });
   links.appendChild(rights);
   const receipt = el("button", { type: "button", class: "link plain", "data-action": "receipt" }, t.receipt);
+  receipt.hidden = !view.chosen;  // nothing to download before a choice
   receipt.addEventListener("click", handlers.receipt);
   links.appendChild(receipt);
   dialog.appendChild(links);
@@ -149,6 +150,11 @@ export function askAboutConflict(decisions, naiOptOut) {
   const box = ui.dialog.querySelector(".conflict");
   box.hidden = false;
   box.querySelector("button").focus();
+}
+
+// A choice was made: its receipt can be downloaded.
+export function offerReceipt() {
+  if (ui) ui.dialog.querySelector("[data-action=receipt]").hidden = false;
 }
 
 export function closeDialog() {

@@ -1,4 +1,5 @@
 """``/c/<site>.js``: one answer with all the banner's first frame needs, and the caching around it."""
+import gzip
 import json
 import re
 
@@ -76,6 +77,9 @@ def test_the_site_script_goes_out_compressed_and_a_compressed_etag_revalidates(c
     assert response["Content-Encoding"] == "br" and "Accept-Encoding" in response["Vary"]
     assert brotli.decompress(response.content) == plain and len(response.content) < len(plain) / 2.5
     assert client.get("/c/demo.js", HTTP_ACCEPT_ENCODING="br", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+    zipped = client.get("/c/demo.js", HTTP_ACCEPT_ENCODING="gzip, br;q=0")
+    assert zipped["Content-Encoding"] == "gzip" and gzip.decompress(zipped.content) == plain
+    assert int(zipped["Content-Length"]) == len(zipped.content)
 
 
 def test_the_versioned_runtime_is_immutable_and_revalidates(client, demo_site):

@@ -1,0 +1,75 @@
+"""The banner as a visitor uses it (issue 15, point 8): the conflict dialog shows the choices just made,
+one change event per change and a saved event once the server has the choice, the receipt offered only
+after a choice, and the dialog's answers in view on a phone."""
+import json
+
+import pytest
+
+from consent.models import ConsentEvent
+
+from .test_banner import BANNER, DIALOG, click, open_demo, wait_saved
+
+pytestmark = pytest.mark.browser
+
+
+def boxes(page):
+    return {key: page.locator(f"{DIALOG} >> #cmp-p-{key}").is_checked() for key in ("analytics", "advertising", "recognition")}
+
+
+def test_with_gpc_accept_all_asks_about_advertising_with_the_other_choices_kept(browser, demo):
+    context = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
+    context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});")
+    page = context.new_page()
+    open_demo(page, demo)
+    click(page, "accept")
+    page.locator(f"{DIALOG} >> .conflict").wait_for(state="visible")
+    assert boxes(page) == {"analytics": True, "advertising": False, "recognition": True}
+    wait_saved(page, 1)
+    click(page, "save", DIALOG)  # keeping advertising off: nothing else is taken back
+    wait_saved(page, 2)
+    assert ConsentEvent.objects.latest("id").choices == {"analytics": True, "advertising": False, "recognition": True}
+    context.close()
+
+
+def test_change_fires_once_per_change_and_saved_once_the_server_has_it(page, demo):
+    open_demo(page, demo)
+    page.evaluate("""window.changes = []; window.answers = [];
+        cmp.on('change', d => changes.push(d.decisions.analytics));
+        document.addEventListener('cmp:saved', e => fetch('/api/v1/sites/demo/decisions/' + cmp.visitorId)
+            .then(r => r.json()).then(a => answers.push(a.decisions.analytics.granted)));""")
+    click(page, "reject")
+    page.wait_for_function("window.answers.length === 1")
+    assert page.evaluate("window.answers") == [False]  # asked in the saved handler: the server has the choice
+    assert page.evaluate("window.changes") == [False]  # once, though the server then confirmed the banner's decision
+    page.evaluate("window.cmp.open()")
+    click(page, "accept", DIALOG)
+    page.wait_for_function("window.answers.length === 2")
+    assert page.evaluate("window.answers") == [False, True]
+    assert page.evaluate("window.changes") == [False, True]
+
+
+def test_the_receipt_is_offered_only_once_there_is_a_choice(page, demo):
+    open_demo(page, demo)
+    receipt = page.locator(f"{DIALOG} >> button[data-action='receipt']")
+    page.evaluate("window.cmp.open()")
+    assert receipt.is_hidden()
+    click(page, "reject", DIALOG)
+    wait_saved(page, 1)
+    page.evaluate("window.cmp.open()")
+    assert receipt.is_visible()
+    open_demo(page, demo)  # the next page view, from the cookie
+    page.evaluate("window.cmp.open()")
+    assert receipt.is_visible()
+
+
+def test_the_dialogs_answers_stay_in_view_on_a_phone(browser, demo):
+    context = browser.new_context(viewport={"width": 375, "height": 667})
+    page = context.new_page()
+    open_demo(page, demo)
+    page.evaluate("window.cmp.open()")
+    page.locator(DIALOG).wait_for(state="visible")
+    for action in ("reject", "accept", "save"):
+        box = page.locator(f"{DIALOG} >> button[data-action='{action}']").bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 667, (action, box)
+    assert json.loads(page.evaluate("JSON.stringify(document.querySelector('#cmp-root').shadowRoot.querySelector('dialog.prefs').scrollHeight > 667)")) is True, "the dialog should need scrolling for this test to mean anything"
+    context.close()

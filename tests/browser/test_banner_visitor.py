@@ -7,7 +7,7 @@ import pytest
 
 from consent.models import ConsentEvent
 
-from .test_banner import BANNER, DIALOG, click, open_demo, wait_saved
+from .test_banner import DIALOG, click, open_demo, wait_saved
 
 pytestmark = pytest.mark.browser
 

@@ -153,9 +153,11 @@ def load(page, demo, value, errors):
 
 
 def banner_visible(page):
-    # The banner is unhidden once its stylesheet has loaded: wait for that, then look.
-    page.wait_for_function("(() => { const r = document.querySelector('#cmp-root');"
-                           " const l = r && r.shadowRoot.querySelector('link'); return !!(l && l.sheet); })()",
+    # The banner is unhidden once styled (at once with the stylesheet the site script carries,
+    # else when its <link> has loaded): wait for that, then look.
+    page.wait_for_function("(() => { const r = document.querySelector('#cmp-root'); if (!r) return false;"
+                           " const l = r.shadowRoot.querySelector('link');"
+                           " return r.shadowRoot.adoptedStyleSheets.length > 0 || !!(l && l.sheet); })()",
                            timeout=5000)
     try:
         page.locator(BANNER).wait_for(state="visible", timeout=300)

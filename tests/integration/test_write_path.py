@@ -71,6 +71,7 @@ def test_write_endpoint_methods(api, demo_site):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.guarantee
 def test_parallel_first_writes_without_a_token_make_one_visitor(gunicorn):
     """Through a real gunicorn on PostgreSQL: one first write wins, the others must prove ownership."""
     call_command("seed_demo", stdout=open(os.devnull, "w"))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0010_site_key_help_text'),
+        ('consent', '0011_site_gpp_settings'),
     ]
 
     operations = [

@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import json
 import re
+import time
 from functools import cache
 from pathlib import Path
 
@@ -64,27 +65,53 @@ def embed_snippets(base_url: str, site_key: str) -> tuple[str, str]:
 
 
 def embed_script(request, site_key):
-    if site_rules(site_key) is None:
+    rules = site_rules(site_key)
+    if rules is None:
         return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
+    coding = _coding(request)
+    country = client.country(request)
+    key = (site_key, request.META.get("HTTP_ACCEPT_LANGUAGE", "")[:256], country, coding)
+    memo = _scripts.get(key)
+    if memo and memo[0] is rules and memo[1] > time.monotonic():
+        etag, content = memo[2], memo[3]
+    else:
+        body = _site_script(site_key, request, country)
+        if body is None:  # deleted since its rules were cached
+            return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
+        etag = _etag(body)
+        content = _encoded(body, etag, coding)
+        if len(_scripts) >= MAX_SCRIPTS:
+            _scripts.clear()  # many languages or regions asked for: start over rather than grow
+        _scripts[key] = (rules, time.monotonic() + MEMO_SECONDS, etag, content)
+    response = _respond(request, etag, content, coding, "text/javascript", EMBED_CACHE_CONTROL)
+    # The config in it depends on the visitor's language and region: caches must key on both.
+    patch_vary_headers(response, [h for h in ("Accept-Language", settings.CMP_COUNTRY_HEADER) if h])
+    return response
+
+
+# Site scripts this process built, per (site, Accept-Language, country, coding): (rules, until, etag, content).
+# Kept while the site's rules are the same object (a change to the site replaces them, consent/sites.py),
+# and a few seconds at most, for what changes beside the rules (the scanner's held hosts).
+_scripts: dict[tuple, tuple] = {}
+MAX_SCRIPTS = 1024
+MEMO_SECONDS = 10
+
+
+def _site_script(site_key: str, request, country: str | None) -> str | None:
     row = Site.objects.filter(key=site_key).values_list("ga_measurement_ids", "languages").first()
-    if row is None:  # deleted since its rules were cached
-        return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
+    if row is None:
+        return None
     ga_ids, languages = row
     fields = {"site": site_key, "ga": ga_ids or []}
     for _receiver, extra in embed_boot.send(sender=None, site_key=site_key):
         fields.update(extra or {})
     language = pick_language(languages, accepted_languages(request.META.get("HTTP_ACCEPT_LANGUAGE", "")))
-    encoded = encoded_config(site_key, language, client.country(request))
+    encoded = encoded_config(site_key, language, country)
     if encoded is None:
-        return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
-    config = encoded[0]
+        return None
     boot = json.dumps(fields, separators=(",", ":"))[:-1]
     css = json.dumps(_built("cmp.min.css"), ensure_ascii=False)
-    body = f'window.cmpBoot={boot},"config":{config.decode()},"css":{css}}};\n{_built("cmp.min.js")}'
-    response = _cached(request, body, "text/javascript", EMBED_CACHE_CONTROL)
-    # The config in it depends on the visitor's language and region: caches must key on both.
-    patch_vary_headers(response, [h for h in ("Accept-Language", settings.CMP_COUNTRY_HEADER) if h])
-    return response
+    return f'window.cmpBoot={boot},"config":{encoded[0].decode()},"css":{css}}};\n{_built("cmp.min.js")}'
 
 
 def accepted_languages(header: str, limit: int = 8) -> list[str]:
@@ -125,12 +152,20 @@ def stylesheet(request):
 
 
 def _cached(request, body: str, content_type: str, cache_control: str) -> HttpResponse:
-    etag = quote_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
-    coding = _coding(request)
+    etag, coding = _etag(body), _coding(request)
+    return _respond(request, etag, _encoded(body, etag, coding), coding, content_type, cache_control)
+
+
+def _etag(body: str) -> str:
+    return quote_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+
+
+def _respond(request, etag: str, content: bytes, coding: str | None, content_type: str, cache_control: str):
     # Weak comparison: a compressed answer's ETag is weak (another representation, RFC 9110 8.8.1).
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        response = HttpResponse(_encoded(body, etag, coding), content_type=f"{content_type}; charset=utf-8")
+        response = HttpResponse(content, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Length"] = str(len(content))
         if coding:
             response["Content-Encoding"] = coding
     response["ETag"] = f"W/{etag}" if coding else etag

@@ -102,3 +102,12 @@ def test_unknown_site_is_a_404_script(client, demo_site):
 ])
 def test_accept_language_is_read_in_order_of_preference(header, expected):
     assert accepted_languages(header) == expected
+
+
+def test_the_site_script_skips_the_session_and_csrf_middleware(client, demo_site):
+    response = client.get("/c/demo.js", HTTP_ACCEPT_ENCODING="br")
+    assert not response.cookies  # no session or CSRF cookie
+    assert "Cookie" not in response["Vary"]
+    assert int(response["Content-Length"]) == len(response.content)
+    head = client.head("/c/demo.js")  # anything but GET takes the usual path
+    assert head.status_code == 200 and head["ETag"] == client.get("/c/demo.js")["ETag"]

@@ -76,7 +76,8 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
         "ga_measurement_ids": site.ga_measurement_ids,
         "texts": localized(site.banner_texts, lang, site.default_language) or {},
         # Interface strings in the same language, the site's own texts taking precedence.
-        "ui": {**ui_strings(lang), **(localized(site.banner_texts, lang, site.default_language) or {})},
+        "ui": {**us_wording(ui_strings(lang), site.sells_or_shares),
+               **(localized(site.banner_texts, lang, site.default_language) or {})},
         "purposes": [
             {
                 "key": p.key,
@@ -95,6 +96,15 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
             "nai_optout": reverse("nai-optout"),
         },
     }
+
+
+def us_wording(strings: dict, sells_or_shares: bool) -> dict:
+    """The opt-out notice and its button for what the site does: "Do not sell or share my personal
+    information" where it sells or shares (CCPA), else "Opt out of targeted advertising"."""
+    notice, opt_out = strings.pop("notice_targeted"), strings.pop("opt_out_targeted")
+    if not sells_or_shares:
+        strings["notice"], strings["do_not_sell"] = notice, opt_out
+    return strings
 
 
 def pick_language(languages: list[str] | None, wanted: list[str]) -> str:

@@ -189,8 +189,8 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields = ["key", "name", "allowed_origins", "languages", "default_language", "default_regime",
                   "regime_overrides", "consent_lifetime_days", "honor_dnt", "ga_measurement_ids", "banner_texts",
-                  "retention_days", "gpp_sharing_notice", "gpp_opt_out_notice", "mspa_covered_transaction", "mspa_mode",
-                  *THEME_FIELDS]
+                  "retention_days", "sells_or_shares", "gpp_sharing_notice", "gpp_opt_out_notice",
+                  "mspa_covered_transaction", "mspa_mode", *THEME_FIELDS]
         widgets = {field: forms.TextInput(attrs={"type": "color"}) for field in COLOUR_FIELDS}
 
     def __init__(self, *args, **kwargs):

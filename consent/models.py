@@ -91,6 +91,11 @@ class Site(models.Model):
         "MSPA mode", max_length=20, blank=True, choices=MSPA_MODE_CHOICES,
         help_text="The mode the site signed the MSPA in; only for covered transactions.",
     )
+    sells_or_shares = models.BooleanField(
+        "sells or shares personal information", default=True,
+        help_text="Where the opt-out regime applies, the banner then offers &ldquo;Do not sell or share my personal "
+                  "information&rdquo;; otherwise &ldquo;Opt out of targeted advertising&rdquo;, with a notice to match.",
+    )
     # The banner's look (consent/theme.py checks the colours' contrast at save).
     theme_position = models.CharField(max_length=8, choices=theme.POSITIONS, default="bar", verbose_name="position")
     theme_mode = models.CharField(max_length=8, choices=theme.MODES, default="light", verbose_name="light or dark")

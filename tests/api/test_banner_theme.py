@@ -63,3 +63,16 @@ def test_dark_colours_are_not_checked_while_the_banner_is_light_only(demo_site):
     demo_site.theme_mode = "auto"
     with pytest.raises(ValidationError, match="Dark theme"):
         demo_site.full_clean()
+
+
+@pytest.mark.parametrize("sells, language, button, words", [
+    (True, "en", "Do not sell or share my personal information", "selling or sharing"),
+    (False, "en", "Opt out of targeted advertising", "targeted advertising"),
+    (False, "fr", "Refuser la publicité ciblée", "publicité ciblée"),
+])
+def test_the_us_notice_and_button_follow_whether_the_site_sells_or_shares(client, demo_site, sells, language, button, words):
+    demo_site.sells_or_shares = sells
+    demo_site.save()
+    ui = client.get(f"/api/v1/sites/demo/config?lang={language}", HTTP_CF_IPCOUNTRY="US").json()["ui"]
+    assert ui["do_not_sell"] == button and words in ui["notice"]
+    assert "notice_targeted" not in ui and "opt_out_targeted" not in ui

@@ -73,3 +73,23 @@ def test_the_dialogs_answers_stay_in_view_on_a_phone(browser, demo):
         assert box["y"] >= 0 and box["y"] + box["height"] <= 667, (action, box)
     assert json.loads(page.evaluate("JSON.stringify(document.querySelector('#cmp-root').shadowRoot.querySelector('dialog.prefs').scrollHeight > 667)")) is True, "the dialog should need scrolling for this test to mean anything"
     context.close()
+
+
+def test_a_site_that_neither_sells_nor_shares_offers_to_opt_out_of_targeted_ads(browser, demo):
+    from consent.models import Site
+
+    site = Site.objects.get(key="demo")
+    site.sells_or_shares = False
+    site.save()
+    context = browser.new_context(extra_http_headers={"CF-IPCountry": "US"})
+    page = context.new_page()
+    open_demo(page, demo)
+    banner = page.locator("#cmp-root >> section.banner")
+    banner.wait_for(state="visible")
+    assert banner.locator("button").first.inner_text() == "Opt out of targeted advertising"
+    assert "targeted advertising" in banner.locator("p").first.inner_text()
+    assert "selling" not in banner.inner_text()
+    click(page, "do-not-sell")
+    wait_saved(page, 1)
+    assert ConsentEvent.objects.get().choices == {"analytics": True, "advertising": False, "recognition": False}
+    context.close()

@@ -20,14 +20,14 @@
  */
 import { version as VERSION } from "../package.json";
 import { emit, emitSaved, publish, ready } from "./api.js";
-import { hasFlag, read, setFlag, write } from "./cookie.js";
+import { forget, hasFlag, read, setFlag, write } from "./cookie.js";
 import { consentDefault, ran, release, update, watch } from "./gating.js";
 import { newVisitor } from "./identity.js";
 import { consentMode, decide, optOutPreference, staleReason } from "./rule.js";
 import { clean } from "./cleanup.js";
-import { fetchConfig, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
+import { fetchConfig, fetchDecision, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
 import { signals } from "./signals.js";
-import { askAboutConflict, build, canAdopt, closeDialog, hide, offerReceipt, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
+import { ask, askAboutConflict, build, canAdopt, closeDialog, hide, offerReceipt, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
 
 const d = document;
 const me = d.currentScript;
@@ -39,7 +39,7 @@ const COOKIE = "cmp_" + site;
 
 let cfg = null;                          // the site's config, once fetched
 let state = read(COOKIE);                // the stored choice, or null
-const fresh = state ? null : newVisitor();  // who the visitor becomes with a first choice
+let fresh = state ? null : newVisitor();    // who the visitor becomes with a first choice
 let server = {};                         // signals of the server's last answer (sticky GPC, the platform's NAI cookie)
 let decisions = {};                      // purpose -> granted
 let pendingConflict = null;              // choices waiting for the visitor to confirm a conflict
@@ -124,6 +124,7 @@ function confirmed(ok, answer) {
     if (server.nai_optout) setFlag(state, "n", true);
     apply(answer, "server");
     emitSaved({ decisions: Object.assign({}, decisions), visitor_id: state.v });  // the server has it now
+    checked();  // just confirmed: the next check with the server is due tomorrow
   }
   writeCookie();
 }
@@ -193,9 +194,34 @@ function start(config) {
     trackers = fetchTrackers(origin, site);
     trackers.then(rules => rules && clean(rules, decisions));
     if (pending) send(false);  // a choice the server has not confirmed yet
+    else if (state) recheck();
     ready();
   };
   onBody(whenBody);
+}
+
+// Once a day at most, the stored choice is checked with the server: if the server no longer holds
+// it (the visitor's data was erased), the banner forgets it and asks again. Other page views cost no request.
+const CHECKED = "cmp_" + site + "_checked";
+const today = () => Math.floor(Date.now() / 86400000);
+function checked() {
+  try { localStorage.setItem(CHECKED, today()); } catch (e) { /* no storage */ }
+}
+function recheck() {
+  try {
+    if (+localStorage.getItem(CHECKED) === today()) return;
+  } catch (e) { return; }  // no storage: no way to keep it to once a day
+  checked();
+  const asked = state;
+  fetchDecision(origin + cfg.endpoints.decisions, state.v).then(answer => {
+    if (!answer.needs_choice || state !== asked || staleReason(context())) return;
+    forget(COOKIE);
+    state = null;
+    fresh = newVisitor();
+    apply(decide(context()), "server");
+    offerReceipt(false);
+    ask();
+  }).catch(() => { /* offline, or refused: check again tomorrow */ });
 }
 
 // A page on an origin the site does not list: say so, once, where its developer looks.

@@ -152,9 +152,14 @@ export function askAboutConflict(decisions, naiOptOut) {
   box.querySelector("button").focus();
 }
 
-// A choice was made: its receipt can be downloaded.
-export function offerReceipt() {
-  if (ui) ui.dialog.querySelector("[data-action=receipt]").hidden = false;
+// A choice was made (or forgotten): its receipt can be downloaded (or not).
+export function offerReceipt(offered = true) {
+  if (ui) ui.dialog.querySelector("[data-action=receipt]").hidden = !offered;
+}
+
+// Shows the banner again (the server no longer holds the choice).
+export function ask() {
+  if (ui) showBanner();
 }
 
 export function closeDialog() {

@@ -7,7 +7,7 @@ import pytest
 
 from consent.models import ConsentEvent
 
-from .test_banner import DIALOG, click, open_demo, wait_saved
+from .test_banner import BANNER, DIALOG, click, open_demo, wait_saved
 
 pytestmark = pytest.mark.browser
 
@@ -93,3 +93,30 @@ def test_a_site_that_neither_sells_nor_shares_offers_to_opt_out_of_targeted_ads(
     wait_saved(page, 1)
     assert ConsentEvent.objects.get().choices == {"analytics": True, "advertising": False, "recognition": False}
     context.close()
+
+
+def test_a_choice_the_server_no_longer_holds_is_asked_again_after_a_daily_check(page, demo):
+    from audit.purge import erase_visitor
+    from consent.models import Site
+
+    open_demo(page, demo)
+    click(page, "accept")
+    wait_saved(page, 1)
+    page.wait_for_function("localStorage.getItem('cmp_demo_checked') !== null")  # confirmed today
+    lookups = []
+    page.on("request", lambda r: "/decisions/" in r.url and lookups.append(r.url))
+    open_demo(page, demo)
+    page.wait_for_load_state("networkidle")
+    assert lookups == []  # an ordinary page view asks the server nothing
+    visitor = page.evaluate("window.cmp.visitorId")
+    erase_visitor(Site.objects.get(key="demo"), visitor, "test")
+    page.evaluate("localStorage.setItem('cmp_demo_checked', Math.floor(Date.now() / 86400000) - 1)")  # last checked yesterday
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")  # asked again
+    assert len(lookups) == 1 and visitor in lookups[0]
+    assert page.evaluate("window.cmp.granted('analytics')") is False
+    assert page.evaluate("window.cmp.visitorId") != visitor
+    assert not [c for c in page.context.cookies() if c["name"] == "cmp_demo"]
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")
+    assert page.evaluate("window.cmpDemoRan || []") == []  # nothing runs on the forgotten choice

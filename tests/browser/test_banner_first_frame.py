@@ -51,8 +51,9 @@ def test_a_stored_choice_is_in_force_before_the_pages_next_script(page, demo):
     for action, granted in (("accept", True), ("reject", False)):
         page.context.clear_cookies()
         open_demo(page, demo)
+        saved = ConsentEvent.objects.count() + 1
         click(page, action)
-        wait_saved(page, ConsentEvent.objects.count() + 1)
+        wait_saved(page, saved)
         page.route("**/next/", lambda route: route.fulfill(status=200, content_type="text/html", body=NEXT_SCRIPT))
         page.goto(demo + "/next/")
         page.wait_for_function("window.cmp && window.cmp.ready")

@@ -130,7 +130,12 @@ export function open(decisions, naiOptOut) {
   opener = active === ui.host ? ui.root.activeElement : active;
   boxes().forEach(box => { box.checked = !!decisions[box.getAttribute("data-purpose")]; });
   ui.dialog.querySelector("#cmp-nai").checked = naiOptOut;
-  if (!ui.dialog.open) ui.dialog.showModal();
+  if (!ui.dialog.open) {
+    // The bar or box steps aside while the dialog asks (the dialog's backdrop would not dim it);
+    // it comes back if the dialog closes without a choice.
+    if (!ui.modal && !ui.banner.hidden) { ui.banner.hidden = true; ui.restore = true; }
+    ui.dialog.showModal();
+  }
   const first = ui.dialog.querySelector("input:not([disabled]),button");
   if (first) first.focus();
 }
@@ -179,6 +184,7 @@ export function saveFile(blob, name) {
 }
 
 function restoreFocus() {
+  if (ui.restore) { ui.restore = false; showBanner(); }
   if (opener && opener.focus && opener.isConnected) opener.focus();
   opener = null;
 }
@@ -193,6 +199,7 @@ function showBanner() {
 // After a choice: the banner goes, and the dialog too unless it still asks about a conflict.
 export function hide() {
   if (!ui) return;
+  ui.restore = false;  // answered: the banner does not come back
   if (ui.modal) { if (ui.banner.open) ui.banner.close(); } else ui.banner.hidden = true;
   d.documentElement.style.scrollPaddingBottom = "";
   if (ui.dialog.open && ui.dialog.querySelector(".conflict").hidden) ui.dialog.close();

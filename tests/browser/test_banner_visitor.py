@@ -120,3 +120,20 @@ def test_a_choice_the_server_no_longer_holds_is_asked_again_after_a_daily_check(
     open_demo(page, demo)
     page.locator(BANNER).wait_for(state="visible")
     assert page.evaluate("window.cmpDemoRan || []") == []  # nothing runs on the forgotten choice
+
+
+def test_the_bar_steps_aside_while_the_dialog_asks_and_returns_without_a_choice(page, demo):
+    open_demo(page, demo)
+    banner = page.locator(BANNER)
+    banner.wait_for(state="visible")
+    click(page, "customize")
+    page.locator(DIALOG).wait_for(state="visible")
+    assert banner.is_hidden()  # nothing undimmed above the dialog's backdrop
+    page.keyboard.press("Escape")
+    page.locator(DIALOG).wait_for(state="hidden")
+    banner.wait_for(state="visible")  # no choice made: asked again
+    assert page.evaluate("document.querySelector('#cmp-root').shadowRoot.activeElement.dataset.action") == "customize"
+    click(page, "customize")
+    click(page, "reject", DIALOG)
+    page.locator(DIALOG).wait_for(state="hidden")
+    assert banner.is_hidden()

@@ -62,6 +62,9 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
         "country": country,
         "language": lang,
         "languages": site.languages or ["en"],
+        # Pages elsewhere get no banner and a console warning naming their origin (the list is no secret:
+        # any origin can ask CORS whether it is allowed).
+        "origins": sorted(rules.origins),
         "direction": "rtl" if lang.split("-")[0] in RTL_LANGUAGES else "ltr",
         "policy": {
             "version": policy.version if policy else None,
@@ -73,7 +76,8 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
         "ga_measurement_ids": site.ga_measurement_ids,
         "texts": localized(site.banner_texts, lang, site.default_language) or {},
         # Interface strings in the same language, the site's own texts taking precedence.
-        "ui": {**ui_strings(lang), **(localized(site.banner_texts, lang, site.default_language) or {})},
+        "ui": {**us_wording(ui_strings(lang), site.sells_or_shares),
+               **(localized(site.banner_texts, lang, site.default_language) or {})},
         "purposes": [
             {
                 "key": p.key,
@@ -83,6 +87,7 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
             }
             for p in purposes
         ],
+        "theme": theme(site),
         "consent_mode": {**decisions.CONSENT_MODE_PURPOSES, decisions.AD_PERSONALIZATION: decisions.ADVERTISING},
         "endpoints": {
             "consents": reverse("consent-write", args=[site.key]),
@@ -93,9 +98,53 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
     }
 
 
+def us_wording(strings: dict, sells_or_shares: bool) -> dict:
+    """The opt-out notice and its button for what the site does: "Do not sell or share my personal
+    information" where it sells or shares (CCPA), else "Opt out of targeted advertising"."""
+    notice, opt_out = strings.pop("notice_targeted"), strings.pop("opt_out_targeted")
+    if not sells_or_shares:
+        strings["notice"], strings["do_not_sell"] = notice, opt_out
+    return strings
+
+
+def pick_language(languages: list[str] | None, wanted: list[str]) -> str:
+    """The first of ``wanted`` (most wanted first) that the site offers, exactly or by its primary
+    subtag (``fr-CA`` → ``fr``); else the site's default. The runtime picks the same way
+    (``banner_static/src/cmp.js``), from the page's ``lang`` or the browser's languages."""
+    languages = languages or ["en"]
+    lower = {language.lower(): language for language in languages}
+    for code in wanted:
+        for candidate in (code.lower(), code.split("-")[0].lower()):
+            if candidate in lower:
+                return lower[candidate]
+    return languages[0]
+
+
 def localized(texts: dict, language: str, fallback: str):
     texts = texts or {}
     for candidate in (language, language.split("-")[0], fallback, "en"):
         if candidate in texts:
             return texts[candidate]
     return next(iter(texts.values()), None)
+
+
+def theme(site: Site) -> dict:
+    """The site's look: where the banner sits, its logo, and its colours, font and corners as CSS custom properties.
+
+    The values were checked at save (``Site.clean``: colours as ``#rrggbb``
+    with AA contrast, a plain font-family list), so they are safe to put in
+    the stylesheet the runtime adopts in its shadow root.
+    """
+    def palette(prefix):
+        return ";".join(f"--{var}:{getattr(site, prefix + name)}" for var, name in
+                        (("bg", "background"), ("fg", "text"), ("ac", "accent"), ("on", "accent_text")))
+
+    shape = f"--r:{site.theme_radius}px" + (f";--font:{site.theme_font}" if site.theme_font else "")
+    light, dark = palette("theme_"), palette("theme_dark_")
+    if site.theme_mode == "dark":
+        css = f":host{{{dark};{shape};color-scheme:dark}}"
+    elif site.theme_mode == "auto":
+        css = f":host{{{light};{shape}}}@media(prefers-color-scheme:dark){{:host{{{dark};color-scheme:dark}}}}"
+    else:
+        css = f":host{{{light};{shape}}}"
+    return {"position": site.theme_position, "mode": site.theme_mode, "logo": site.theme_logo_url, "css": css}

@@ -37,6 +37,14 @@ UI_STRINGS = {
     "preferences": pgettext_lazy("banner", "Cookie preferences"),
     "always_on": pgettext_lazy("banner", "Always on"),
     "do_not_sell": pgettext_lazy("banner", "Do not sell or share my personal information"),
+    # For sites that neither sell nor share personal information (``Site.sells_or_shares`` off): the
+    # config sends these as ``notice`` and ``do_not_sell`` (banner/config.py), so the runtime is the same.
+    "notice_targeted": pgettext_lazy(
+        "banner",
+        "We and our partners use cookies to measure the site and to show ads based on your interests "
+        "(targeted advertising). You can opt out at any time.",
+    ),
+    "opt_out_targeted": pgettext_lazy("banner", "Opt out of targeted advertising"),
     "gpc_honored": pgettext_lazy("banner", "Opt-out preference signal honored"),
     "gpc_conflict": pgettext_lazy(
         "banner",

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "api.fastpath.LookupFastPathMiddleware",  # the consent lookup stops here
+    "banner.fastpath.EmbedFastPathMiddleware",  # and the site script /c/<site>.js (banner/fastpath.py)
     "cmp.compression.CompressionMiddleware",  # brotli or gzip below the lookup (cmp/compression.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -14,8 +14,8 @@ DEFAULT_PURPOSES = [
         "essential": True,
         "names": {"en": "Sign-in and session", "fr": "Connexion et session"},
         "descriptions": {
-            "en": "Knowing that you are signed in and keeping your session. Always on.",
-            "fr": "Savoir que vous êtes connecté et maintenir votre session. Toujours actif.",
+            "en": "Knowing that you are signed in and keeping your session.",
+            "fr": "Savoir que vous êtes connecté et maintenir votre session.",
         },
     },
     {
@@ -23,8 +23,8 @@ DEFAULT_PURPOSES = [
         "essential": True,
         "names": {"en": "Security", "fr": "Sécurité"},
         "descriptions": {
-            "en": "Keeping accounts safe, preventing fraud and abuse, and protecting the integrity of the site. Always on.",
-            "fr": "Protéger les comptes, prévenir la fraude et les abus, et garantir l'intégrité du site. Toujours actif.",
+            "en": "Keeping accounts safe, preventing fraud and abuse, and protecting the integrity of the site.",
+            "fr": "Protéger les comptes, prévenir la fraude et les abus, et garantir l'intégrité du site.",
         },
     },
     {

@@ -8,8 +8,12 @@ a row per country or per language) into those values and back.
 from django import forms
 from django.conf import settings
 
-from . import decisions
+from . import decisions, theme
 from .models import LANGUAGE_RE, Purpose, Site
+
+COLOUR_FIELDS = [*theme.LIGHT, *theme.DARK]
+# The banner's look: the choices travel in the site's embed script (banner/config.py).
+THEME_FIELDS = ["theme_position", "theme_mode", *COLOUR_FIELDS, "theme_font", "theme_radius", "theme_logo_url"]
 
 
 class LinesField(forms.CharField):
@@ -176,11 +180,18 @@ class SiteForm(forms.ModelForm):
         help_text="Per language; leave empty for the built-in text. Tick a language above and save to add its row.",
     )
 
+    theme_logo_url = forms.URLField(
+        label="Logo URL", max_length=500, required=False, assume_scheme="https",
+        help_text=Site._meta.get_field("theme_logo_url").help_text,
+    )
+
     class Meta:
         model = Site
         fields = ["key", "name", "allowed_origins", "languages", "default_language", "default_regime",
                   "regime_overrides", "consent_lifetime_days", "honor_dnt", "ga_measurement_ids", "banner_texts",
-                  "retention_days", "gpp_sharing_notice", "gpp_opt_out_notice", "mspa_covered_transaction", "mspa_mode"]
+                  "retention_days", "sells_or_shares", "gpp_sharing_notice", "gpp_opt_out_notice",
+                  "mspa_covered_transaction", "mspa_mode", *THEME_FIELDS]
+        widgets = {field: forms.TextInput(attrs={"type": "color"}) for field in COLOUR_FIELDS}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from . import decisions, gpp
+from . import decisions, gpp, theme
 from .errors import Invalid
 
 REGIME_CHOICES = [
@@ -91,6 +91,33 @@ class Site(models.Model):
         "MSPA mode", max_length=20, blank=True, choices=MSPA_MODE_CHOICES,
         help_text="The mode the site signed the MSPA in; only for covered transactions.",
     )
+    sells_or_shares = models.BooleanField(
+        "sells or shares personal information", default=True,
+        help_text="Where the opt-out regime applies, the banner then offers &ldquo;Do not sell or share my personal "
+                  "information&rdquo;; otherwise &ldquo;Opt out of targeted advertising&rdquo;, with a notice to match.",
+    )
+    # The banner's look (consent/theme.py checks the colours' contrast at save).
+    theme_position = models.CharField(max_length=8, choices=theme.POSITIONS, default="bar", verbose_name="position")
+    theme_mode = models.CharField(max_length=8, choices=theme.MODES, default="light", verbose_name="light or dark")
+    theme_background = models.CharField(max_length=7, default=theme.LIGHT["theme_background"], verbose_name="background")
+    theme_text = models.CharField(max_length=7, default=theme.LIGHT["theme_text"], verbose_name="text colour")
+    theme_accent = models.CharField(
+        max_length=7, default=theme.LIGHT["theme_accent"], verbose_name="brand colour",
+        help_text="Buttons, links and the focus ring.")
+    theme_accent_text = models.CharField(max_length=7, default=theme.LIGHT["theme_accent_text"], verbose_name="button text colour")
+    theme_dark_background = models.CharField(max_length=7, default=theme.DARK["theme_dark_background"], verbose_name="dark background")
+    theme_dark_text = models.CharField(max_length=7, default=theme.DARK["theme_dark_text"], verbose_name="dark text colour")
+    theme_dark_accent = models.CharField(max_length=7, default=theme.DARK["theme_dark_accent"], verbose_name="dark brand colour")
+    theme_dark_accent_text = models.CharField(
+        max_length=7, default=theme.DARK["theme_dark_accent_text"], verbose_name="dark button text colour")
+    theme_font = models.CharField(
+        max_length=200, blank=True, verbose_name="font family",
+        help_text='A CSS font-family list, e.g. Georgia, "Times New Roman", serif; the page must load web fonts itself. '
+                  "Empty: the system's font.")
+    theme_radius = models.PositiveSmallIntegerField(default=6, verbose_name="corner radius (px)")
+    theme_logo_url = models.URLField(
+        max_length=500, blank=True, verbose_name="logo URL",
+        help_text="An https image shown at the banner's top (in a 120 × 32 px box), best served by the site itself.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -150,6 +177,26 @@ class Site(models.Model):
             _error_if(not isinstance(language, str) or not LANGUAGE_RE.match(language), "languages", f"{language!r} is not a language code like en or pt-BR.")
         _error_if(not isinstance(self.banner_texts, dict), "banner_texts", "Must map languages to texts.")
         _error_if(self.consent_lifetime_days < 1, "consent_lifetime_days", "Must be at least one day.")
+        self.clean_theme()
+
+    def clean_theme(self):
+        colours = {**theme.LIGHT, **theme.DARK}
+        errors = {field: f"{getattr(self, field)!r} is not a colour like #1f3f99." for field in colours
+                  if not isinstance(getattr(self, field), str) or not theme.HEX_RE.match(getattr(self, field))}
+        if not errors:
+            light = {name: getattr(self, f"theme_{name}") for name in ("background", "text", "accent", "accent_text")}
+            errors.update(theme.contrast_errors(light, "theme_", "Light theme"))
+            if self.theme_mode in ("dark", "auto"):
+                dark = {name: getattr(self, f"theme_dark_{name}") for name in ("background", "text", "accent", "accent_text")}
+                errors.update(theme.contrast_errors(dark, "theme_dark_", "Dark theme"))
+        if self.theme_font and not theme.FONT_RE.match(self.theme_font):
+            errors["theme_font"] = "Only font names, quotes, spaces, hyphens and commas, e.g. Georgia, serif."
+        if self.theme_radius > theme.MAX_RADIUS:
+            errors["theme_radius"] = f"At most {theme.MAX_RADIUS} px."
+        if self.theme_logo_url and not self.theme_logo_url.startswith("https://"):
+            errors["theme_logo_url"] = "Must be an https:// address (the banner shows on https pages)."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Purpose(models.Model):

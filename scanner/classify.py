@@ -59,7 +59,8 @@ def platform_host() -> str:
 def classify(kind: str, name: str, domain: str, set_by: str, rules) -> Classification:
     """How the references classify one item of the site whose :class:`~consent.sites.SiteRules` are ``rules``."""
     essential = purpose_for("necessary", rules.purposes)
-    if (kind == REQUEST and name == platform_host()) or name == f"cmp_{rules.key}":
+    # The banner's cookie, and its storage key of the day the server last confirmed the choice.
+    if (kind == REQUEST and name == platform_host()) or name in (f"cmp_{rules.key}", f"cmp_{rules.key}_checked"):
         return Classification("necessary", "This consent platform", "The consent banner and the visitor's choice.",
                               essential, "platform")
     if kind != REQUEST:

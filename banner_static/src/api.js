@@ -1,6 +1,8 @@
-// The page API, window.cmp, and its change events (cmp.on('change') and the cmp:change DOM event).
-const listeners = [];
-let api, resolveReady;
+// The page API, window.cmp, and its events: "change" (cmp.on('change') and the cmp:change DOM
+// event), once for each choice (and once more should the server's answer differ), and "saved" (cmp.on('saved'), cmp:saved), once
+// the server has confirmed a choice, so a tag asking the lookup API from then on gets the new answer.
+const listeners = { change: [], saved: [] };
+let api, resolveReady, last;
 
 // p: {granted(purpose), decisions(), open(), visitorId()}
 export function publish(version, p) {
@@ -9,7 +11,7 @@ export function publish(version, p) {
     ready: new Promise(resolve => { resolveReady = resolve; }),
     granted: p.granted,
     decisions: p.decisions,
-    on: (event, fn) => { if (event === "change") listeners.push(fn); },
+    on: (event, fn) => { if (listeners[event]) listeners[event].push(fn); },
     open: p.open
   };
   Object.defineProperty(api, "visitorId", { get: p.visitorId });
@@ -18,8 +20,17 @@ export function publish(version, p) {
 
 export const ready = () => resolveReady(api);
 
-export function emit(detail) {
-  // One listener's error must not keep the others from hearing of the change.
-  listeners.forEach(fn => { try { fn(detail); } catch (e) { setTimeout(() => { throw e; }); } });
-  document.dispatchEvent(new CustomEvent("cmp:change", { detail }));
+function fire(event, detail) {
+  // One listener's error must not keep the others from hearing of it.
+  listeners[event].forEach(fn => { try { fn(detail); } catch (e) { setTimeout(() => { throw e; }); } });
+  document.dispatchEvent(new CustomEvent("cmp:" + event, { detail }));
 }
+
+export function emit(detail) {
+  const now = JSON.stringify(detail.decisions);
+  if (detail.source === "server" && now === last) return;  // the server confirming the banner's decisions
+  last = now;
+  fire("change", detail);
+}
+
+export const emitSaved = detail => fire("saved", detail);

@@ -4,8 +4,10 @@
  * Embedded as <script src="https://cmp.example.com/c/<site>.js"></script>
  * (or the versioned file with data-site="<site>"), it:
  *   1. tells Google Consent Mode "denied" before any tag can run (gating.js);
- *   2. fetches the site's config (server.js) and decides each purpose with the
- *      rule (rule.js) from the first-party cookie (cookie.js);
+ *   2. takes the site's config and stylesheet from the site script (window.cmpBoot,
+ *      or fetches both in parallel when loaded as the versioned runtime: server.js)
+ *      and decides each purpose with the rule (rule.js) from the first-party cookie
+ *      (cookie.js), before the page's next script runs;
  *   3. shows the banner when a choice is needed (ui.js), gates tags until their
  *      purpose is granted (gating.js), and POSTs every choice to the server,
  *      keeping it in the cookie until the server confirms (nothing is lost offline);
@@ -17,15 +19,15 @@
  * know nothing of each other.
  */
 import { version as VERSION } from "../package.json";
-import { emit, publish, ready } from "./api.js";
-import { hasFlag, read, setFlag, write } from "./cookie.js";
+import { emit, emitSaved, publish, ready } from "./api.js";
+import { forget, hasFlag, read, setFlag, write } from "./cookie.js";
 import { consentDefault, ran, release, update, watch } from "./gating.js";
 import { newVisitor } from "./identity.js";
 import { consentMode, decide, optOutPreference, staleReason } from "./rule.js";
 import { clean } from "./cleanup.js";
-import { fetchConfig, fetchReceipt, fetchTrackers, postChoice } from "./server.js";
+import { fetchConfig, fetchDecision, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
 import { signals } from "./signals.js";
-import { askAboutConflict, build, closeDialog, hide, open, picked, placeholder, saveFile, settleConflict, useStylesheet } from "./ui.js";
+import { ask, askAboutConflict, build, canAdopt, closeDialog, hide, offerReceipt, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
 
 const d = document;
 const me = d.currentScript;
@@ -37,13 +39,15 @@ const COOKIE = "cmp_" + site;
 
 let cfg = null;                          // the site's config, once fetched
 let state = read(COOKIE);                // the stored choice, or null
-const fresh = state ? null : newVisitor();  // who the visitor becomes with a first choice
+let fresh = state ? null : newVisitor();    // who the visitor becomes with a first choice
 let server = {};                         // signals of the server's last answer (sticky GPC, the platform's NAI cookie)
 let decisions = {};                      // purpose -> granted
 let pendingConflict = null;              // choices waiting for the visitor to confirm a conflict
+let trackers = null;                     // the clean-up rules (a promise), fetched once the banner is up
+
+const CSS = `${origin}/c/cmp.css?v=${VERSION}`;
 
 consentDefault(boot.ga);
-useStylesheet(`${origin}/c/cmp.css?v=${VERSION}`);
 
 const currentSignals = () => signals(state, server);
 
@@ -66,7 +70,7 @@ function apply(outcome, source) {
   decisions = next;
   const mode = consentMode(outcome);
   update(decisions, mode, (cfg.ga_measurement_ids || []).concat(boot.ga || []));
-  trackers.then(rules => rules && clean(rules, decisions));
+  if (trackers) trackers.then(rules => rules && clean(rules, decisions));
   emit({ decisions: Object.assign({}, decisions), consent_mode: mode, source });
   release();
   return revoked;
@@ -83,7 +87,7 @@ function choose(choices, conflictConfirmed) {
     // An opt-out preference signal is on: advertising stays off unless the visitor confirms (CCPA §7025).
     choices.advertising = false;
     pendingConflict = Object.assign({}, choices);
-    askAboutConflict(decisions, hasFlag(state, "n"));
+    askAboutConflict(choices, hasFlag(state, "n"));  // the boxes show the choices just made
   }
   state = state || fresh;
   state.c = choices;
@@ -93,6 +97,7 @@ function choose(choices, conflictConfirmed) {
   setFlag(state, "q", true);
   writeCookie();
   hide();
+  offerReceipt();
   send(apply(decide(context()), "banner"));
 }
 
@@ -118,6 +123,8 @@ function confirmed(ok, answer) {
     setFlag(state, "s", !!server.gpc);
     if (server.nai_optout) setFlag(state, "n", true);
     apply(answer, "server");
+    emitSaved({ decisions: Object.assign({}, decisions), visitor_id: state.v });  // the server has it now
+    checked();  // just confirmed: the next check with the server is due tomorrow
   }
   writeCookie();
 }
@@ -174,18 +181,76 @@ function waitingFrame(frame, purpose) {
 }
 
 function start(config) {
+  if (refused(config)) return ready();  // as without a config: only what the cookie allowed, nothing shown
   cfg = config;
   const ctx = context();
   const outcome = decide(ctx);
   apply(outcome, "banner");
   const whenBody = () => {
     const pending = state && hasFlag(state, "q");
-    const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt) };
+    const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt), chosen: !!state };
     build(cfg, view, { act, rightsUrl, receipt: downloadReceipt }, outcome.needs_choice && !(pending && !staleReason(ctx)));
+    // What declined purposes left behind is cleaned once the banner is up: no request before it.
+    trackers = fetchTrackers(origin, site);
+    trackers.then(rules => rules && clean(rules, decisions));
     if (pending) send(false);  // a choice the server has not confirmed yet
+    else if (state) recheck();
     ready();
   };
-  if (d.body) whenBody(); else d.addEventListener("DOMContentLoaded", whenBody);
+  onBody(whenBody);
+}
+
+// Once a day at most, the stored choice is checked with the server: if the server no longer holds
+// it (the visitor's data was erased), the banner forgets it and asks again. Other page views cost no request.
+const CHECKED = "cmp_" + site + "_checked";
+const today = () => Math.floor(Date.now() / 86400000);
+function checked() {
+  try { localStorage.setItem(CHECKED, today()); } catch (e) { /* no storage */ }
+}
+function recheck() {
+  try {
+    if (+localStorage.getItem(CHECKED) === today()) return;
+  } catch (e) { return; }  // no storage: no way to keep it to once a day
+  checked();
+  const asked = state;
+  fetchDecision(origin + cfg.endpoints.decisions, state.v).then(answer => {
+    if (!answer.needs_choice || state !== asked || staleReason(context())) return;
+    forget(COOKIE);
+    state = null;
+    fresh = newVisitor();
+    apply(decide(context()), "server");
+    offerReceipt(false);
+    ask();
+  }).catch(() => { /* offline, or refused: check again tomorrow */ });
+}
+
+// A page on an origin the site does not list: say so, once, where its developer looks.
+function refused(config) {
+  const here = location.origin;
+  if (here === origin || !config.origins || config.origins.indexOf(here) >= 0) return false;
+  console.warn(`Consent banner: ${here} is not one of the allowed origins of site "${site}", so no banner is shown ` +
+    `and no choice is saved. Add it under "Allowed origins" in the site's settings (admin: Sites, ${site}).`);
+  fetchTrackers(origin, site);  // refused by CORS: the platform lists the origin for the site's admin
+  return true;
+}
+
+// Runs fn as soon as the page has a body (the banner goes first in it), not at the end of parsing.
+function onBody(fn) {
+  if (d.body) return fn();
+  const seen = new MutationObserver(() => { if (d.body) { seen.disconnect(); fn(); } });
+  seen.observe(d.documentElement, { childList: true });
+}
+
+// The site language for the page's lang, else the browser's languages in order; else the
+// site's default. The server picks the same way from Accept-Language (banner/config.py).
+function pickLanguage(languages, wanted) {
+  const offered = {};
+  languages.forEach(l => { offered[l.toLowerCase()] = l; });
+  for (const code of wanted) {
+    const c = (code || "").toLowerCase();
+    if (offered[c] || offered[c.split("-")[0]]) return offered[c] || offered[c.split("-")[0]];
+  }
+  return languages[0];
 }
 
 publish(VERSION, {
@@ -202,7 +267,18 @@ d.addEventListener("click", e => {
   if (link) { e.preventDefault(); openPreferences(); }
 });
 
-const trackers = fetchTrackers(origin, site);
-fetchConfig(origin, site, d.documentElement.lang || navigator.language || "")
-  .then(start)
-  .catch(() => ready());  // no config: run only what the cookie allowed, show nothing
+const wanted = d.documentElement.lang ? [d.documentElement.lang] : (navigator.languages || [navigator.language || ""]);
+const embedded = boot.config;
+if (embedded && pickLanguage(embedded.languages, wanted) === embedded.language) {
+  // The site script carried it all: decide now, before the page's next script runs.
+  useStyles(boot.css, CSS);
+  start(embedded);
+} else {
+  // The versioned runtime, or a page in another language than the browser's: config and
+  // stylesheet in parallel (the stylesheet's text only where it can be adopted).
+  const lang = embedded ? pickLanguage(embedded.languages, wanted) : wanted[0] || "";
+  const css = boot.css != null ? boot.css : canAdopt ? fetchText(CSS).catch(() => null) : null;
+  Promise.all([fetchConfig(origin, site, lang), css])
+    .then(([config, text]) => { useStyles(text, CSS); start(config); })
+    .catch(() => ready());  // no config: run only what the cookie allowed, show nothing
+}

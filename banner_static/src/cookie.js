@@ -44,3 +44,7 @@ export const hasFlag = (s, name) => !!s && s.f.indexOf(name) >= 0;
 export function setFlag(s, name, on) {
   s.f = s.f.replace(name, "") + (on ? name : "");
 }
+
+export function forget(name) {
+  document.cookie = `${name}=; Max-Age=0; Path=/; SameSite=Lax` + (location.protocol === "https:" ? "; Secure" : "");
+}

@@ -3,7 +3,12 @@
 const checked = r => { if (!r.ok) throw new Error(r.status); return r; };
 const json = url => fetch(url).then(checked).then(r => r.json());
 
+export const fetchText = url => fetch(url).then(checked).then(r => r.text());
+
 export const fetchConfig = (origin, site, lang) => json(`${origin}/api/v1/sites/${site}/config?lang=${encodeURIComponent(lang)}`);
+
+// What the server holds for a visitor (the lookup API).
+export const fetchDecision = (url, visitor) => json(url + encodeURIComponent(visitor));
 
 // What the banner cleans up per purpose (the scanner's inventory); null when unavailable.
 export const fetchTrackers = (origin, site) => json(`${origin}/api/v1/sites/${site}/trackers`).catch(() => null);

@@ -4,9 +4,14 @@
 const d = document;
 let ui = null;       // the banner's elements, once built
 let opener = null;   // what had focus before the dialog opened
-let css;             // the stylesheet's URL
+let css;             // the stylesheet's URL, for a <link> where a sheet cannot be adopted
+let text;            // the stylesheet's text, when it came with the site script or was fetched
+let sheet;           // the constructed stylesheet every shadow root adopts (no request, no wait)
 
-export function useStylesheet(href) { css = href; }
+// Constructed stylesheets: applied at once, and not inline styles (a strict CSP is fine).
+export const canAdopt = "adoptedStyleSheets" in Document.prototype && "replaceSync" in CSSStyleSheet.prototype;
+
+export function useStyles(cssText, href) { text = cssText; css = href; }
 
 function el(tag, attrs, text) {
   const node = d.createElement(tag);
@@ -15,7 +20,21 @@ function el(tag, attrs, text) {
   return node;
 }
 
-const stylesheet = () => el("link", { rel: "stylesheet", href: css });
+// Styles a shadow root; calls shown() once it is styled (at once with an adopted sheet).
+function style(root, cfg, shown) {
+  if (canAdopt && text != null) {
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(text + (cfg.theme ? cfg.theme.css : ""));
+    }
+    root.adoptedStyleSheets = [sheet];
+    shown();
+  } else {
+    const link = el("link", { rel: "stylesheet", href: css });
+    link.addEventListener("load", shown);  // appear styled, not reflowed
+    root.appendChild(link);
+  }
+}
 
 // act(action) is called with the data-action of each button pressed.
 function button(action, label, act) {
@@ -26,13 +45,19 @@ function button(action, label, act) {
 
 // view: {optOutSignal: an opt-out preference signal is honoured}; handlers: {act, rightsUrl, receipt}.
 export function build(cfg, view, handlers, show) {
-  const t = cfg.ui, act = handlers.act;
+  const t = cfg.ui, act = handlers.act, theme = cfg.theme || {};
   const host = el("div", { id: "cmp-root" });
   const root = host.attachShadow({ mode: "open" });
-  const sheet = stylesheet();
-  root.appendChild(sheet);
   const optOut = cfg.regime === "opt_out";
-  const banner = el("section", { class: "banner", role: "region", "aria-labelledby": "cmp-title", dir: cfg.direction, lang: cfg.language, hidden: "" });
+  // The centred modal is a modal <dialog> (focus kept in it); the bar and the corner box are a region.
+  const modal = theme.position === "modal";
+  const banner = el(modal ? "dialog" : "section", { class: "banner " + (theme.position || "bar"), "aria-labelledby": "cmp-title", dir: cfg.direction, lang: cfg.language });
+  if (modal) {
+    banner.tabIndex = -1;  // focus goes to the dialog, not to one of its answers (showBanner)
+    banner.addEventListener("cancel", e => e.preventDefault());  // Escape is no answer
+  }
+  else { banner.setAttribute("role", "region"); banner.hidden = true; }
+  if (theme.logo) banner.appendChild(el("img", { class: "logo", src: theme.logo, alt: cfg.name, width: "120", height: "32" }));
   banner.appendChild(el("h2", { id: "cmp-title" }, t.title));
   banner.appendChild(el("p", {}, optOut ? t.notice : t.description));
   if (view.optOutSignal) banner.appendChild(el("p", { class: "gpc" }, t.gpc_honored));
@@ -46,10 +71,10 @@ export function build(cfg, view, handlers, show) {
   const dialog = buildDialog(cfg, view, handlers);
   root.appendChild(dialog);
   d.body.insertBefore(host, d.body.firstChild);  // first in tab order
-  ui = { host, root, banner, dialog };
-  // Paint only once styled: no flash of unstyled content, and no layout shift
+  ui = { host, root, banner, dialog, modal };
+  // Shown only once styled: no flash of unstyled content, no fade, and no layout shift
   // (the banner is fixed, so it moves nothing on the page).
-  sheet.addEventListener("load", () => { if (show) showBanner(); });
+  style(root, cfg, () => { if (show) showBanner(); });
 }
 
 function buildDialog(cfg, view, handlers) {
@@ -89,6 +114,7 @@ function buildDialog(cfg, view, handlers) {
   rights.addEventListener("click", () => { rights.href = handlers.rightsUrl(); });
   links.appendChild(rights);
   const receipt = el("button", { type: "button", class: "link plain", "data-action": "receipt" }, t.receipt);
+  receipt.hidden = !view.chosen;  // nothing to download before a choice
   receipt.addEventListener("click", handlers.receipt);
   links.appendChild(receipt);
   dialog.appendChild(links);
@@ -104,7 +130,12 @@ export function open(decisions, naiOptOut) {
   opener = active === ui.host ? ui.root.activeElement : active;
   boxes().forEach(box => { box.checked = !!decisions[box.getAttribute("data-purpose")]; });
   ui.dialog.querySelector("#cmp-nai").checked = naiOptOut;
-  if (!ui.dialog.open) ui.dialog.showModal();
+  if (!ui.dialog.open) {
+    // The bar or box steps aside while the dialog asks (the dialog's backdrop would not dim it);
+    // it comes back if the dialog closes without a choice.
+    if (!ui.modal && !ui.banner.hidden) { ui.banner.hidden = true; ui.restore = true; }
+    ui.dialog.showModal();
+  }
   const first = ui.dialog.querySelector("input:not([disabled]),button");
   if (first) first.focus();
 }
@@ -126,6 +157,16 @@ export function askAboutConflict(decisions, naiOptOut) {
   box.querySelector("button").focus();
 }
 
+// A choice was made (or forgotten): its receipt can be downloaded (or not).
+export function offerReceipt(offered = true) {
+  if (ui) ui.dialog.querySelector("[data-action=receipt]").hidden = !offered;
+}
+
+// Shows the banner again (the server no longer holds the choice).
+export function ask() {
+  if (ui) showBanner();
+}
+
 export function closeDialog() {
   if (ui.dialog.open) ui.dialog.close();
 }
@@ -143,20 +184,23 @@ export function saveFile(blob, name) {
 }
 
 function restoreFocus() {
+  if (ui.restore) { ui.restore = false; showBanner(); }
   if (opener && opener.focus && opener.isConnected) opener.focus();
   opener = null;
 }
 
 function showBanner() {
+  if (ui.modal) { ui.banner.showModal(); return ui.banner.focus(); }
   ui.banner.hidden = false;
-  // Keep focused page elements visible above the banner (WCAG 2.4.11).
-  d.documentElement.style.scrollPaddingBottom = ui.banner.offsetHeight + "px";
+  // Keep focused page elements visible above the bar (WCAG 2.4.11).
+  if (ui.banner.classList.contains("bar")) d.documentElement.style.scrollPaddingBottom = ui.banner.offsetHeight + "px";
 }
 
 // After a choice: the banner goes, and the dialog too unless it still asks about a conflict.
 export function hide() {
   if (!ui) return;
-  ui.banner.hidden = true;
+  ui.restore = false;  // answered: the banner does not come back
+  if (ui.modal) { if (ui.banner.open) ui.banner.close(); } else ui.banner.hidden = true;
   d.documentElement.style.scrollPaddingBottom = "";
   if (ui.dialog.open && ui.dialog.querySelector(".conflict").hidden) ui.dialog.close();
 }
@@ -175,10 +219,7 @@ export function placeholder(cfg, frame, purpose, allow) {
   size.verticalAlign = getComputedStyle(frame).verticalAlign;
   size.overflow = "auto";
   const root = holder.attachShadow({ mode: "open" });
-  const sheet = stylesheet();
-  root.appendChild(sheet);
   const box = el("div", { class: "ph", dir: cfg.direction, lang: cfg.language, hidden: "" });
-  sheet.addEventListener("load", () => { box.hidden = false; });  // appear styled, not reflowed
   box.appendChild(el("p", {}, cfg.ui.blocked.replace("{purpose}", name)));
   const button = el("button", { type: "button", class: "btn" }, cfg.ui.allow.replace("{purpose}", name));
   button.addEventListener("click", allow);
@@ -187,4 +228,5 @@ export function placeholder(cfg, frame, purpose, allow) {
   frame.hidden = true;
   frame.parentNode.insertBefore(holder, frame);
   frame.cmpHolder = holder;
+  style(root, cfg, () => { box.hidden = false; });
 }

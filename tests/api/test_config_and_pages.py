@@ -117,3 +117,11 @@ def test_api_docs_page_is_served_without_a_cdn(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"cdn.jsdelivr" not in response.content
+
+
+@pytest.mark.parametrize("lang, words", [("en", "always on"), ("fr", "toujours actif")])
+def test_essential_purposes_say_always_on_once(client, demo_site, lang, words):
+    # The banner adds "(Always on)" to an essential purpose's name; its description need not repeat it.
+    config = client.get(f"/api/v1/sites/demo/config?lang={lang}").json()
+    for purpose in config["purposes"]:
+        assert words not in purpose["description"].lower(), purpose

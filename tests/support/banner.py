@@ -1,12 +1,14 @@
 """Positive signals from the banner in the browser, to wait for instead of sleeping.
 
-``MARK_STYLED`` is an init script (``page.add_init_script``): it wraps every
-``load`` listener added to a ``<link>``, and marks the link
-(``data-test-load-handled``) once the listener has run. The banner shows
-itself, or stays hidden, in the ``load`` listener of its stylesheet
-(banner_static/src/ui.js), so once ``STYLED`` is true the banner's
-visibility is settled: a check that the banner does *not* show can be made
-then, with no timeout that a slow machine would outrun.
+The banner shows itself, or stays hidden, once it is styled
+(banner_static/src/ui.js): at once, in the same task that builds it, when it
+adopts the stylesheet the site script carried; else in the ``load`` listener
+of its ``<link>``. ``MARK_STYLED`` is an init script (``page.add_init_script``)
+for the second case: it wraps every ``load`` listener added to a ``<link>``,
+and marks the link (``data-test-load-handled``) once the listener has run.
+Once ``STYLED`` is true the banner's visibility is settled: a check that the
+banner does *not* show can be made then, with no timeout that a slow machine
+would outrun.
 """
 
 MARK_STYLED = """(() => {
@@ -25,6 +27,8 @@ MARK_STYLED = """(() => {
 
 STYLED = """(() => {
   const root = document.querySelector('#cmp-root');
-  const link = root && root.shadowRoot && root.shadowRoot.querySelector('link');
+  if (!root || !root.shadowRoot) return false;
+  if (root.shadowRoot.adoptedStyleSheets.length > 0) return true;  // styled, and shown or not, when built
+  const link = root.shadowRoot.querySelector('link');
   return !!(link && link.dataset.testLoadHandled === '1');
 })()"""

@@ -91,6 +91,19 @@ def test_a_site_purpose_named_after_the_category_takes_it():
     assert purpose_for("analytics", (Purpose("essentials", True),)) == ""
 
 
+@pytest.mark.parametrize("kind, name, essential", [
+    ("cookie", "cmp_demo", True), ("storage", "cmp_demo_checked", True), ("storage", "cmp_other_checked", False),
+])
+def test_the_banners_own_cookie_and_storage_key_are_essential(kind, name, essential):
+    from types import SimpleNamespace
+
+    from scanner.classify import classify
+
+    rules = SimpleNamespace(key="demo", purposes=DEFAULTS)
+    found = classify(kind, name, "shop.example", "https://cmp.example/c/demo.js", rules)
+    assert (found.purpose == "security") is essential, found
+
+
 def sitemap(urls, open_end=True):
     body = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
     return (f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}'

@@ -1,0 +1,139 @@
+"""The banner as a visitor uses it (issue 15, point 8): the conflict dialog shows the choices just made,
+one change event per change and a saved event once the server has the choice, the receipt offered only
+after a choice, and the dialog's answers in view on a phone."""
+import json
+
+import pytest
+
+from consent.models import ConsentEvent
+
+from .test_banner import BANNER, DIALOG, click, open_demo, wait_saved
+
+pytestmark = pytest.mark.browser
+
+
+def boxes(page):
+    return {key: page.locator(f"{DIALOG} >> #cmp-p-{key}").is_checked() for key in ("analytics", "advertising", "recognition")}
+
+
+def test_with_gpc_accept_all_asks_about_advertising_with_the_other_choices_kept(browser, demo):
+    context = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
+    context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});")
+    page = context.new_page()
+    open_demo(page, demo)
+    click(page, "accept")
+    page.locator(f"{DIALOG} >> .conflict").wait_for(state="visible")
+    assert boxes(page) == {"analytics": True, "advertising": False, "recognition": True}
+    wait_saved(page, 1)
+    click(page, "save", DIALOG)  # keeping advertising off: nothing else is taken back
+    wait_saved(page, 2)
+    assert ConsentEvent.objects.latest("id").choices == {"analytics": True, "advertising": False, "recognition": True}
+    context.close()
+
+
+def test_change_fires_once_per_change_and_saved_once_the_server_has_it(page, demo):
+    open_demo(page, demo)
+    page.evaluate("""window.changes = []; window.answers = [];
+        cmp.on('change', d => changes.push(d.decisions.analytics));
+        document.addEventListener('cmp:saved', e => fetch('/api/v1/sites/demo/decisions/' + cmp.visitorId)
+            .then(r => r.json()).then(a => answers.push(a.decisions.analytics.granted)));""")
+    click(page, "reject")
+    page.wait_for_function("window.answers.length === 1")
+    assert page.evaluate("window.answers") == [False]  # asked in the saved handler: the server has the choice
+    assert page.evaluate("window.changes") == [False]  # once, though the server then confirmed the banner's decision
+    page.evaluate("window.cmp.open()")
+    click(page, "accept", DIALOG)
+    page.wait_for_function("window.answers.length === 2")
+    assert page.evaluate("window.answers") == [False, True]
+    assert page.evaluate("window.changes") == [False, True]
+
+
+def test_the_receipt_is_offered_only_once_there_is_a_choice(page, demo):
+    open_demo(page, demo)
+    receipt = page.locator(f"{DIALOG} >> button[data-action='receipt']")
+    page.evaluate("window.cmp.open()")
+    assert receipt.is_hidden()
+    click(page, "reject", DIALOG)
+    wait_saved(page, 1)
+    page.evaluate("window.cmp.open()")
+    assert receipt.is_visible()
+    open_demo(page, demo)  # the next page view, from the cookie
+    page.evaluate("window.cmp.open()")
+    assert receipt.is_visible()
+
+
+def test_the_dialogs_answers_stay_in_view_on_a_phone(browser, demo):
+    context = browser.new_context(viewport={"width": 375, "height": 667})
+    page = context.new_page()
+    open_demo(page, demo)
+    page.evaluate("window.cmp.open()")
+    page.locator(DIALOG).wait_for(state="visible")
+    for action in ("reject", "accept", "save"):
+        box = page.locator(f"{DIALOG} >> button[data-action='{action}']").bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 667, (action, box)
+    assert json.loads(page.evaluate("JSON.stringify(document.querySelector('#cmp-root').shadowRoot.querySelector('dialog.prefs').scrollHeight > 667)")) is True, "the dialog should need scrolling for this test to mean anything"
+    context.close()
+
+
+def test_a_site_that_neither_sells_nor_shares_offers_to_opt_out_of_targeted_ads(browser, demo):
+    from consent.models import Site
+
+    site = Site.objects.get(key="demo")
+    site.sells_or_shares = False
+    site.save()
+    context = browser.new_context(extra_http_headers={"CF-IPCountry": "US"})
+    page = context.new_page()
+    open_demo(page, demo)
+    banner = page.locator("#cmp-root >> section.banner")
+    banner.wait_for(state="visible")
+    assert banner.locator("button").first.inner_text() == "Opt out of targeted advertising"
+    assert "targeted advertising" in banner.locator("p").first.inner_text()
+    assert "selling" not in banner.inner_text()
+    click(page, "do-not-sell")
+    wait_saved(page, 1)
+    assert ConsentEvent.objects.get().choices == {"analytics": True, "advertising": False, "recognition": False}
+    context.close()
+
+
+def test_a_choice_the_server_no_longer_holds_is_asked_again_after_a_daily_check(page, demo):
+    from audit.purge import erase_visitor
+    from consent.models import Site
+
+    open_demo(page, demo)
+    click(page, "accept")
+    wait_saved(page, 1)
+    page.wait_for_function("localStorage.getItem('cmp_demo_checked') !== null")  # confirmed today
+    lookups = []
+    page.on("request", lambda r: "/decisions/" in r.url and lookups.append(r.url))
+    open_demo(page, demo)
+    page.wait_for_load_state("networkidle")
+    assert lookups == []  # an ordinary page view asks the server nothing
+    visitor = page.evaluate("window.cmp.visitorId")
+    erase_visitor(Site.objects.get(key="demo"), visitor, "test")
+    page.evaluate("localStorage.setItem('cmp_demo_checked', Math.floor(Date.now() / 86400000) - 1)")  # last checked yesterday
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")  # asked again
+    assert len(lookups) == 1 and visitor in lookups[0]
+    assert page.evaluate("window.cmp.granted('analytics')") is False
+    assert page.evaluate("window.cmp.visitorId") != visitor
+    assert not [c for c in page.context.cookies() if c["name"] == "cmp_demo"]
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")
+    assert page.evaluate("window.cmpDemoRan || []") == []  # nothing runs on the forgotten choice
+
+
+def test_the_bar_steps_aside_while_the_dialog_asks_and_returns_without_a_choice(page, demo):
+    open_demo(page, demo)
+    banner = page.locator(BANNER)
+    banner.wait_for(state="visible")
+    click(page, "customize")
+    page.locator(DIALOG).wait_for(state="visible")
+    assert banner.is_hidden()  # nothing undimmed above the dialog's backdrop
+    page.keyboard.press("Escape")
+    page.locator(DIALOG).wait_for(state="hidden")
+    banner.wait_for(state="visible")  # no choice made: asked again
+    assert page.evaluate("document.querySelector('#cmp-root').shadowRoot.activeElement.dataset.action") == "customize"
+    click(page, "customize")
+    click(page, "reject", DIALOG)
+    page.locator(DIALOG).wait_for(state="hidden")
+    assert banner.is_hidden()

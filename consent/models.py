@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from . import decisions
+from . import decisions, identity
 from .errors import Invalid
 
 REGIME_CHOICES = [
@@ -184,9 +184,10 @@ def hash_token(token: str) -> str:
 class Visitor(models.Model):
     """One browser (or app install) on one site, and its current consent.
 
-    The id is a random UUID made in the browser, so a choice can be taken
-    while the server is unreachable and sent later. Only a hash of the write
-    token is kept.
+    The id is made in the browser, derived from the visitor's secret token
+    (``consent/identity.py``), so a choice can be taken while the server is
+    unreachable and sent later, and only the token's holder can write for
+    it. Only a hash of the token is kept.
     """
 
     # No index of its own: (site, uuid) and (site, chosen_at) start with it.
@@ -219,8 +220,14 @@ class Visitor(models.Model):
         return f"{self.site.key}:{self.uuid}"
 
     def holds_token(self, token: str | None) -> bool:
-        """Does ``token`` prove ownership of this visitor? (Compared in constant time.)"""
-        return bool(token) and hmac.compare_digest(hash_token(token), self.token_hash)
+        """Does ``token`` prove ownership of this visitor? (Compared in constant time.)
+
+        A self-certifying id is proven by the token it is derived from; an
+        id of before (a random UUID) by the token stored at its first write.
+        """
+        if identity.is_self_certifying(self.uuid):
+            return identity.certifies(token, self.uuid)
+        return bool(token) and bool(self.token_hash) and hmac.compare_digest(hash_token(token), self.token_hash)
 
     def choice(self):
         """The explicit choice as the decision rule sees it, or None."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import chain, decisions, lookups
+from . import chain, decisions, identity, lookups
 from .client import ClientInfo
 from .errors import Forbidden, Invalid
 from .models import Source, Visitor, hash_token
@@ -72,9 +72,15 @@ def _record(rules, write, client, now) -> WriteResult:
     just committed), the write goes on as a later write on the locked row
     and must prove ownership like any other.
     """
+    _check_certified(write)
     regime = rules.regime_for(client.country)
     with transaction.atomic():
-        visitor = _locked_visitor(rules, write) if write.by_api_key else None
+        visitor = None
+        if write.by_api_key or not identity.is_self_certifying(write.visitor_id):
+            visitor = _locked_visitor(rules, write)
+            if visitor is None and not write.by_api_key:
+                # An id no token certifies (a random UUID of before): only its stored visitor counts.
+                raise _uncertified(write)
         result = None if visitor else _first_write(rules, write, client, regime, now)
         if result is None:
             visitor = visitor or _locked_visitor(rules, write)
@@ -83,6 +89,28 @@ def _record(rules, write, client, now) -> WriteResult:
             result = _later_write(rules, visitor, write, client, regime, now)
         lookups.forget_visitors(rules.key, write.visitor_id)
     return result
+
+
+def _check_certified(write) -> None:
+    """A self-certifying id's write must carry the token it is derived from, first write included.
+
+    Checked before any query: a stranger who knows only the id is refused
+    without touching the visitor's row.
+    """
+    if not identity.is_self_certifying(write.visitor_id) or (write.by_api_key and not write.token):
+        return
+    if not write.token:
+        raise Forbidden("token_required", "Send the token this visitor id is derived from (README, Public contracts).")
+    if not identity.certifies(write.token, write.visitor_id):
+        raise Forbidden("bad_token", "The token does not belong to this visitor.")
+
+
+def _uncertified(write) -> Forbidden:
+    if not write.token:
+        return Forbidden("token_required", "No visitor has this id, and only an id derived from its token can start "
+                         "one: make a token and derive the id from it (README, Public contracts).")
+    return Forbidden("bad_token", "No visitor has this id, and the token does not certify it: derive the id from "
+                     "the token (README, Public contracts).")
 
 
 def _locked_visitor(rules, write) -> Visitor | None:
@@ -96,8 +124,11 @@ def _first_write(rules, write, client, regime, now) -> WriteResult | None:
     DO NOTHING`` (``chain.append_event``): a racing first write for the same
     visitor is waited for, and then this write finds the row taken.
     """
-    token = write.token or secrets.token_urlsafe(32)
-    visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token), created_at=now)
+    # A site's server (API key) may start a self-certifying visitor without its token; the token
+    # stays the browser's, and the id alone proves it later. Any other id gets a token made here.
+    token = write.token or (None if identity.is_self_certifying(write.visitor_id) else secrets.token_urlsafe(32))
+    visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token) if token else "",
+                      created_at=now)
     before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
     if _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now) is None:
         return None

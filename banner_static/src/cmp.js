@@ -101,14 +101,30 @@ function writeCookie() {
 }
 
 function send(reloadAfter) {
+  post().then(r => notOurs(r) ? renew() : r).then(r => confirmed(r.ok, r.answer))
+    .catch(() => { /* kept in the cookie (flag q); sent again on the next page view */ })
+    .then(() => { if (reloadAfter) location.reload(); });
+}
+
+function post() {
   const s = currentSignals();
-  postChoice(origin + cfg.endpoints.consents, {
+  return postChoice(origin + cfg.endpoints.consents, Object.assign({
     visitor_id: state.v, token: state.t, choices: state.c, policy_version: state.p || null,
     banner_version: VERSION, language: cfg.language,
     signals: { gpc: s.gpc, ga_optout: s.ga_optout, nai_optout: hasFlag(state, "n"), dnt: s.dnt }
-  }).then(r => confirmed(r.ok, r.answer))
-    .catch(() => { /* kept in the cookie (flag q); sent again on the next page view */ })
-    .then(() => { if (reloadAfter) location.reload(); });
+  }, hasFlag(state, "g") ? { gpc_conflict_confirmed: true } : {}));  // only from the conflict dialog
+}
+
+// The server does not take this id from us (an id of an older banner that no token certifies,
+// or a token that is not the id's): the choice is never dropped, it starts a new id of its own.
+const notOurs = r => !r.ok && r.answer && (r.answer.error === "bad_token" || r.answer.error === "token_required");
+
+function renew() {
+  const next = newVisitor();
+  state.v = next.v;
+  state.t = next.t;
+  writeCookie();
+  return post();
 }
 
 function confirmed(ok, answer) {

@@ -4,17 +4,16 @@ Two real gunicorn servers on the test's PostgreSQL and Redis (CI's second
 pass): every lookup after a write returned, through either server, answers
 with that write (consent/cache.py, docs/cache.md).
 """
-import uuid
 
 import pytest
 from django.core.management import call_command
 
-from tests.support import http, needs_postgresql_and_redis, product_server
+from tests.support import http, needs_postgresql_and_redis, new_visitor_id, product_server, token_of
 
 
 def choose(base, visitor, analytics: bool, token=None):
     body = {"visitor_id": visitor, "choices": {"analytics": analytics, "advertising": False, "recognition": False},
-            "policy_version": "1", **({"token": token} if token else {})}
+            "policy_version": "1", "token": token or token_of(visitor)}
     status, answer = http("POST", f"{base}/api/v1/sites/demo/consents", body)
     assert status == 201, answer
     return answer["token"]
@@ -28,7 +27,7 @@ def analytics(base, visitor):
 
 def flip_and_look(reader, writer, rounds=12):
     """Write through one server while the other has the old answer cached; the other must answer with the new choice."""
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     token = choose(writer, visitor, True)
     for round_ in range(rounds):
         granted = round_ % 2 == 0
@@ -54,7 +53,7 @@ def test_ten_thousand_alternating_requests_through_two_servers_meet_no_stale_ans
     visitor just written, whose previous answer that server has cached. 5,000 writes, 5,000 lookups."""
     needs_postgresql_and_redis()
     call_command("seed_demo", stdout=open("/dev/null", "w"))
-    visitors = [str(uuid.uuid4()) for _ in range(10)]
+    visitors = [new_visitor_id() for _ in range(10)]
     with product_server(tmp_path / "a.log") as a, product_server(tmp_path / "b.log") as b:
         tokens = {visitor: choose(a, visitor, False) for visitor in visitors}
         for visitor in visitors:

@@ -23,7 +23,7 @@ from audit.models import AuditCheckpoint, AuditPurge, TreeHead
 from audit.purge import guard_lifted, purge_visitors
 from consent.chain import CONTENT_FIELDS, canonical_content, canonical_json, event_hash
 from consent.models import AppendOnlyError, ConsentEvent, Visitor
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 
 def post(api, body, **headers):
@@ -46,7 +46,7 @@ def history(api, visitor, steps=3):
 @pytest.fixture
 def log(api, demo_site):
     """Three visitors, three events each, interleaved."""
-    visitors = [str(uuid.uuid4()) for _ in range(3)]
+    visitors = [new_visitor_id() for _ in range(3)]
     tokens = {}
     for step in range(3):
         for v in visitors:
@@ -196,7 +196,7 @@ def test_an_event_inserted_behind_the_log_is_reported(api, log):
 def test_tree_heads_extend_each_other_and_cover_only_new_events(api, log):
     [first] = extend_logs(lag_seconds=0)
     assert extend_logs(lag_seconds=0) == []  # nothing new
-    history(api, str(uuid.uuid4()), steps=2)
+    history(api, new_visitor_id(), steps=2)
     [second] = extend_logs(lag_seconds=0)
     assert (first.tree_size, second.tree_size) == (9, 11) and second.last_event_id > first.last_event_id
     assert "2 tree heads" in verify_passes()
@@ -219,7 +219,7 @@ def test_two_runs_at_once_extend_a_log_once(log):
 
 def test_forged_or_removed_tree_head_is_reported(api, log):
     extend_logs(lag_seconds=0)
-    history(api, str(uuid.uuid4()), steps=1)
+    history(api, new_visitor_id(), steps=1)
     [second] = extend_logs(lag_seconds=0)
     verify_passes()
     with connection.cursor() as cursor:  # heads have no trigger: their signatures protect them
@@ -277,7 +277,7 @@ def test_purge_path_leaves_a_tombstone_and_the_log_still_verifies(api, log):
     tombstone = AuditPurge.objects.get()
     assert tombstone.event_count == 3 and tombstone.visitor_count == 1 and tombstone.sites == ["demo"]
     assert str(log[0]) not in str(tombstone.leaves)  # no visitor id kept
-    history(api, str(uuid.uuid4()), steps=2)
+    history(api, new_visitor_id(), steps=2)
     [head] = extend_logs(lag_seconds=0)
     assert head.tree_size == 11  # the purged events keep their leaves
     assert "1 tombstones" in verify_passes()
@@ -338,7 +338,7 @@ def test_verify_audit_site_and_since(api, log):
 
 def test_verify_since_trusts_the_chain_before_it(api, log):
     cut = timezone.now()
-    token = history(api, log[0] and str(uuid.uuid4()), steps=2)
+    token = history(api, log[0] and new_visitor_id(), steps=2)
     assert token
     assert "2 events" in verify_passes("--since", cut.isoformat())
 

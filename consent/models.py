@@ -204,6 +204,10 @@ class Visitor(models.Model):
     signals = models.JSONField(default=dict, blank=True, help_text="Signals seen most recently.")
     banner_version = models.CharField(max_length=32, blank=True)
     language = models.CharField(max_length=35, blank=True)
+    # Where the visitor was at first contact (the trusted country header of its first write; "" when
+    # there was none): lookups answer with this region's regime, whoever asks from wherever. None for
+    # a visitor stored before regions were (and whose first event named none).
+    region = models.CharField(max_length=2, null=True, blank=True)
     # Global Privacy Control as seen from this browser. Once seen, it stays in
     # force: a later visit without the signal is not consent to opt back in
     # (California CCPA regulations §7025(c)(5)).

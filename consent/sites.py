@@ -52,6 +52,11 @@ class SiteRules:
         """The regime for a visitor from ``country``; unknown → the site's default."""
         return self.regime_overrides.get(country, self.default_regime) if country else self.default_regime
 
+    def visitor_regime(self, region: str | None, country: str | None) -> str:
+        """The regime of a visitor whose first contact was in ``region`` (stored); one never seen
+        (None) gets the regime of the request's ``country``, like any unknown visitor."""
+        return self.regime_for(region if region is not None else country)
+
     def current_policy(self, now: datetime) -> Policy | None:
         in_effect = [p for p in self.policies if p.effective_at <= now]
         return in_effect[-1] if in_effect else None

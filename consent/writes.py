@@ -86,7 +86,7 @@ def _record(rules, write, client, now) -> WriteResult:
             visitor = visitor or _locked_visitor(rules, write)
             if visitor is None:  # purged between our insert and our lock: record_consent starts again
                 raise IntegrityError(f"visitor {write.visitor_id} was there for the insert, not for the lock")
-            result = _later_write(rules, visitor, write, client, regime, now)
+            result = _later_write(rules, visitor, write, client, rules.visitor_regime(visitor.region, client.country), now)
         lookups.forget_visitors(rules.key, write.visitor_id)
     return result
 
@@ -128,7 +128,7 @@ def _first_write(rules, write, client, regime, now) -> WriteResult | None:
     # stays the browser's, and the id alone proves it later. Any other id gets a token made here.
     token = write.token or (None if identity.is_self_certifying(write.visitor_id) else secrets.token_urlsafe(32))
     visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token) if token else "",
-                      created_at=now)
+                      created_at=now, region=client.country or "")  # first contact: the visitor's region for good
     before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
     if _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now) is None:
         return None

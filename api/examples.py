@@ -8,7 +8,7 @@ from consent.models import EXAMPLE_VISITOR
 from .lookup import decision_fields
 
 NO_SIGNALS = decisions.Signals().as_dict()
-_PURPOSES = tuple(decisions.Purpose(p["key"], p["essential"]) for p in DEFAULT_PURPOSES)
+_PURPOSES = tuple(decisions.Purpose(p["key"], p["essential"], p.get("sale_or_sharing", False)) for p in DEFAULT_PURPOSES)
 _NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 

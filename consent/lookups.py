@@ -73,6 +73,7 @@ def state_of(visitor: Visitor) -> dict:
         "chosen_at": visitor.chosen_at.isoformat() if visitor.chosen_at else None,
         "policy_version": visitor.policy_version,
         "choice_signals": visitor.choice_signals,
+        "gpc_conflict_confirmed": visitor.gpc_conflict_confirmed,
         "signals": visitor.signals,
         "region": visitor.region,
     }
@@ -98,6 +99,7 @@ def _choice_from_state(state: dict) -> decisions.Choice | None:
         made_at=chosen_at,
         policy_version=state.get("policy_version") or None,
         signals=decisions.Signals.from_mapping(state.get("choice_signals")),
+        gpc_conflict_confirmed=state.get("gpc_conflict_confirmed") is True,
     )
 
 

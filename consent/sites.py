@@ -71,6 +71,9 @@ class SiteRules:
             return None
         return frozenset(p.version for p in self.policies[latest_material:])
 
+    def policy_url(self, version: str | None) -> str:
+        return next((p.url for p in self.policies if p.version == version), "")
+
     def knows_policy(self, version: str) -> bool:
         return any(p.version == version for p in self.policies)
 
@@ -123,7 +126,7 @@ def _load(key: str) -> SiteRules | None:
     return SiteRules(
         id=site.id,
         key=site.key,
-        purposes=tuple(decisions.Purpose(p.key, p.essential) for p in purposes),
+        purposes=tuple(decisions.Purpose(p.key, p.essential, p.sale_or_sharing) for p in purposes),
         default_regime=site.default_regime,
         regime_overrides=dict(site.regime_overrides or {}),
         lifetime_days=site.consent_lifetime_days,

@@ -37,6 +37,9 @@ class ConsentWrite:
     language: str = ""
     source: str = Source.API
     by_api_key: bool = False  # a server write with the site's API key needs no visitor token
+    # The visitor confirmed that the choice's grants override an opt-out preference signal
+    # (the banner's conflict dialog); without it GPC keeps every sale-or-sharing purpose denied.
+    gpc_conflict_confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,11 +180,12 @@ def _log_event(rules, visitor, write, source, signals, outcome, regime, client, 
         rules, visitor, source=source, choices=write.choices or {}, signals=signals, outcome=outcome,
         regime=regime, now=now, banner_version=write.banner_version, language=write.language,
         region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent,
+        gpc_conflict_confirmed=write.choices is not None and write.gpc_conflict_confirmed,
     )
 
 
 def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
-              banner_version="", language="", region="", ip_prefix="", user_agent=""):
+              banner_version="", language="", region="", ip_prefix="", user_agent="", gpc_conflict_confirmed=False):
     """Append one event to the audit log (the only place events are made); returns it.
 
     A ``visitor`` not saved yet is inserted with it, unless its row exists
@@ -198,11 +202,13 @@ def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
         consent_mode=outcome.consent_mode,
         regime=regime,
         policy_version=visitor.policy_version,
+        policy_url=rules.policy_url(visitor.policy_version),
         banner_version=banner_version,
         language=language,
         region=region,
         ip_prefix=ip_prefix,
         user_agent=user_agent,
+        gpc_conflict_confirmed=gpc_conflict_confirmed,
         created_at=now,
     )
 
@@ -214,7 +220,7 @@ def merge_signals(previous: decisions.Signals, write: ConsentWrite, request_sign
     browser itself (``Sec-GPC``, ``DNT``, the NAI opt-out cookie) add to them.
     GPC is sticky: once seen, a later request without it is not consent to
     opt back in (CCPA regulations §7025(c)(5)); only an explicit grant made
-    while it is on overrides it (decisions.py, step 4). Limit-ad-tracking is
+    while it is on, with the conflict confirmed, overrides it (decisions.py, step 4). Limit-ad-tracking is
     reported by apps and servers with the site's API key, so a browser write
     cannot change it.
     """
@@ -265,6 +271,7 @@ def _apply(visitor: Visitor, write: ConsentWrite, signals: decisions.Signals, ru
     visitor.choices = {key: value for key, value in write.choices.items() if key not in essentials}
     visitor.chosen_at = now
     visitor.choice_signals = signals.as_dict()
+    visitor.gpc_conflict_confirmed = write.gpc_conflict_confirmed
     visitor.policy_version = write.policy_version or rules.current_policy(now).version  # one exists: checked first
 
 

@@ -51,8 +51,9 @@ const currentSignals = () => signals(state, server);
 function context() {
   return {
     purposes: cfg.purposes, regime: cfg.regime, now: Date.now() / 1000, lifetime: cfg.consent_lifetime_days * 86400,
-    // Flag g: the visitor granted advertising while an opt-out preference signal was on.
-    choice: state && { choices: state.c, made_at: state.ts, policy_version: state.p, signals: { gpc: hasFlag(state, "g") } },
+    // Flag g: the visitor confirmed, in the conflict dialog, grants over an opt-out preference signal.
+    choice: state && { choices: state.c, made_at: state.ts, policy_version: state.p, signals: { gpc: hasFlag(state, "g") },
+                       gpc_conflict_confirmed: hasFlag(state, "g") },
     signals: currentSignals(), versions_in_force: cfg.policy.versions_in_force, honor_dnt: cfg.honor_dnt
   };
 }
@@ -79,17 +80,20 @@ function currentChoices() {
 }
 
 function choose(choices, conflictConfirmed) {
-  if (choices.advertising && optOutPreference(currentSignals(), cfg.honor_dnt) && !conflictConfirmed && !hasFlag(state, "g")) {
-    // An opt-out preference signal is on: advertising stays off unless the visitor confirms (CCPA §7025).
-    choices.advertising = false;
+  const sold = cfg.purposes.filter(p => p.sale_or_sharing && choices[p.key]).map(p => p.key);
+  const conflict = sold.length > 0 && !!optOutPreference(currentSignals(), cfg.honor_dnt);
+  if (conflict && !conflictConfirmed) {
+    // An opt-out preference signal is on: sale and sharing stay off unless the visitor confirms (CCPA §7025).
     pendingConflict = Object.assign({}, choices);
+    sold.forEach(key => { choices[key] = false; });
     askAboutConflict(decisions, hasFlag(state, "n"));
   }
   state = state || fresh;
   state.c = choices;
   state.p = cfg.policy.version || "";
   state.ts = Math.floor(Date.now() / 1000);
-  if (conflictConfirmed) setFlag(state, "g", choices.advertising === true);
+  // Sent with this choice (and its retries) only: a later choice without the dialog asks again.
+  setFlag(state, "g", conflict && !!conflictConfirmed);
   setFlag(state, "q", true);
   writeCookie();
   hide();
@@ -148,8 +152,7 @@ function act(action) {
   else if (action === "acknowledge") choose(currentChoices());
   else if (action === "do-not-sell") {
     const choices = currentChoices();
-    choices.advertising = false;
-    if ("recognition" in choices) choices.recognition = false;
+    cfg.purposes.forEach(p => { if (p.sale_or_sharing) choices[p.key] = false; });
     choose(choices);
   } else if (action === "save") {
     const boxes = picked();
@@ -157,8 +160,7 @@ function act(action) {
     setFlag(state, "n", boxes.nai);
     choose(boxes.choices);
   } else if (action === "confirm-gpc") {
-    const choices = pendingConflict || currentChoices();
-    choices.advertising = true;
+    const choices = pendingConflict || Object.assign(currentChoices(), { advertising: true });
     pendingConflict = null;
     settleConflict();
     choose(choices, true);

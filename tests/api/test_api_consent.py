@@ -127,8 +127,8 @@ def test_gpc_header_counts_as_signal_on_write(api, demo_site, visitor_id):
     response = post(api, consent_body(visitor_id, choices={"analytics": True, "advertising": True, "recognition": True}, signals={}), HTTP_SEC_GPC="1")
     body = response.json()
     assert body["signals"]["gpc"] is True
-    # Granted while GPC was on: the visitor was told of the conflict (DESIGN step 4).
-    assert body["decisions"]["advertising"] == {"granted": True, "reason": "choice"}
+    # Granted while GPC was on, but the conflict was not confirmed: GPC keeps sale and sharing denied.
+    assert body["decisions"]["advertising"] == {"granted": False, "reason": "gpc"}
 
 
 def test_gpc_header_with_other_value_is_ignored(api, demo_site, visitor_id):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from consent.models import Site, Visitor, hash_token
+from consent.models import ConsentEvent, Site, Visitor, hash_token
 from tests.support import http, new_token, write_url
 
 pytestmark = pytest.mark.browser
@@ -72,3 +72,38 @@ def test_a_choice_refused_for_an_id_taken_by_a_stranger_goes_to_a_new_id(page, d
     assert Visitor.objects.get(uuid=old_id).choices == ALL  # the stranger's record is left as it was
     cookie = next(c for c in page.context.cookies() if c["name"] == "cmp_demo")
     assert cookie["value"].split("!")[1] == renewed
+
+
+def test_the_banner_confirms_a_grant_over_gpc_only_from_its_conflict_dialog(browser, demo):
+    context = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
+    context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});")
+    page = context.new_page()
+    open_demo(page, demo)
+    visitor = page.evaluate("window.cmp.visitorId")
+    page.locator(f"{BANNER} >> button[data-action='accept']").click()
+    page.locator("#cmp-root >> dialog.prefs >> .conflict").wait_for(state="visible")
+    first = events_of(visitor, 1)[0]
+    assert first.gpc_conflict_confirmed is False
+    assert first.choices == {"analytics": True, "advertising": False, "recognition": False}
+    page.locator("#cmp-root >> dialog.prefs >> button[data-action='confirm-gpc']").click()
+    confirmed = events_of(visitor, 2)[1]
+    assert confirmed.gpc_conflict_confirmed is True
+    assert confirmed.decisions["advertising"] == {"granted": True, "reason": "choice"}
+    assert confirmed.decisions["recognition"] == {"granted": True, "reason": "choice"}
+    # A later choice made without the dialog carries no confirmation: it is asked again.
+    page.evaluate("window.cmp.open()")
+    page.locator("#cmp-root >> dialog.prefs >> button[data-action='save']").click()
+    later = events_of(visitor, 3)[2]
+    assert later.gpc_conflict_confirmed is False
+    assert later.decisions["advertising"] == {"granted": False, "reason": "choice"}
+    context.close()
+
+
+def events_of(visitor, count, seconds=10):
+    deadline = time.monotonic() + seconds
+    while True:
+        events = list(ConsentEvent.objects.filter(visitor__uuid=visitor).order_by("id"))
+        if len(events) >= count:
+            return events
+        assert time.monotonic() < deadline, f"{count} events of {visitor} did not reach the server"
+        time.sleep(0.05)

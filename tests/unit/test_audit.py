@@ -21,7 +21,7 @@ from audit import purge, retention, tasks
 from audit.log import extend_logs
 from audit.models import AuditCheckpoint, AuditPurge, TreeHead
 from audit.purge import guard_lifted, purge_visitors
-from consent.chain import CONTENT_FIELDS, canonical_content, canonical_json, event_hash
+from consent.chain import CONTENT_FIELDS, OPTIONAL_FIELDS, canonical_content, canonical_json, event_hash
 from consent.models import AppendOnlyError, ConsentEvent, Visitor
 from tests.support import consent_body, new_visitor_id, write_url
 
@@ -100,9 +100,10 @@ def test_hash_covers_canonical_content(log):
     event = events_of(log[0])[0]
     content = canonical_content(
         site_key="demo", visitor_uuid=event.visitor.uuid, created_at=event.created_at, prev_hash=event.prev_hash,
-        **{name: getattr(event, name) for name in CONTENT_FIELDS},
+        **{name: getattr(event, name) for name in (*CONTENT_FIELDS, *OPTIONAL_FIELDS)},
     )
     assert event_hash(content) == event.event_hash
+    assert content["policy_url"] == "https://example.com/privacy"  # covered once recorded
     raw = canonical_json(content)
     assert b" " not in raw.replace(b"Mozilla", b"").split(b'"user_agent"')[0]  # no whitespace between tokens
     assert raw.index(b'"banner_version"') < raw.index(b'"choices"') < raw.index(b'"visitor"')  # sorted keys

@@ -1,7 +1,7 @@
 """The examples in the OpenAPI schema, made by the decision rule itself so they cannot drift from it."""
 from datetime import UTC, datetime, timedelta
 
-from consent import decisions
+from consent import decisions, identity
 from consent.defaults import DEFAULT_PURPOSES
 from consent.models import EXAMPLE_VISITOR
 
@@ -19,8 +19,13 @@ def _decided(choices: dict | None) -> dict:
     return decision_fields(outcome)
 
 
+# A token as the banner makes one, and the visitor id derived from it (consent/identity.py).
+EXAMPLE_TOKEN = "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA"
+EXAMPLE_CERTIFIED_VISITOR = str(identity.certified_id(EXAMPLE_TOKEN))
+
 WRITE_BODY = {
-    "visitor_id": EXAMPLE_VISITOR,
+    "visitor_id": EXAMPLE_CERTIFIED_VISITOR,
+    "token": EXAMPLE_TOKEN,
     "choices": {"analytics": True, "advertising": False, "recognition": False},
     "signals": NO_SIGNALS,
     "policy_version": "3",
@@ -28,8 +33,8 @@ WRITE_BODY = {
     "language": "fr",
 }
 WRITE_ANSWER = {
-    "visitor_id": EXAMPLE_VISITOR,
-    "token": "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA",
+    "visitor_id": EXAMPLE_CERTIFIED_VISITOR,
+    "token": EXAMPLE_TOKEN,
     "regime": decisions.OPT_IN,
     "policy_version": "3",
     **_decided(WRITE_BODY["choices"]),

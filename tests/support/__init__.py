@@ -86,6 +86,7 @@ def consent_body(visitor, **overrides):
     ``token`` is given (``token=None`` leaves it out).
     """
     body = {**WRITE_BODY, "visitor_id": visitor, "policy_version": "1", "language": "en"}
+    body.pop("token")  # the example's token certifies the example's id only
     if str(visitor) in _TOKENS:
         body["token"] = _TOKENS[str(visitor)]
     body.update(overrides)

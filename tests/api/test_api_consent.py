@@ -1,5 +1,4 @@
 """The consent write and lookup APIs, through HTTP with the real stack."""
-import uuid
 
 import pytest
 
@@ -250,4 +249,5 @@ def test_text_plain_body_is_read_as_json(api, demo_site, visitor_id):
 
     response = api.post(write_url(), json.dumps(consent_body(visitor_id)), content_type="text/plain")
     assert response.status_code == 201, response.content
-    assert uuid.UUID(response.json()["visitor_id"])
+    assert response.json()["visitor_id"] == visitor_id
+    assert Visitor.objects.get(uuid=visitor_id).choices == consent_body(visitor_id)["choices"]

@@ -184,3 +184,17 @@ def test_retention_keeps_request_records_24_months(demo_site):
                                       received_at=timezone.now() - timedelta(days=700))
     assert request_service.purge_old_records() == 1
     assert list(DataSubjectRequest.objects.values_list("email", flat=True)) == ["new@example.org"]
+
+
+def test_delivered_and_failed_webhook_messages_are_pruned_after_30_days(demo_site):
+    endpoint = WebhookEndpoint.objects.create(site=demo_site, url="http://127.0.0.1:9/hooks")
+    now = timezone.now()
+    kept, pruned = [], []
+    for status in (OutboxMessage.DELIVERED, OutboxMessage.FAILED, OutboxMessage.PENDING):
+        for age in (timedelta(days=30, minutes=1), timedelta(days=29, hours=23)):
+            message = OutboxMessage.objects.create(endpoint=endpoint, created_at=now - age, next_attempt_at=now - age,
+                                                   status=status, payload={"age": str(age)})
+            (pruned if status != OutboxMessage.PENDING and age > timedelta(days=30) else kept).append(message.id)
+    assert tasks.prune_messages.apply().get() == 2  # the scheduled job (README: daily 03:40)
+    assert sorted(OutboxMessage.objects.values_list("id", flat=True)) == sorted(kept)  # pending ones are never pruned
+    assert len(kept) == 4

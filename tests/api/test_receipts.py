@@ -267,10 +267,25 @@ def test_hmac_receipt_of_a_purged_event_still_verifies_through_the_tombstone(api
         call_command("verify_receipt", _write(tmp_path, b"{nope", "bad.json"))
 
 
-def test_receipts_are_in_the_right_to_know_export(visitor):
-    from consent.models import Visitor
+def test_receipts_are_in_the_right_to_know_export(api, visitor):
+    """The zip a right-to-know request hands over carries a receipt for each of the visitor's events, each one valid."""
+    import io
+    import zipfile
 
-    visitor_id, _ = visitor
-    listed = receipts.receipts_for_visitor(Visitor.objects.get(uuid=visitor_id))
-    assert [r["receipt"]["auditLog"]["eventId"] for r in listed] == sorted(
-        ConsentEvent.objects.filter(visitor__uuid=visitor_id).values_list("id", flat=True), reverse=True)
+    from privacy_requests.export import build_zip
+    from privacy_requests.models import DataSubjectRequest
+
+    visitor_id, token = visitor
+    request = DataSubjectRequest.objects.create(
+        site_id=ConsentEvent.objects.filter(visitor__uuid=visitor_id).values_list("site_id", flat=True).first(),
+        kind=DataSubjectRequest.Kind.KNOW, email="someone@example.com", visitor_uuid=visitor_id,
+        visitor_token_verified=True)
+    data = json.loads(zipfile.ZipFile(io.BytesIO(build_zip(request))).read("data.json"))
+    exported = data["receipts"]
+    events = sorted(ConsentEvent.objects.filter(visitor__uuid=visitor_id).values_list("id", flat=True), reverse=True)
+    assert len(events) == 2
+    assert [r["receipt"]["auditLog"]["eventId"] for r in exported] == events
+    # The same receipts the visitor can fetch, and each verifies against the published keys.
+    assert exported == get(api, visitor_id, token).json()["receipts"]
+    for r in exported:
+        assert jose_verify(api, r["jws"])["auditLog"]["eventId"] == r["receipt"]["auditLog"]["eventId"]

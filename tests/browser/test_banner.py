@@ -6,6 +6,7 @@ import pytest
 
 from banner.embed import RUNTIME_VERSION
 from consent.models import ConsentEvent, Visitor
+from tests.support.banner import MARK_STYLED, STYLED
 
 pytestmark = pytest.mark.browser
 BANNER = "#cmp-root >> section.banner"
@@ -49,13 +50,14 @@ def test_first_visit_shows_the_banner_and_runs_nothing(page, demo):
 
 
 def test_reject_all_runs_nothing_and_is_remembered(page, demo):
+    page.add_init_script(MARK_STYLED)
     open_demo(page, demo)
     click(page, "reject")
     wait_saved(page, 1)
     page.wait_for_timeout(300)
     assert ran(page) == []
     open_demo(page, demo)
-    page.wait_for_timeout(300)
+    page.wait_for_function(STYLED)  # the banner has decided whether to show: no fixed wait
     assert page.locator(BANNER).is_hidden()
     assert ran(page) == []
     cookie = next(c for c in page.context.cookies() if c["name"] == "cmp_demo")
@@ -123,9 +125,9 @@ def test_footer_link_reopens_preferences(page, demo):
 def test_choice_made_while_server_is_down_is_delivered_later(page, demo):
     open_demo(page, demo)
     page.route("**/api/v1/sites/demo/consents", lambda route: route.abort())
-    click(page, "accept")
+    with page.expect_event("requestfailed", lambda r: r.url.endswith("/consents")):  # it was sent, and failed
+        click(page, "accept")
     page.wait_for_function("(window.cmpDemoRan || []).length >= 3")  # the choice applies at once
-    page.wait_for_timeout(300)
     assert ConsentEvent.objects.count() == 0
     page.unroute("**/api/v1/sites/demo/consents")
     open_demo(page, demo)  # the next page view sends it again

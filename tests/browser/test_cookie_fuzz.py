@@ -28,6 +28,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from tests.support.banner import MARK_STYLED, STYLED
+
 from .test_banner import BANNER
 
 pytestmark = pytest.mark.browser
@@ -132,6 +134,7 @@ def cookie_values(draw):
 
 @pytest.fixture
 def demo_page(page, demo):
+    page.add_init_script(MARK_STYLED)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     return page, demo, errors
@@ -153,15 +156,14 @@ def load(page, demo, value, errors):
 
 
 def banner_visible(page):
-    # The banner is unhidden once its stylesheet has loaded: wait for that, then look.
-    page.wait_for_function("(() => { const r = document.querySelector('#cmp-root');"
-                           " const l = r && r.shadowRoot.querySelector('link'); return !!(l && l.sheet); })()",
-                           timeout=5000)
-    try:
-        page.locator(BANNER).wait_for(state="visible", timeout=300)
-        return True
-    except PlaywrightTimeout:
-        return False
+    """Whether the banner shows, asked once the banner has decided (never after a fixed wait).
+
+    The banner unhides itself in its stylesheet's ``load`` handler; MARK_STYLED
+    marks the stylesheet once that handler has run, so the answer read then is
+    final, however slow the machine.
+    """
+    page.wait_for_function(STYLED, timeout=10000)
+    return page.locator(BANNER).is_visible()
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

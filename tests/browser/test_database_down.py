@@ -9,7 +9,7 @@ from consent.models import ConsentEvent, Visitor
 
 from .test_banner import BANNER, PENDING_CLEARED, click, open_demo
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.guarantee, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PENDING = "document.cookie.includes('cmp_demo=') && /!q?[a-z]*q[a-z]*(;|$)/.test(document.cookie.match(/cmp_demo=[^;]*/)[0])"
 
 

@@ -12,7 +12,7 @@ from cmp.celery import app as celery_app
 from delivery.models import OutboxMessage, WebhookEndpoint
 from tests.support import consent_body, new_visitor_id, wait_until, write_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 
 
 def test_webhook_delivered_once_with_valid_signature(api, demo_site, worker, receiver, visitor_id):

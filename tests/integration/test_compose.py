@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent
 DATABASE = "cmp_compose_test"
 # What an operator would put in .env; everything else comes from the file.
 OPERATOR_ENV = {"SECRET_KEY": "compose-test-" + "k" * 50, "CMP_SIGNING_KEYS": "k1:" + "A" * 43}
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.guarantee, pytest.mark.server]
 
 
 def answers(port):

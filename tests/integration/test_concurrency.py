@@ -14,7 +14,7 @@ from django.core.management import call_command
 from consent.models import ConsentEvent, Visitor
 from tests.support import ROOT, database_url, new_visitor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 
 
 def post(url, body):

@@ -9,11 +9,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
+from consent.models import CacheInvalidationFailure
 from tests.support import consent_body, lookup_url, write_url
 from tests.support.servers import RedisServer, redis_answers
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db]
 
 
 @pytest.fixture
@@ -49,6 +50,47 @@ def test_redis_down_lookups_and_writes_work_from_the_database(api, demo_site, vi
     other = api.post(write_url(), consent_body("7d5a1d9a-0000-4000-8000-00000000000a"), format="json")
     assert other.status_code == 201
     assert api.get("/api/v1/sites/demo/config").status_code == 200
+
+
+def test_readyz_names_the_cache_when_redis_is_down(client, demo_site, cut_able_redis):
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "cache": True}
+    cut_able_redis.cut()
+    down = client.get("/readyz")
+    assert down.status_code == 503
+    assert down.json() == {"status": "unavailable", "checks": {"database": True, "cache": False}}
+    cut_able_redis.restore()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_a_slow_redis_within_the_timeout_changes_no_answer(api, demo_site, visitor_id, cut_able_redis):
+    token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True  # cached
+    cut_able_redis.delay = 0.1  # each answer a tenth of a second late (the client waits up to half a second)
+    for granted in (False, True, False):
+        changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": granted}), format="json")
+        assert changed.status_code == 201
+        for _ in range(2):
+            assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"] == {"granted": granted, "reason": "choice"}
+    assert not CacheInvalidationFailure.objects.exists()  # slow, not failed: every version reached Redis
+
+
+@pytest.mark.django_db(transaction=True)  # the invalidation after commit must really run
+def test_redis_too_slow_during_a_write_then_fast_again_serves_no_stale_decision(api, demo_site, visitor_id, cut_able_redis):
+    token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
+    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
+    assert caches["default"].get(f"visitor:demo:{visitor_id}") is not None, "the grant should be cached before"
+
+    cut_able_redis.delay = 1.0  # slower than the client's half-second timeout: its answers come too late
+    changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
+    assert changed.status_code == 201
+    assert CacheInvalidationFailure.objects.exists()  # the late answers counted as failures, and were recorded
+    cut_able_redis.delay = 0.0  # fast again, still holding the old entry
+
+    for _ in range(5):
+        answer = api.get(lookup_url(visitor_id)).json()
+        assert answer["decisions"]["analytics"] == {"granted": False, "reason": "choice"}
 
 
 @pytest.mark.django_db(transaction=True)  # the invalidation after commit must really run

@@ -26,7 +26,7 @@ from consent.models import ConsentEvent, Visitor
 from tests.support import new_visitor_id, product_server, token_of
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 UNAVAILABLE = ("Consent storage is unavailable; treat every optional purpose as denied and retry later.")
 TRACE_MARKS = ("Traceback", 'File "', "psycopg", "OperationalError", "django.db", "/site-packages/")
 

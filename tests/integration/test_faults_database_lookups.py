@@ -11,7 +11,7 @@ import pytest
 
 from tests.support import http, new_visitor_id, token_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 
 
 def test_database_down_lookups_answer_from_the_cache_else_fail_closed(server_behind_a_database_proxy):

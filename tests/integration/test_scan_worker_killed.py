@@ -27,7 +27,7 @@ from tests.support import needs_postgresql_and_redis, wait_until
 from tests.support.proof_shop import ProofShop, aim_scanner
 from tests.support.workers import start_worker, stop_workers, use_broker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 LEASE, VISIBILITY = 10, 12
 
 

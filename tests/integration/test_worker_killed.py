@@ -33,7 +33,7 @@ from tests.support import wait_until
 from tests.support.workers import start_worker as start_celery_worker
 from tests.support.workers import stop_workers, use_broker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 VISITORS = 4000  # eight batches of expiry.BATCH: several seconds of work, so the kill lands mid-task
 VISIBILITY_TIMEOUT = 8  # longer than the rerun takes, so the new worker does not hand it out a third time
 

@@ -71,6 +71,7 @@ def test_write_endpoint_methods(api, demo_site):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.guarantee
 def test_parallel_first_writes_make_one_visitor_and_strangers_none(gunicorn):
     """Through a real gunicorn on PostgreSQL: the owner's racing first writes make one visitor (each
     recorded); a stranger's, without the token the id is derived from, are all refused."""

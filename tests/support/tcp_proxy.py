@@ -1,7 +1,9 @@
 """A TCP proxy on 127.0.0.1 that a test can cut and restore, to take a real
-server (Redis, PostgreSQL) away from the application without stopping it."""
+server (Redis, PostgreSQL) away from the application without stopping it, or
+slow down (``delay``: seconds added before each answer the server sends)."""
 import socket
 import threading
+import time
 
 
 class TcpProxy:
@@ -15,6 +17,7 @@ class TcpProxy:
         self._open = True
         self._sockets = []
         self._lock = threading.Lock()
+        self.delay = 0.0  # a slow server: the proxy holds each of its answers this long
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self):
@@ -53,13 +56,14 @@ class TcpProxy:
                     client.close()
                     continue
                 self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, answers in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, answers), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source, sink):
+    def _pipe(self, source, sink, answers):
         try:
             while chunk := source.recv(65536):
+                if answers and self.delay:
+                    time.sleep(self.delay)  # the simulated slowness itself, not a wait for something
                 sink.sendall(chunk)
         except OSError:
             pass

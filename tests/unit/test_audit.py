@@ -43,6 +43,14 @@ def history(api, visitor, steps=3):
     return token
 
 
+class Log(list):
+    """The visitors' ids, in order, with each one's token (``tokens``)."""
+
+    def __init__(self, visitors, tokens):
+        super().__init__(visitors)
+        self.tokens = tokens
+
+
 @pytest.fixture
 def log(api, demo_site):
     """Three visitors, three events each, interleaved."""
@@ -54,7 +62,7 @@ def log(api, demo_site):
             if v in tokens:
                 body["token"] = tokens[v]
             tokens[v] = post(api, body, HTTP_CF_IPCOUNTRY="FR")["token"] or tokens.get(v)
-    return visitors
+    return Log(visitors, tokens)
 
 
 def events_of(visitor):
@@ -338,10 +346,21 @@ def test_verify_audit_site_and_since(api, log):
 
 
 def test_verify_since_trusts_the_chain_before_it(api, log):
+    visitor = log[0]
     cut = timezone.now()
-    token = history(api, log[0] and new_visitor_id(), steps=2)
-    assert token
+    for choice in (True, False):  # the same visitor's chain goes on across the cut
+        post(api, consent_body(visitor, token=log.tokens[visitor], choices={"analytics": choice}), HTTP_CF_IPCOUNTRY="FR")
+    before, after = [e for e in events_of(visitor) if e.created_at < cut], [e for e in events_of(visitor) if e.created_at >= cut]
+    assert len(before) == 3 and len(after) == 2 and after[0].prev_hash == before[-1].event_hash
+    # The first event after the cut links to the stored hash before it: checked from there, not from the start.
     assert "2 events" in verify_passes("--since", cut.isoformat())
+    # What lies before the cut is trusted, not checked: altering it fails the whole check only.
+    tamper("UPDATE consent_consentevent SET region = 'US' WHERE id = %s", [before[0].pk])
+    assert "2 events" in verify_passes("--since", cut.isoformat())
+    assert f"event {before[0].pk}" in verify_fails()
+    # The link across the cut is checked.
+    tamper("UPDATE consent_consentevent SET prev_hash = %s WHERE id = %s", [before[0].event_hash, after[0].pk])
+    assert f"event {after[0].pk}" in verify_fails("--since", cut.isoformat())
 
 
 def test_the_orm_refuses_to_change_or_delete_events(log):
@@ -380,6 +399,7 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.mark.guarantee
 @needs_postgres
 def test_trigger_blocks_raw_update_and_delete(log):
     from django.db import IntegrityError, InternalError, ProgrammingError
@@ -393,6 +413,7 @@ def test_trigger_blocks_raw_update_and_delete(log):
     assert ConsentEvent.objects.get(pk=event.pk).region == "FR"
 
 
+@pytest.mark.guarantee
 @needs_postgres
 def test_trigger_bypass_is_transaction_local(log):
     event = events_of(log[0])[0]

@@ -47,3 +47,34 @@ def test_every_scheduled_job_is_a_registered_task():
     assert jobs() == sorted({entry["task"] for entry in app.conf.beat_schedule.values()})
     for name in jobs():
         assert task(name).name == name
+
+
+def described(schedule) -> str:
+    """How the README's table of jobs says when ``schedule`` runs."""
+    if isinstance(schedule, float):
+        seconds = int(schedule)
+        return {60: "every minute"}.get(seconds) or (f"every {seconds // 60} min" if seconds % 60 == 0 else f"every {seconds} s")
+    hour, minute, weekday = (str(schedule._orig_hour), str(schedule._orig_minute), str(schedule._orig_day_of_week))
+    if hour == "*" and minute.startswith("*/"):
+        return f"every {minute[2:]} min"
+    at = f"{int(hour):02d}:{int(minute):02d}"
+    return f"Mondays {at}" if weekday == "1" else f"daily {at}"
+
+
+def test_the_readme_documents_the_beat_schedule_as_it_is():
+    from tests.support import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| task (beat schedule) | what it does |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cell = line.split("|")[1]
+        name, when = cell.split("`")[1], cell.split("(", 1)[1].rsplit(")", 1)[0]
+        rows[name] = when
+    schedule = {}
+    for entry in app.conf.beat_schedule.values():
+        schedule.setdefault(entry["task"], []).append(described(entry["schedule"]))
+    assert sorted(rows) == sorted(schedule), "the README's table and cmp/celery.py name different jobs"
+    for name, phrases in schedule.items():
+        for phrase in phrases:
+            assert phrase in rows[name], f"{name}: the README says ({rows[name]}), the schedule says {phrase}"

@@ -14,7 +14,7 @@ UPDATE consent_visitor SET region = (
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0010_site_key_help_text'),
+        ('consent', '0011_site_gpp_settings'),
     ]
 
     operations = [

@@ -26,7 +26,7 @@ def keep_banner_confirmations(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0011_visitor_region_at_first_contact'),
+        ('consent', '0012_visitor_region_at_first_contact'),
     ]
 
     operations = [

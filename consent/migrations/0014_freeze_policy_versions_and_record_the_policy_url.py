@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0012_gpc_sale_or_sharing_and_conflict_confirmation'),
+        ('consent', '0013_gpc_sale_or_sharing_and_conflict_confirmation'),
     ]
 
     operations = [

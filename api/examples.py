@@ -1,14 +1,14 @@
 """The examples in the OpenAPI schema, made by the decision rule itself so they cannot drift from it."""
 from datetime import UTC, datetime, timedelta
 
-from consent import decisions
+from consent import decisions, identity
 from consent.defaults import DEFAULT_PURPOSES
 from consent.models import EXAMPLE_VISITOR
 
 from .lookup import decision_fields
 
 NO_SIGNALS = decisions.Signals().as_dict()
-_PURPOSES = tuple(decisions.Purpose(p["key"], p["essential"]) for p in DEFAULT_PURPOSES)
+_PURPOSES = tuple(decisions.Purpose(p["key"], p["essential"], p.get("sale_or_sharing", False)) for p in DEFAULT_PURPOSES)
 _NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
@@ -19,8 +19,13 @@ def _decided(choices: dict | None) -> dict:
     return decision_fields(outcome)
 
 
+# A token as the banner makes one, and the visitor id derived from it (consent/identity.py).
+EXAMPLE_TOKEN = "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA"
+EXAMPLE_CERTIFIED_VISITOR = str(identity.certified_id(EXAMPLE_TOKEN))
+
 WRITE_BODY = {
-    "visitor_id": EXAMPLE_VISITOR,
+    "visitor_id": EXAMPLE_CERTIFIED_VISITOR,
+    "token": EXAMPLE_TOKEN,
     "choices": {"analytics": True, "advertising": False, "recognition": False},
     "signals": NO_SIGNALS,
     "policy_version": "3",
@@ -28,8 +33,8 @@ WRITE_BODY = {
     "language": "fr",
 }
 WRITE_ANSWER = {
-    "visitor_id": EXAMPLE_VISITOR,
-    "token": "q2Yl0c6n6c1bZ3k3r0-8cE7bGd2xJm0w9qT7sV4uYhA",
+    "visitor_id": EXAMPLE_CERTIFIED_VISITOR,
+    "token": EXAMPLE_TOKEN,
     "regime": decisions.OPT_IN,
     "policy_version": "3",
     **_decided(WRITE_BODY["choices"]),

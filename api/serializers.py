@@ -40,13 +40,16 @@ class SignalsField(serializers.DictField):
 
 
 class ConsentWriteSerializer(serializers.Serializer):
-    visitor_id = serializers.UUIDField(help_text="Random UUID made by the banner for this browser.")
+    visitor_id = serializers.UUIDField(
+        help_text="Derived from the token: the first 16 bytes of SHA-256(\"cmp-visitor-v1:\" + token) as a UUID of "
+        "version 8 (README, Public contracts). A random UUID is accepted only for a visitor already stored under it.")
     token = serializers.CharField(
         required=False,
         min_length=32,
         max_length=128,
-        help_text="The token returned by this visitor's first write. On the first write it may be omitted "
-        "(the server makes one) or proposed by the client, so that a retried first write is accepted.",
+        help_text="The visitor's secret token, made by the client, which the id is derived from; required on every "
+        "write, the first included (a retried first write is accepted). For a visitor stored under a random UUID: "
+        "the token its first write returned. A write with the site's API key may omit it.",
     )
     choices = serializers.DictField(
         child=StrictBooleanField(),
@@ -54,6 +57,12 @@ class ConsentWriteSerializer(serializers.Serializer):
         help_text="Purpose key to true (allowed) or false (refused). Omit for a signal-only write.",
     )
     signals = SignalsField(required=False, default=dict)
+    gpc_conflict_confirmed = StrictBooleanField(
+        required=False, default=False,
+        help_text="True only when the visitor confirmed that this choice's grants override their opt-out preference "
+        "signal (the banner's conflict dialog). Without it, while GPC (or honoured DNT) is on, every purpose the "
+        "site marks as sale or sharing stays denied with reason `gpc` (or `dnt`), whatever `choices` says.",
+    )
     policy_version = serializers.CharField(
         required=False, max_length=32, allow_null=True,
         help_text="The policy version the visitor was shown; omitted or null: the version in force.",

@@ -56,9 +56,11 @@ class ConsentWriteView(APIView):
         operation_id="write_consent",
         summary="Record a visitor's choice",
         description=(
-            "Called by the banner (cross-origin; CORS allows the site's origins). The first write for a "
-            "visitor id creates it and returns a token; later writes must carry that token (403 otherwise). "
-            "Every write appends an audit event in the same transaction. `Sec-GPC: 1` counts as `signals.gpc`. "
+            "Called by the banner (cross-origin; CORS allows the site's origins). The visitor id is derived from "
+            "the visitor's secret token, and every write, the first included, must carry that token (403 "
+            "`token_required` / `bad_token` otherwise). Every write appends an audit event in the same "
+            "transaction. `Sec-GPC: 1` counts as `signals.gpc`; while it is on, a grant of a purpose the site "
+            "marks as sale or sharing counts only with `gpc_conflict_confirmed: true`. "
             "Apps and servers may write with the site's API key (`Authorization: Bearer cmp_…`) instead of the "
             "visitor token; only they may report `signals.lat`. A signal-only write that changes nothing "
             "answers 200 and logs no event."
@@ -94,6 +96,7 @@ class ConsentWriteView(APIView):
             language=data["language"],
             source="banner" if data["banner_version"] and not by_api_key else "api",
             by_api_key=by_api_key,
+            gpc_conflict_confirmed=data["gpc_conflict_confirmed"],
         )
         result = record_consent(rules, write, client.client_info(request))
         answer = {

@@ -71,7 +71,8 @@ def build(event, site=None, visitor=None, policies=None, purposes=None) -> dict:
         "language": language,
         "piiPrincipalId": str(visitor.uuid),
         "piiControllers": [{"piiController": site.name, "site": site.key, "onBehalf": False}],
-        "policyUrl": policies.get(event.policy_version, ""),
+        # The URL recorded with the event; events from before it was recorded: the version's (frozen) URL.
+        "policyUrl": event.policy_url or policies.get(event.policy_version, ""),
         "policyVersion": event.policy_version,
         "services": [{
             "service": site.name,

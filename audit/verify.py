@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Max
 
-from consent.chain import CONTENT_FIELDS, GENESIS, canonical_content, event_hash
+from consent.chain import CONTENT_FIELDS, GENESIS, OPTIONAL_FIELDS, canonical_content, event_hash
 from consent.models import ConsentEvent, Site
 
 from .checkpoints import checkpoint_payload, leaves_in_range
@@ -101,12 +101,13 @@ def _verify_tombstones(report, start_id):
 
 def _verify_chains(report, events, site_keys, purged_heads, trusted_start):
     rows = events.order_by("visitor_id", "id").values_list(
-        "id", "visitor_id", "visitor__uuid", "site_id", "created_at", "prev_hash", "event_hash", *CONTENT_FIELDS
+        "id", "visitor_id", "visitor__uuid", "site_id", "created_at", "prev_hash", "event_hash", *CONTENT_FIELDS,
+        *OPTIONAL_FIELDS,
     )
     current_visitor, previous_hash = None, None
     for row in rows.iterator(chunk_size=5000):
         event_id, visitor_id, visitor_uuid, site_id, created_at, prev_hash, stored = row[:7]
-        fields = dict(zip(CONTENT_FIELDS, row[7:], strict=True))
+        fields = dict(zip((*CONTENT_FIELDS, *OPTIONAL_FIELDS), row[7:], strict=True))
         report.events += 1
         if visitor_id != current_visitor:
             report.visitors += 1

@@ -82,6 +82,7 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
             {
                 "key": p.key,
                 "essential": p.essential,
+                "sale_or_sharing": p.sale_or_sharing,
                 "name": localized(p.names, lang, site.default_language) or p.key,
                 "description": localized(p.descriptions, lang, site.default_language) or "",
             }

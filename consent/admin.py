@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from .api_keys import issue_key
-from .forms import NewSiteForm, PurposeForm, SiteForm, normalize_origin
+from .forms import NewSiteForm, PolicyVersionForm, PolicyVersionFormSet, PurposeForm, SiteForm, normalize_origin
 from .models import ApiKey, PolicyVersion, Purpose, Site, Visitor
 from .refused_origins import refused_recently
 from .site_setup import create_site
@@ -25,11 +25,15 @@ class PurposeInline(admin.TabularInline):
     model = Purpose
     form = PurposeForm
     extra = 0
-    fields = ("key", "essential", "position", "texts")
+    fields = ("key", "essential", "sale_or_sharing", "position", "texts")
 
 
 class PolicyVersionInline(admin.TabularInline):
+    """A version in force shows its fields read-only, and one that events name cannot be deleted (the forms say why)."""
+
     model = PolicyVersion
+    form = PolicyVersionForm
+    formset = PolicyVersionFormSet
     extra = 0
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a policy page typed without its scheme
     fields = ("version", "url", "effective_at", "material")
@@ -140,6 +144,9 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("site", "version", "url", "effective_at", "material") if obj else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj and obj.named_by_events())
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -32,6 +32,9 @@ CONTENT_FIELDS = (
     "source", "choices", "signals", "decisions", "consent_mode", "regime", "policy_version",
     "banner_version", "language", "region", "ip_prefix", "user_agent",
 )
+# Fields added later: covered by the hash when set, left out otherwise, so the hashes of
+# events made before them (which have them unset) stay what they were.
+OPTIONAL_FIELDS = ("gpc_conflict_confirmed", "policy_url")
 
 
 def canonical_json(value) -> bytes:
@@ -45,6 +48,7 @@ def iso_utc(moment: datetime) -> str:
 
 def canonical_content(*, site_key: str, visitor_uuid, created_at: datetime, prev_hash: str, **fields) -> dict:
     content = {name: fields[name] for name in CONTENT_FIELDS}
+    content.update({name: fields[name] for name in OPTIONAL_FIELDS if fields.get(name)})
     content.update(
         v=HASH_VERSION, site=site_key, visitor=str(visitor_uuid), created_at=iso_utc(created_at), prev_hash=prev_hash
     )
@@ -85,6 +89,7 @@ def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, 
     event = ConsentEvent(
         site_id=site_id, visitor=visitor, created_at=created_at, prev_hash=prev_hash, event_hash=event_hash(content),
         **{name: fields[name] for name in CONTENT_FIELDS},
+        **{name: fields[name] for name in OPTIONAL_FIELDS if name in fields},
     )
     if new_visitor:
         return event if insert_row(visitor, ignore_conflicts=True, child=event) else None

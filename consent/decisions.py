@@ -14,9 +14,11 @@ The rule, in order (the README states it too, "The decision rule"):
 3. An explicit choice decides (``choice``); without one the regime decides
    (``default_opt_in`` denies, ``default_opt_out`` grants).
 4. Signals only ever take a grant away, never give one:
-   GA opt-out add-on → analytics (``ga_optout``); GPC → advertising (``gpc``),
-   unless the visitor granted advertising while the signal was on; DNT acts
-   like GPC on sites that honour it (``dnt``); NAI opt-out and mobile
+   GA opt-out add-on → analytics (``ga_optout``); GPC → every purpose the
+   site marks as sale or sharing (``gpc``; ``advertising`` and ``recognition``
+   by default), unless the visitor granted it while the signal was on *and*
+   confirmed the conflict (``Choice.gpc_conflict_confirmed``); DNT acts like
+   GPC on sites that honour it (``dnt``); NAI opt-out and mobile
    limit-ad-tracking turn off interest-based ads only (``nai_optout``,
    ``lat``), which shows in Consent Mode's ``ad_personalization``.
 5. When the platform cannot decide, :func:`fail_closed` denies every
@@ -69,6 +71,8 @@ AD_PERSONALIZATION = "ad_personalization"
 class Purpose:
     key: str
     essential: bool = False
+    # "Sale or sharing" (CPRA): an opt-out preference signal (GPC, honoured DNT) denies it.
+    sale_or_sharing: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,9 @@ class Choice:
     made_at: datetime
     policy_version: str | None = None
     signals: Signals = field(default_factory=Signals)
+    # The visitor confirmed, in the banner's conflict dialog (or an API client said so
+    # explicitly), that its grants override the opt-out preference signal then on.
+    gpc_conflict_confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,7 @@ def decide(ctx: Context) -> Outcome:
         else:
             needs_choice = True
             decision = Decision(regime_grants, absent_reason)
-        purposes[purpose.key] = _apply_signals(purpose.key, decision, ctx)
+        purposes[purpose.key] = _apply_signals(purpose, decision, ctx)
 
     return Outcome(
         purposes=purposes,
@@ -213,13 +220,13 @@ def _stale_choice_reason(ctx: Context) -> str | None:
     return None
 
 
-def _apply_signals(key: str, decision: Decision, ctx: Context) -> Decision:
+def _apply_signals(purpose: Purpose, decision: Decision, ctx: Context) -> Decision:
     """Rule step 4: a signal may turn a grant into a denial, never the reverse."""
     if not decision.granted:
         return decision
-    if key == ANALYTICS and ctx.signals.ga_optout:
+    if purpose.key == ANALYTICS and ctx.signals.ga_optout:
         return Decision(False, GA_OPTOUT)
-    if key == ADVERTISING:
+    if purpose.sale_or_sharing:
         opt_out = ctx.signals.opt_out_preference(ctx.honor_dnt)
         if opt_out and not _granted_despite_opt_out(decision, ctx):
             return Decision(False, opt_out)
@@ -229,12 +236,14 @@ def _apply_signals(key: str, decision: Decision, ctx: Context) -> Decision:
 def _granted_despite_opt_out(decision: Decision, ctx: Context) -> bool:
     """California lets a visitor opt back in while sending GPC, if told of the conflict.
 
-    Only an explicit grant made while the signal was on counts; a grant made
-    before the signal appeared does not override it.
+    Only an explicit grant made while the signal was on, with the conflict
+    confirmed, counts; a grant made before the signal appeared, or an
+    unconfirmed one (an API client's "accept all"), does not override it.
     """
     return (
         decision.reason == CHOICE
         and ctx.choice is not None
+        and ctx.choice.gpc_conflict_confirmed
         and ctx.choice.signals.opt_out_preference(ctx.honor_dnt) is not None
     )
 

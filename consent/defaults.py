@@ -1,8 +1,10 @@
 """The default purposes every new site starts with (README, "Public contracts").
 
 They come from the policy this platform was designed around. A site may edit
-their texts and add purposes of its own; the signals act on the keys
-``analytics`` and ``advertising``, and Consent Mode maps all five.
+their texts and add purposes of its own; the GA opt-out acts on the key
+``analytics``, opt-out preference signals (GPC) on the purposes marked *sale
+or sharing* (``advertising`` and ``recognition`` here), and Consent Mode maps
+all five.
 """
 from django.db.models.signals import post_save
 
@@ -39,6 +41,7 @@ DEFAULT_PURPOSES = [
     {
         "key": "advertising",
         "essential": False,
+        "sale_or_sharing": True,
         "names": {"en": "Advertising", "fr": "Publicité"},
         "descriptions": {
             "en": "Showing ads, measuring them, and tailoring them to your interests.",
@@ -48,6 +51,7 @@ DEFAULT_PURPOSES = [
     {
         "key": "recognition",
         "essential": False,
+        "sale_or_sharing": True,
         "names": {"en": "Cross-device recognition", "fr": "Reconnaissance multi-appareils"},
         "descriptions": {
             "en": "Recognising you across your devices and linking pseudonymous data to your identity.",
@@ -65,6 +69,7 @@ def create_default_purposes(site, purpose_model):
             key=spec["key"],
             defaults={
                 "essential": spec["essential"],
+                "sale_or_sharing": spec.get("sale_or_sharing", False),
                 "position": position,
                 "names": spec["names"],
                 "descriptions": spec["descriptions"],

@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 
 from . import decisions, theme
-from .models import LANGUAGE_RE, Purpose, Site
+from .models import LANGUAGE_RE, PolicyVersion, Purpose, Site
 
 COLOUR_FIELDS = [*theme.LIGHT, *theme.DARK]
 # The banner's look: the choices travel in the site's embed script (banner/config.py).
@@ -244,7 +244,7 @@ class PurposeForm(forms.ModelForm):
 
     class Meta:
         model = Purpose
-        fields = ["key", "essential", "position"]
+        fields = ["key", "essential", "sale_or_sharing", "position"]
 
     def __init__(self, *args, languages=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -261,3 +261,29 @@ class PurposeForm(forms.ModelForm):
         self.instance.names = {lang: t["name"] for lang, t in texts.items() if t.get("name")}
         self.instance.descriptions = {lang: t["description"] for lang, t in texts.items() if t.get("description")}
         return cleaned
+
+
+class PolicyVersionForm(forms.ModelForm):
+    """A policy version in the site's page: frozen once in force (the model refuses any change too)."""
+
+    class Meta:
+        model = PolicyVersion
+        fields = ["version", "url", "effective_at", "material"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.in_force():
+            for name in PolicyVersion.FROZEN:
+                if name in self.fields:
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = "In force: frozen. Publish a new version to change it."
+
+
+class PolicyVersionFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk and form.instance.named_by_events():
+                raise forms.ValidationError(
+                    f"Policy version {form.instance.version} cannot be deleted: consent events name it.")
+

@@ -46,13 +46,15 @@ def lookup(rules: SiteRules, visitor_uuid, *, country=None, header_signals=None,
 
     A lookup only reads: signals the request's own headers carry (``Sec-GPC``)
     shape this answer and are never stored; signals are recorded by writes.
+    The regime is the visitor's (the region of its first contact), not the
+    asking server's; ``country`` counts only for a visitor never seen.
     """
     now = now or timezone.now()
     state = state if state is not None else _visitor_state(rules, visitor_uuid)
     known = state is not UNKNOWN and "unknown" not in state
     choice = _choice_from_state(state) if known else None
     signals = decisions.Signals.from_mapping({**(state.get("signals") or {}), **(header_signals or {})})
-    regime = rules.regime_for(country)
+    regime = rules.visitor_regime(state.get("region") if known else None, country)
     outcome = decisions.decide(rules.context(now=now, regime=regime, choice=choice, signals=signals))
     policy = rules.current_policy(now)
     return LookupResult(regime, policy.version if policy else None, outcome, signals, known)
@@ -71,7 +73,9 @@ def state_of(visitor: Visitor) -> dict:
         "chosen_at": visitor.chosen_at.isoformat() if visitor.chosen_at else None,
         "policy_version": visitor.policy_version,
         "choice_signals": visitor.choice_signals,
+        "gpc_conflict_confirmed": visitor.gpc_conflict_confirmed,
         "signals": visitor.signals,
+        "region": visitor.region,
     }
 
 
@@ -95,6 +99,7 @@ def _choice_from_state(state: dict) -> decisions.Choice | None:
         made_at=chosen_at,
         policy_version=state.get("policy_version") or None,
         signals=decisions.Signals.from_mapping(state.get("choice_signals")),
+        gpc_conflict_confirmed=state.get("gpc_conflict_confirmed") is True,
     )
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from . import decisions, gpp, theme
+from . import decisions, gpp, identity, theme
 from .errors import Invalid
 
 REGIME_CHOICES = [
@@ -205,6 +205,11 @@ class Purpose(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="purposes")
     key = models.SlugField(max_length=64)
     essential = models.BooleanField(default=False, help_text="Essential purposes cannot be refused.")
+    sale_or_sharing = models.BooleanField(
+        default=False, verbose_name="sale or sharing",
+        help_text="Selling or sharing personal data (CPRA): Global Privacy Control denies it unless the visitor "
+        "confirms the conflict. On by default for advertising and cross-device recognition.",
+    )
     position = models.PositiveSmallIntegerField(default=0, help_text="Order in the banner.")
     names = models.JSONField(default=dict, help_text='Per language, e.g. {"en": "Analytics", "fr": "Mesure d\'audience"}.')
     descriptions = models.JSONField(default=dict, blank=True, help_text="Per language, like names.")
@@ -227,7 +232,15 @@ class Purpose(models.Model):
 
 
 class PolicyVersion(models.Model):
-    """A version of a site's privacy policy. A *material* one asks everyone again."""
+    """A version of a site's privacy policy. A *material* one asks everyone again.
+
+    Once in force (its date has come) a version is a record that consents
+    were given under: its version, URL, material flag and date are frozen
+    (:meth:`clean`, :meth:`save`), and it cannot be deleted once an event
+    names it (:meth:`delete`). Publish a new version instead.
+    """
+
+    FROZEN = ("version", "url", "material", "effective_at")
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="policy_versions")
     version = models.CharField(max_length=32)
@@ -244,6 +257,36 @@ class PolicyVersion(models.Model):
 
     def __str__(self):
         return f"{self.site.key} policy {self.version}"
+
+    def save(self, *args, **kwargs):
+        self.clean()  # frozen everywhere, not only in the admin's forms
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.named_by_events():
+            raise ValidationError(f"Policy version {self.version} cannot be deleted: consent events name it.")
+        return super().delete(*args, **kwargs)
+
+    def clean(self):
+        changed = self.frozen_changes()
+        if changed:
+            raise ValidationError({name: "This version is in force: consents were given under it as published. "
+                                   "Publish a new version instead." for name in changed})
+
+    def in_force(self, now=None) -> bool:
+        return self.effective_at is not None and self.effective_at <= (now or timezone.now())
+
+    def frozen_changes(self) -> list[str]:
+        """The frozen fields this unsaved state would change on a version already in force."""
+        if self.pk is None:
+            return []
+        stored = PolicyVersion.objects.filter(pk=self.pk).first()
+        if stored is None or not stored.in_force():
+            return []
+        return [name for name in self.FROZEN if getattr(stored, name) != getattr(self, name)]
+
+    def named_by_events(self) -> bool:
+        return ConsentEvent.objects.filter(site_id=self.site_id, policy_version=self.version).exists()
 
 
 EXAMPLE_VISITOR = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
@@ -266,9 +309,10 @@ def hash_token(token: str) -> str:
 class Visitor(models.Model):
     """One browser (or app install) on one site, and its current consent.
 
-    The id is a random UUID made in the browser, so a choice can be taken
-    while the server is unreachable and sent later. Only a hash of the write
-    token is kept.
+    The id is made in the browser, derived from the visitor's secret token
+    (``consent/identity.py``), so a choice can be taken while the server is
+    unreachable and sent later, and only the token's holder can write for
+    it. Only a hash of the token is kept.
     """
 
     # No index of its own: (site, uuid) and (site, chosen_at) start with it.
@@ -282,9 +326,15 @@ class Visitor(models.Model):
     chosen_at = models.DateTimeField(null=True, blank=True)
     policy_version = models.CharField(max_length=32, blank=True)
     choice_signals = models.JSONField(default=dict, blank=True, help_text="Signals in force when the choice was made.")
+    gpc_conflict_confirmed = models.BooleanField(
+        default=False, db_default=False, help_text="The choice's grants were confirmed over an opt-out preference signal.")
     signals = models.JSONField(default=dict, blank=True, help_text="Signals seen most recently.")
     banner_version = models.CharField(max_length=32, blank=True)
     language = models.CharField(max_length=35, blank=True)
+    # Where the visitor was at first contact (the trusted country header of its first write; "" when
+    # there was none): lookups answer with this region's regime, whoever asks from wherever. None for
+    # a visitor stored before regions were (and whose first event named none).
+    region = models.CharField(max_length=2, null=True, blank=True)
     # Global Privacy Control as seen from this browser. Once seen, it stays in
     # force: a later visit without the signal is not consent to opt back in
     # (California CCPA regulations §7025(c)(5)).
@@ -301,8 +351,14 @@ class Visitor(models.Model):
         return f"{self.site.key}:{self.uuid}"
 
     def holds_token(self, token: str | None) -> bool:
-        """Does ``token`` prove ownership of this visitor? (Compared in constant time.)"""
-        return bool(token) and hmac.compare_digest(hash_token(token), self.token_hash)
+        """Does ``token`` prove ownership of this visitor? (Compared in constant time.)
+
+        A self-certifying id is proven by the token it is derived from; an
+        id of before (a random UUID) by the token stored at its first write.
+        """
+        if identity.is_self_certifying(self.uuid):
+            return identity.certifies(token, self.uuid)
+        return bool(token) and bool(self.token_hash) and hmac.compare_digest(hash_token(token), self.token_hash)
 
     def choice(self):
         """The explicit choice as the decision rule sees it, or None."""
@@ -313,6 +369,7 @@ class Visitor(models.Model):
             made_at=self.chosen_at,
             policy_version=self.policy_version or None,
             signals=decisions.Signals.from_mapping(self.choice_signals),
+            gpc_conflict_confirmed=self.gpc_conflict_confirmed,
         )
 
 
@@ -382,6 +439,11 @@ class ConsentEvent(models.Model):
     region = models.CharField(max_length=2, blank=True, help_text="ISO country code from the trusted header.")
     ip_prefix = models.CharField(max_length=64, blank=True, help_text="IPv4 /24 or IPv6 /48, never the full address.")
     user_agent = models.CharField(max_length=512, blank=True)
+    policy_url = models.CharField(
+        max_length=500, blank=True, default="", db_default="",
+        help_text="The URL of the policy version, as it was when the event happened (receipts name it).")
+    gpc_conflict_confirmed = models.BooleanField(
+        default=False, db_default=False, help_text="The write confirmed grants over an opt-out preference signal.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Tamper evidence (consent/chain.py): the SHA-256 of this event's canonical
     # content, which includes the hash of the same visitor's previous event.

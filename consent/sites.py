@@ -52,6 +52,11 @@ class SiteRules:
         """The regime for a visitor from ``country``; unknown → the site's default."""
         return self.regime_overrides.get(country, self.default_regime) if country else self.default_regime
 
+    def visitor_regime(self, region: str | None, country: str | None) -> str:
+        """The regime of a visitor whose first contact was in ``region`` (stored); one never seen
+        (None) gets the regime of the request's ``country``, like any unknown visitor."""
+        return self.regime_for(region if region is not None else country)
+
     def current_policy(self, now: datetime) -> Policy | None:
         in_effect = [p for p in self.policies if p.effective_at <= now]
         return in_effect[-1] if in_effect else None
@@ -65,6 +70,9 @@ class SiteRules:
         if latest_material is None:
             return None
         return frozenset(p.version for p in self.policies[latest_material:])
+
+    def policy_url(self, version: str | None) -> str:
+        return next((p.url for p in self.policies if p.version == version), "")
 
     def knows_policy(self, version: str) -> bool:
         return any(p.version == version for p in self.policies)
@@ -118,7 +126,7 @@ def _load(key: str) -> SiteRules | None:
     return SiteRules(
         id=site.id,
         key=site.key,
-        purposes=tuple(decisions.Purpose(p.key, p.essential) for p in purposes),
+        purposes=tuple(decisions.Purpose(p.key, p.essential, p.sale_or_sharing) for p in purposes),
         default_regime=site.default_regime,
         regime_overrides=dict(site.regime_overrides or {}),
         lifetime_days=site.consent_lifetime_days,

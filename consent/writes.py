@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import chain, decisions, lookups
+from . import chain, decisions, identity, lookups
 from .client import ClientInfo
 from .errors import Forbidden, Invalid
 from .models import Source, Visitor, hash_token
@@ -37,6 +37,9 @@ class ConsentWrite:
     language: str = ""
     source: str = Source.API
     by_api_key: bool = False  # a server write with the site's API key needs no visitor token
+    # The visitor confirmed that the choice's grants override an opt-out preference signal
+    # (the banner's conflict dialog); without it GPC keeps every sale-or-sharing purpose denied.
+    gpc_conflict_confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,45 @@ def _record(rules, write, client, now) -> WriteResult:
     just committed), the write goes on as a later write on the locked row
     and must prove ownership like any other.
     """
+    _check_certified(write)
     regime = rules.regime_for(client.country)
     with transaction.atomic():
-        visitor = _locked_visitor(rules, write) if write.by_api_key else None
+        visitor = None
+        if write.by_api_key or not identity.is_self_certifying(write.visitor_id):
+            visitor = _locked_visitor(rules, write)
+            if visitor is None and not write.by_api_key:
+                # An id no token certifies (a random UUID of before): only its stored visitor counts.
+                raise _uncertified(write)
         result = None if visitor else _first_write(rules, write, client, regime, now)
         if result is None:
             visitor = visitor or _locked_visitor(rules, write)
             if visitor is None:  # purged between our insert and our lock: record_consent starts again
                 raise IntegrityError(f"visitor {write.visitor_id} was there for the insert, not for the lock")
-            result = _later_write(rules, visitor, write, client, regime, now)
+            result = _later_write(rules, visitor, write, client, rules.visitor_regime(visitor.region, client.country), now)
         lookups.forget_visitors(rules.key, write.visitor_id)
     return result
+
+
+def _check_certified(write) -> None:
+    """A self-certifying id's write must carry the token it is derived from, first write included.
+
+    Checked before any query: a stranger who knows only the id is refused
+    without touching the visitor's row.
+    """
+    if not identity.is_self_certifying(write.visitor_id) or (write.by_api_key and not write.token):
+        return
+    if not write.token:
+        raise Forbidden("token_required", "Send the token this visitor id is derived from (README, Public contracts).")
+    if not identity.certifies(write.token, write.visitor_id):
+        raise Forbidden("bad_token", "The token does not belong to this visitor.")
+
+
+def _uncertified(write) -> Forbidden:
+    if not write.token:
+        return Forbidden("token_required", "No visitor has this id, and only an id derived from its token can start "
+                         "one: make a token and derive the id from it (README, Public contracts).")
+    return Forbidden("bad_token", "No visitor has this id, and the token does not certify it: derive the id from "
+                     "the token (README, Public contracts).")
 
 
 def _locked_visitor(rules, write) -> Visitor | None:
@@ -96,8 +127,11 @@ def _first_write(rules, write, client, regime, now) -> WriteResult | None:
     DO NOTHING`` (``chain.append_event``): a racing first write for the same
     visitor is waited for, and then this write finds the row taken.
     """
-    token = write.token or secrets.token_urlsafe(32)
-    visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token), created_at=now)
+    # A site's server (API key) may start a self-certifying visitor without its token; the token
+    # stays the browser's, and the id alone proves it later. Any other id gets a token made here.
+    token = write.token or (None if identity.is_self_certifying(write.visitor_id) else secrets.token_urlsafe(32))
+    visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token) if token else "",
+                      created_at=now, region=client.country or "")  # first contact: the visitor's region for good
     before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
     if _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now) is None:
         return None
@@ -146,11 +180,12 @@ def _log_event(rules, visitor, write, source, signals, outcome, regime, client, 
         rules, visitor, source=source, choices=write.choices or {}, signals=signals, outcome=outcome,
         regime=regime, now=now, banner_version=write.banner_version, language=write.language,
         region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent,
+        gpc_conflict_confirmed=write.choices is not None and write.gpc_conflict_confirmed,
     )
 
 
 def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
-              banner_version="", language="", region="", ip_prefix="", user_agent=""):
+              banner_version="", language="", region="", ip_prefix="", user_agent="", gpc_conflict_confirmed=False):
     """Append one event to the audit log (the only place events are made); returns it.
 
     A ``visitor`` not saved yet is inserted with it, unless its row exists
@@ -167,11 +202,13 @@ def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
         consent_mode=outcome.consent_mode,
         regime=regime,
         policy_version=visitor.policy_version,
+        policy_url=rules.policy_url(visitor.policy_version),
         banner_version=banner_version,
         language=language,
         region=region,
         ip_prefix=ip_prefix,
         user_agent=user_agent,
+        gpc_conflict_confirmed=gpc_conflict_confirmed,
         created_at=now,
     )
 
@@ -183,7 +220,7 @@ def merge_signals(previous: decisions.Signals, write: ConsentWrite, request_sign
     browser itself (``Sec-GPC``, ``DNT``, the NAI opt-out cookie) add to them.
     GPC is sticky: once seen, a later request without it is not consent to
     opt back in (CCPA regulations §7025(c)(5)); only an explicit grant made
-    while it is on overrides it (decisions.py, step 4). Limit-ad-tracking is
+    while it is on, with the conflict confirmed, overrides it (decisions.py, step 4). Limit-ad-tracking is
     reported by apps and servers with the site's API key, so a browser write
     cannot change it.
     """
@@ -234,6 +271,7 @@ def _apply(visitor: Visitor, write: ConsentWrite, signals: decisions.Signals, ru
     visitor.choices = {key: value for key, value in write.choices.items() if key not in essentials}
     visitor.chosen_at = now
     visitor.choice_signals = signals.as_dict()
+    visitor.gpc_conflict_confirmed = write.gpc_conflict_confirmed
     visitor.policy_version = write.policy_version or rules.current_policy(now).version  # one exists: checked first
 
 

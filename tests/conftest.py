@@ -6,7 +6,6 @@ redis-server, proxies), ``browser/`` drives the banner in headless Chromium.
 Each test gets the marker of its folder (``-m "not browser"`` and so on).
 """
 import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from rest_framework.test import APIClient
 
 from consent.models import Site
 
-from .support import needs_postgresql, needs_postgresql_and_redis, product_server, wait_until
+from .support import needs_postgresql, needs_postgresql_and_redis, new_visitor_id, product_server, wait_until
 from .support.receiver import Receiver
 from .support.servers import RedisClusterServers, RedisServer
 from .support.tcp_proxy import TcpProxy
@@ -62,7 +61,8 @@ def api():
 
 @pytest.fixture
 def visitor_id():
-    return str(uuid.uuid4())
+    """A new visitor's id, derived from a token the tests' helpers know (``consent_body`` sends it)."""
+    return new_visitor_id()
 
 
 @pytest.fixture

@@ -55,8 +55,9 @@ const currentSignals = () => signals(state, server);
 function context() {
   return {
     purposes: cfg.purposes, regime: cfg.regime, now: Date.now() / 1000, lifetime: cfg.consent_lifetime_days * 86400,
-    // Flag g: the visitor granted advertising while an opt-out preference signal was on.
-    choice: state && { choices: state.c, made_at: state.ts, policy_version: state.p, signals: { gpc: hasFlag(state, "g") } },
+    // Flag g: the visitor confirmed, in the conflict dialog, grants over an opt-out preference signal.
+    choice: state && { choices: state.c, made_at: state.ts, policy_version: state.p, signals: { gpc: hasFlag(state, "g") },
+                       gpc_conflict_confirmed: hasFlag(state, "g") },
     signals: currentSignals(), versions_in_force: cfg.policy.versions_in_force, honor_dnt: cfg.honor_dnt
   };
 }
@@ -83,17 +84,20 @@ function currentChoices() {
 }
 
 function choose(choices, conflictConfirmed) {
-  if (choices.advertising && optOutPreference(currentSignals(), cfg.honor_dnt) && !conflictConfirmed && !hasFlag(state, "g")) {
-    // An opt-out preference signal is on: advertising stays off unless the visitor confirms (CCPA §7025).
-    choices.advertising = false;
+  const sold = cfg.purposes.filter(p => p.sale_or_sharing && choices[p.key]).map(p => p.key);
+  const conflict = sold.length > 0 && !!optOutPreference(currentSignals(), cfg.honor_dnt);
+  if (conflict && !conflictConfirmed) {
+    // An opt-out preference signal is on: sale and sharing stay off unless the visitor confirms (CCPA §7025).
     pendingConflict = Object.assign({}, choices);
-    askAboutConflict(choices, hasFlag(state, "n"));  // the boxes show the choices just made
+    sold.forEach(key => { choices[key] = false; });
+    askAboutConflict(pendingConflict, hasFlag(state, "n"));  // the boxes show the choices just made
   }
   state = state || fresh;
   state.c = choices;
   state.p = cfg.policy.version || "";
   state.ts = Math.floor(Date.now() / 1000);
-  if (conflictConfirmed) setFlag(state, "g", choices.advertising === true);
+  // Sent with this choice (and its retries) only: a later choice without the dialog asks again.
+  setFlag(state, "g", conflict && !!conflictConfirmed);
   setFlag(state, "q", true);
   writeCookie();
   hide();
@@ -106,14 +110,30 @@ function writeCookie() {
 }
 
 function send(reloadAfter) {
+  post().then(r => notOurs(r) ? renew() : r).then(r => confirmed(r.ok, r.answer))
+    .catch(() => { /* kept in the cookie (flag q); sent again on the next page view */ })
+    .then(() => { if (reloadAfter) location.reload(); });
+}
+
+function post() {
   const s = currentSignals();
-  postChoice(origin + cfg.endpoints.consents, {
+  return postChoice(origin + cfg.endpoints.consents, Object.assign({
     visitor_id: state.v, token: state.t, choices: state.c, policy_version: state.p || null,
     banner_version: VERSION, language: cfg.language,
     signals: { gpc: s.gpc, ga_optout: s.ga_optout, nai_optout: hasFlag(state, "n"), dnt: s.dnt }
-  }).then(r => confirmed(r.ok, r.answer))
-    .catch(() => { /* kept in the cookie (flag q); sent again on the next page view */ })
-    .then(() => { if (reloadAfter) location.reload(); });
+  }, hasFlag(state, "g") ? { gpc_conflict_confirmed: true } : {}));  // only from the conflict dialog
+}
+
+// The server does not take this id from us (an id of an older banner that no token certifies,
+// or a token that is not the id's): the choice is never dropped, it starts a new id of its own.
+const notOurs = r => !r.ok && r.answer && (r.answer.error === "bad_token" || r.answer.error === "token_required");
+
+function renew() {
+  const next = newVisitor();
+  state.v = next.v;
+  state.t = next.t;
+  writeCookie();
+  return post();
 }
 
 function confirmed(ok, answer) {
@@ -139,8 +159,7 @@ function act(action) {
   else if (action === "acknowledge") choose(currentChoices());
   else if (action === "do-not-sell") {
     const choices = currentChoices();
-    choices.advertising = false;
-    if ("recognition" in choices) choices.recognition = false;
+    cfg.purposes.forEach(p => { if (p.sale_or_sharing) choices[p.key] = false; });
     choose(choices);
   } else if (action === "save") {
     const boxes = picked();
@@ -148,8 +167,7 @@ function act(action) {
     setFlag(state, "n", boxes.nai);
     choose(boxes.choices);
   } else if (action === "confirm-gpc") {
-    const choices = pendingConflict || currentChoices();
-    choices.advertising = true;
+    const choices = pendingConflict || Object.assign(currentChoices(), { advertising: true });
     pendingConflict = null;
     settleConflict();
     choose(choices, true);

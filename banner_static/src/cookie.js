@@ -1,7 +1,7 @@
 // The first-party cookie cmp_<site>, the banner's memory of the visitor's choice:
 //   1!<visitor>!<token>!<policy>!<time base36>!<granted~keys>!<denied~keys>!<flags>
-// flags: g = advertising granted while an opt-out preference signal was on (the visitor
-// confirmed the conflict), n = NAI opt-out, s = GPC seen by the server, q = not yet
+// flags: g = the choice's sale-or-sharing grants were confirmed over an opt-out preference
+// signal (the visitor confirmed the conflict in the dialog), n = NAI opt-out, s = GPC seen by the server, q = not yet
 // confirmed by the server. A stored choice is {v, t, p, ts, c, f} in that order.
 
 const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;

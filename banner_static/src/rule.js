@@ -15,8 +15,8 @@ export const optOutPreference = (signals, honorDnt) => signals.gpc ? "gpc" : hon
 
 const decision = (granted, reason) => ({ granted, reason });
 
-// ctx: {purposes: [{key, essential}], regime, now and lifetime (seconds),
-//       choice: {choices, made_at (seconds), policy_version, signals} or null,
+// ctx: {purposes: [{key, essential, sale_or_sharing}], regime, now and lifetime (seconds),
+//       choice: {choices, made_at (seconds), policy_version, signals, gpc_conflict_confirmed} or null,
 //       signals, versions_in_force (null: every version counts), honor_dnt}
 // Answers in the shape of the server's lookup: {decisions, ad_personalization, needs_choice}.
 export function decide(ctx) {
@@ -34,9 +34,10 @@ export function decide(ctx) {
       : (needs = true, decision(regimeGrants, absent));
     // Signals only ever take a grant away.
     if (d.granted && p.key === "analytics" && ctx.signals.ga_optout) d = decision(false, "ga_optout");
-    // An explicit grant made while an opt-out preference signal was on stands (the visitor was told).
-    if (d.granted && p.key === "advertising" && optOut &&
-        !(d.reason === "choice" && optOutPreference(choice.signals, ctx.honor_dnt))) d = decision(false, optOut);
+    // An opt-out preference signal denies sale or sharing, unless the visitor granted it while the
+    // signal was on and confirmed the conflict.
+    if (d.granted && p.sale_or_sharing && optOut && !(d.reason === "choice" && choice.gpc_conflict_confirmed &&
+        optOutPreference(choice.signals, ctx.honor_dnt))) d = decision(false, optOut);
     decisions[p.key] = d;
   });
   const ads = decisions.advertising;

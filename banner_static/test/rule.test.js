@@ -14,7 +14,7 @@ for (const vector of vectors) {
     const v = { ...defaults, ...vector };
     const choice = v.choice && {
       choices: v.choice.choices, made_at: now - v.choice.age, policy_version: v.choice.policy_version,
-      signals: v.choice.signals || {}
+      signals: v.choice.signals || {}, gpc_conflict_confirmed: v.choice.gpc_conflict_confirmed === true
     };
     const outcome = decide({
       purposes: v.purposes, regime: v.regime, now, lifetime: v.lifetime_days * 86400, choice,

@@ -27,13 +27,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import results, stack
+from consent.identity import new_visitor
 
 DB = "perf_bench_soak"
 PURPOSES = ("analytics", "advertising", "recognition")
@@ -48,7 +48,8 @@ def choice(k):
 
 class Visitor:
     def __init__(self):
-        self.id, self.token = str(uuid.uuid4()), None
+        visitor, self.token = new_visitor()  # the id is derived from the token, as the banner makes them
+        self.id = str(visitor)
         self.acked = -1  # the last write acknowledged (its k)
         self.in_flight = None  # the k of the write in flight, if any
         self.writes = 0  # acknowledged
@@ -98,7 +99,7 @@ class Client:
 
     def write(self, visitor, k):
         body = {"visitor_id": visitor.id, "choices": choice(k), "policy_version": "1", "banner_version": "1.1.1",
-                "language": "en", **({"token": visitor.token} if visitor.token else {})}
+                "language": "en", "token": visitor.token}
         status, answer = self.request("POST", "/api/v1/sites/demo/consents", body)
         if status != 201:
             raise RuntimeError(f"write answered {status}: {answer}")

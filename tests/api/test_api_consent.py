@@ -3,7 +3,7 @@
 import pytest
 
 from consent.models import ConsentEvent, PolicyVersion, Visitor
-from tests.support import consent_body, lookup_url, write_url
+from tests.support import consent_body, lookup_url, token_of, write_url
 
 pytestmark = pytest.mark.django_db
 
@@ -62,10 +62,7 @@ def test_ipv6_is_truncated_to_48_bits(api, demo_site, visitor_id):
 @pytest.mark.parametrize("token, code", [(None, "token_required"), ("x" * 43, "bad_token")])
 def test_later_write_without_the_right_token_is_refused(api, demo_site, visitor_id, token, code):
     post(api, consent_body(visitor_id))
-    body = consent_body(visitor_id, choices={"analytics": False})
-    if token:
-        body["token"] = token
-    response = post(api, body)
+    response = post(api, consent_body(visitor_id, token=token, choices={"analytics": False}))
     assert response.status_code == 403
     assert response.json()["error"] == code
     assert Visitor.objects.get(uuid=visitor_id).choices["analytics"] is True
@@ -83,7 +80,7 @@ def test_later_write_with_token_updates_the_choice(api, demo_site, visitor_id):
 def test_retried_first_write_with_client_made_token_is_accepted(api, demo_site, visitor_id):
     # The banner may propose the token, so a first write whose answer was lost
     # (offline) can be sent again without being refused: no choice is lost.
-    token = "c" * 43
+    token = token_of(visitor_id)  # made in the browser; the id is derived from it
     first = post(api, consent_body(visitor_id, token=token))
     again = post(api, consent_body(visitor_id, token=token))
     assert (first.status_code, again.status_code) == (201, 201)
@@ -129,8 +126,8 @@ def test_gpc_header_counts_as_signal_on_write(api, demo_site, visitor_id):
     response = post(api, consent_body(visitor_id, choices={"analytics": True, "advertising": True, "recognition": True}, signals={}), HTTP_SEC_GPC="1")
     body = response.json()
     assert body["signals"]["gpc"] is True
-    # Granted while GPC was on: the visitor was told of the conflict (DESIGN step 4).
-    assert body["decisions"]["advertising"] == {"granted": True, "reason": "choice"}
+    # Granted while GPC was on, but the conflict was not confirmed: GPC keeps sale and sharing denied.
+    assert body["decisions"]["advertising"] == {"granted": False, "reason": "gpc"}
 
 
 def test_gpc_header_with_other_value_is_ignored(api, demo_site, visitor_id):

@@ -2,7 +2,6 @@
 import csv
 import io
 import json
-import uuid
 
 import pytest
 from django.contrib import admin
@@ -14,7 +13,7 @@ from django.urls import reverse
 from audit.groups import ensure_auditor_group
 from audit.purge import guard_lifted
 from consent.models import ConsentEvent, Site, Visitor
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def events(api, demo_site):
     """Two FR visitors choosing in the banner, one US visitor through the API."""
     made = []
     for country, banner, analytics in (("FR", True, True), ("FR", True, False), ("US", False, False)):
-        visitor = str(uuid.uuid4())
+        visitor = new_visitor_id()
         body = consent_body(visitor, choices={"analytics": analytics, "advertising": False, "recognition": False})
         if not banner:
             body.pop("banner_version")

@@ -17,6 +17,7 @@ def test_config_in_the_requested_language(api, demo_site):
     assert analytics == {
         "key": "analytics",
         "essential": False,
+        "sale_or_sharing": False,
         "name": "Mesure d'audience",
         "description": analytics["description"],
     }

@@ -8,7 +8,6 @@ cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return.
 """
 import csv
 import io
-import uuid
 import zipfile
 
 import pytest
@@ -20,7 +19,7 @@ from audit.exports import safe_cell
 from consent.models import Visitor
 from privacy_requests import export
 from privacy_requests.models import DataSubjectRequest
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +46,7 @@ def hostile_writes(api, demo_site):
     """One visitor per formula, written by the banner with that user agent and banner version."""
     visitors = {}
     for formula in FORMULAS:
-        visitor = str(uuid.uuid4())
+        visitor = new_visitor_id()
         body = consent_body(visitor, banner_version=formula[:32])
         response = api.post(write_url(), body, format="json", HTTP_USER_AGENT=formula)
         assert response.status_code == 201, response.content

@@ -5,20 +5,19 @@ client that reaches the app some other way must not choose its own address
 (and so its own rate-limit bucket) with that header.
 """
 import ipaddress
-import uuid
 
 import pytest
 from django.test import override_settings
 
 from consent.models import ConsentEvent
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 pytestmark = pytest.mark.django_db
 PROXY = (ipaddress.ip_network("10.0.0.2/32"),)
 
 
 def write(api, **headers):
-    return api.post(write_url(), consent_body(str(uuid.uuid4())), format="json", **headers).status_code
+    return api.post(write_url(), consent_body(new_visitor_id()), format="json", **headers).status_code
 
 
 @override_settings(CMP_CLIENT_IP_HEADER="X-Forwarded-For", CMP_TRUSTED_PROXIES=PROXY)

@@ -18,7 +18,7 @@ from consent.models import ConsentEvent, PolicyVersion, Visitor
 from delivery import tasks, webhooks
 from delivery.models import OutboxMessage, WebhookEndpoint
 from privacy_requests import service as request_service
-from tests.support import consent_body, lookup_url, write_url
+from tests.support import consent_body, lookup_url, new_visitor_id, write_url
 
 pytestmark = pytest.mark.django_db(transaction=True)  # deliveries are queued on commit
 
@@ -143,19 +143,17 @@ def test_expiry_is_logged_once_per_choice_and_delivered(api, demo_site, endpoint
 
 
 def test_expiry_works_in_batches(api, demo_site, visitor_id):
-    import uuid
 
     for _ in range(7):
-        post(api, consent_body(str(uuid.uuid4())))
+        post(api, consent_body(new_visitor_id()))
     Visitor.objects.update(chosen_at=timezone.now() - timedelta(days=400))
     assert expiry.expire_choices(batch=3) == 7
     assert ConsentEvent.objects.filter(source="expiry").count() == 7
 
 
 def test_retention_deletes_old_visitors_and_keeps_recent_ones(api, demo_site, visitor_id):
-    import uuid
 
-    old_visitor = str(uuid.uuid4())
+    old_visitor = new_visitor_id()
     post(api, consent_body(old_visitor))
     post(api, consent_body(visitor_id))
     assert ConsentEvent.objects.filter(visitor__uuid=old_visitor).exists()

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import uuid
 
 import jwt
 import pytest
@@ -22,7 +21,7 @@ from audit.log import extend_logs
 from audit.signing import TREE_HEAD, sign
 from consent.chain import canonical_json
 from consent.models import ConsentEvent
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 from tests.support.outsider import leaf, root_from_path
 
 
@@ -134,13 +133,13 @@ def test_receipts_need_the_visitors_token(api, visitor, header, code):
 
 def test_unknown_visitor_answers_like_a_wrong_token(api, visitor):
     _, token = visitor
-    response = get(api, str(uuid.uuid4()), token)
+    response = get(api, new_visitor_id(), token)
     assert response.status_code == 403 and response.json()["error"] == "bad_token"
 
 
 def test_another_visitors_token_is_refused(api, visitor, demo_site):
     visitor_id, _ = visitor
-    other = str(uuid.uuid4())
+    other = new_visitor_id()
     other_token = api.post(write_url(), consent_body(other), format="json").json()["token"]
     assert get(api, visitor_id, other_token).status_code == 403
     assert get(api, other, other_token).status_code == 200

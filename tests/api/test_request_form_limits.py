@@ -23,7 +23,7 @@ from django.test import Client, override_settings
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from privacy_requests.models import DataSubjectRequest as Request
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 from tests.support.documents import JPEG, PDF, PNG
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails are sent on commit
@@ -103,10 +103,9 @@ def test_the_form_limits_ipv6_clients_per_64(client, demo_site):
 
 @override_settings(CMP_RATE_WRITES_PER_IP=(2, 60))
 def test_consent_writes_limit_ipv6_clients_per_64(api, demo_site):
-    import uuid
 
     def write(address):
-        return api.post(write_url(), consent_body(str(uuid.uuid4())), format="json", REMOTE_ADDR=address).status_code
+        return api.post(write_url(), consent_body(new_visitor_id()), format="json", REMOTE_ADDR=address).status_code
 
     assert write("2001:db8:5:6::1") == 201 and write("2001:db8:5:6::2") == 201
     assert write("2001:db8:5:6:a:b:c:d") == 429

@@ -8,16 +8,15 @@ import pytest
 from django.test import Client, override_settings
 
 from consent.models import ConsentEvent
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(api, **headers):
-    import uuid
 
-    return api.post(write_url(), consent_body(str(uuid.uuid4())), format="json", **headers)
+    return api.post(write_url(), consent_body(new_visitor_id()), format="json", **headers)
 
 
 @override_settings(CMP_RATE_WRITES_PER_IP=(3, 60))

@@ -59,13 +59,14 @@ def expected(regime, choices, signal, honor_dnt):
     else:
         base = {k: (choices, "choice") for k in OPTIONAL}
     name = {"gpc_header": "gpc", "nai_cookie": "nai_optout", "dnt_header": "dnt"}.get(signal, signal)
-    explicit_grant_under_signal = choices is True
     if name == "ga_optout" and base["analytics"][0]:
         base["analytics"] = (False, "ga_optout")
-    if name == "gpc" and base["advertising"][0] and not explicit_grant_under_signal:
-        base["advertising"] = (False, "gpc")
-    if name == "dnt" and honor_dnt and base["advertising"][0] and not explicit_grant_under_signal:
-        base["advertising"] = (False, "dnt")
+    # The writes here confirm no conflict: even an explicit grant made under the signal stays denied.
+    for key in ("advertising", "recognition"):  # sale or sharing on the demo site
+        if name == "gpc" and base[key][0]:
+            base[key] = (False, "gpc")
+        if name == "dnt" and honor_dnt and base[key][0]:
+            base[key] = (False, "dnt")
     personalization = base["advertising"]
     if personalization[0] and name in ("nai_optout", "lat"):
         personalization = (False, name)
@@ -143,7 +144,8 @@ def test_gpc_once_seen_stays_in_force_without_the_signal(api, demo_site, visitor
 
 def test_visitor_may_grant_advertising_while_gpc_is_on(api, demo_site, visitor_id):
     # The banner told them of the conflict and they confirmed: the grant stands.
-    body = consent_body(visitor_id, choices={"analytics": False, "advertising": True, "recognition": False})
+    body = consent_body(visitor_id, choices={"analytics": False, "advertising": True, "recognition": False},
+                        gpc_conflict_confirmed=True)
     answer = api.post(write_url(), body, format="json", HTTP_SEC_GPC="1").json()
     assert answer["decisions"]["advertising"] == {"granted": True, "reason": "choice"}
 

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from api.parsers import LimitedJSONParser
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 pytestmark = pytest.mark.django_db
 
-VISITOR = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
+VISITOR = new_visitor_id()  # its token is known to consent_body
 VALID = json.dumps(consent_body(VISITOR))[:-1]  # the valid body without its closing brace
 
 # (name, raw body, words the detail must contain)

@@ -6,7 +6,6 @@ JWKS and proofs with RFC 9162's recursive definitions, and gets everything
 through the HTTP API: never the platform's own verifier, never the database.
 """
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from audit.models import LogLeaf, LogNode, TreeHead
 from audit.purge import guard_lifted
 from consent.models import ConsentEvent, Visitor
 from delivery.models import OutboxMessage, WebhookEndpoint, WebhookEvent
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 from tests.support.outsider import Caught, Outsider
 from tests.support.receiver import Receiver
 
@@ -39,7 +38,7 @@ def write(api, visitor, token=None, **choices):
 def world(api, demo_site):
     """Three visitors with two events each, logged under a first tree head that the outsider saved;
     the receipt of the first visitor's latest choice; two later events under a second head."""
-    visitors = [str(uuid.uuid4()) for _ in range(3)]
+    visitors = [new_visitor_id() for _ in range(3)]
     tokens = {v: write(api, v) for v in visitors}
     for v in visitors:
         write(api, v, tokens[v], advertising=True)
@@ -47,7 +46,7 @@ def world(api, demo_site):
     saved = api.get(LOG).json()["tree_head"]
     receipt = api.get(f"/api/v1/sites/demo/visitors/{visitors[0]}/receipts", {"latest": "1"},
                       HTTP_AUTHORIZATION=f"Bearer {tokens[visitors[0]]}").json()
-    later = str(uuid.uuid4())
+    later = new_visitor_id()
     write(api, later, write(api, later), recognition=True)
     extend_logs(lag_seconds=0)
     return {"visitors": visitors, "saved": saved, "receipt": receipt, "outsider": Outsider(api)}
@@ -243,7 +242,7 @@ def test_erasure_keeps_the_others_proofs_valid(api, world):
 
     victim = Visitor.objects.get(uuid=world["visitors"][1])
     erase_visitor(victim.site, victim.uuid, reason="right to delete")
-    write(api, str(uuid.uuid4()))
+    write(api, new_visitor_id())
     extend_logs(lag_seconds=0)
     assert world["outsider"].check(world["receipt"], world["saved"])["tree_size"] == 9
 
@@ -256,7 +255,7 @@ def test_each_new_tree_head_is_sent_to_its_subscribers_only(api, demo_site):
     try:
         WebhookEndpoint.objects.create(site=demo_site, url=heads.url, event_type=WebhookEvent.TREE_HEAD)
         WebhookEndpoint.objects.create(site=demo_site, url=decisions.url)
-        visitor = str(uuid.uuid4())
+        visitor = new_visitor_id()
         write(api, visitor)
         assert len(decisions.received) == 1 and heads.received == []
         [head] = extend_logs(lag_seconds=0)

@@ -1,5 +1,4 @@
 """The admin's busiest lists on a 1366 px laptop screen: no sideways scrolling, and what was chosen at a glance."""
-import uuid
 
 import pytest
 from django.contrib.auth.models import User
@@ -9,6 +8,7 @@ from consent import client as client_info
 from consent.sites import site_rules
 from consent.writes import ConsentWrite, record_consent
 from privacy_requests import service
+from tests.support import new_visitor
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def test_events_list_fits_and_marks_each_purpose_chosen(signed_in):
     page, base = signed_in
     rules = site_rules("demo")
     for choices in ({"analytics": True, "advertising": False, "recognition": False}, None):
-        write = ConsentWrite(visitor_id=uuid.uuid4(), choices=choices, signals={} if choices else {"gpc": True},
+        write = ConsentWrite(*new_visitor(), choices=choices, signals={} if choices else {"gpc": True},
                              banner_version="1.1.2")
         record_consent(rules, write, client_info.ClientInfo("FR", "203.0.113.0", "Mozilla/5.0 " + "x" * 400, {}))
     page.goto(base + "/admin/consent/consentevent/")

@@ -203,7 +203,8 @@ def test_the_banner_reads_its_cookie_exactly_as_documented(demo_page, value):
     if current and set(OPTIONAL) <= parsed["chosen"]:
         expected = {p: p in granted_by_cookie for p in OPTIONAL}
         if "s" in parsed["flags"] and "g" not in parsed["flags"]:
-            expected["advertising"] = False  # GPC seen: not sold or shared unless confirmed
+            expected["advertising"] = expected["recognition"] = False  # GPC seen: the demo's sale-or-sharing
+            # purposes are not sold or shared unless confirmed
         assert granted == expected, f"cookie {value!r}"
         assert not shown, f"the banner asks again for a current, complete choice {value!r}"
         assert page.evaluate("window.cmp.visitorId") == parsed["visitor"]

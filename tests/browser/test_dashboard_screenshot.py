@@ -8,7 +8,6 @@ Skips (and says why) where /usr/bin/chromium is missing, fails instead when CI=t
 """
 import os
 import random
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from audit import tasks
 from consent import client as client_info
 from consent.sites import site_rules
 from consent.writes import ConsentWrite, record_consent
+from tests.support import new_visitor
 
 pytestmark = pytest.mark.browser
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
@@ -51,7 +51,7 @@ def _month_of_choices(days=30, seed=7):
                 source, choices, signals = "nai", None, {"nai_optout": True}
             elif roll < 0.2:
                 source = "api"
-            write = ConsentWrite(visitor_id=uuid.uuid4(), choices=choices, signals=signals,
+            write = ConsentWrite(*new_visitor(), choices=choices, signals=signals,
                                  source="api" if source == "api" else "banner",
                                  banner_version="1.0.0" if source == "banner" else "")
             record_consent(rules, write, client_info.ClientInfo(country, "", "", {}), now=when)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, check_compression, consent_body, http, lookup_url, make_run, wait_until, write_url
+from tests.support import ROOT, check_compression, consent_body, http, lookup_url, make_run, new_visitor_id, wait_until, write_url
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -100,7 +100,7 @@ def test_dashboard_counts_a_few_choices_within_about_a_minute(served, context, t
                     {"analytics": False, "advertising": False, "recognition": False},
                     {"analytics": True, "advertising": False, "recognition": False},
                     {"analytics": True, "advertising": True, "recognition": True}):
-        status, _ = http("POST", base + write_url(), consent_body(str(uuid.uuid4()), choices=choices))
+        status, _ = http("POST", base + write_url(), consent_body(new_visitor_id(), choices=choices))
         assert status == 201
     page = context.new_page()
     sign_in(page, base)

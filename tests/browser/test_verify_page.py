@@ -1,6 +1,5 @@
 """The public page that checks a receipt in the visitor's browser: real Chromium, WebCrypto's Ed25519, no secret."""
 import json
-import uuid
 
 from django.db import connection, transaction
 from django.test import Client
@@ -8,11 +7,11 @@ from django.test import Client
 from audit.log import extend_logs
 from audit.models import LogLeaf, LogNode, TreeHead
 from audit.purge import guard_lifted
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 
 def a_receipt(client):
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     token = client.post(write_url(), consent_body(visitor), content_type="application/json").json()["token"]
     return lambda: client.get(f"/api/v1/sites/demo/visitors/{visitor}/receipts", {"latest": "1"},
                               HTTP_AUTHORIZATION=f"Bearer {token}").content.decode()
@@ -29,7 +28,7 @@ def check(page, base, receipt, saved=""):
 
 def more_events(client, count=2):
     for _ in range(count):
-        client.post(write_url(), consent_body(str(uuid.uuid4())), content_type="application/json")
+        client.post(write_url(), consent_body(new_visitor_id()), content_type="application/json")
     extend_logs(lag_seconds=0)
 
 

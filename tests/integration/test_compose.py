@@ -331,7 +331,7 @@ def test_behind_the_proxy_slow_bodies_and_forged_addresses_change_nothing(compos
         # A client's own X-Forwarded-For picks neither its rate-limit bucket nor its recorded address.
         codes = []
         for n in range(5):
-            body = json_body(str(uuid.uuid4()))
+            body = json_body()
             codes.append(https("POST", "/api/v1/sites/demo/consents", body,
                                {"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{n}"})[0])
         prefixes = subprocess.run(
@@ -349,7 +349,7 @@ def test_behind_the_proxy_slow_bodies_and_forged_addresses_change_nothing(compos
         for coding in ("br", "gzip"):
             status, headers, _ = https("GET", "/c/demo.js", headers={"Accept-Encoding": coding})
             assert status == 200 and headers.get("Content-Encoding") == coding, (coding, headers)
-        status, headers, _ = https("POST", "/api/v1/sites/demo/consents", json_body(str(uuid.uuid4())),
+        status, headers, _ = https("POST", "/api/v1/sites/demo/consents", json_body(),
                                    {"Content-Type": "application/json", "Accept-Encoding": "gzip"})
         assert "Content-Encoding" not in headers  # no-store answers stay uncompressed (BREACH), nginx adds nothing
     finally:
@@ -360,9 +360,10 @@ def test_behind_the_proxy_slow_bodies_and_forged_addresses_change_nothing(compos
         log.close()
 
 
-def json_body(visitor_id):
+def json_body():
+    """A first write of a new visitor (its id derived from its token)."""
     import json
 
-    from tests.support import consent_body
+    from tests.support import consent_body, new_visitor_id
 
-    return json.dumps(consent_body(visitor_id))
+    return json.dumps(consent_body(new_visitor_id()))

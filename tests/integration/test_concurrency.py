@@ -6,14 +6,13 @@ import os
 import subprocess
 import sys
 import urllib.request
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from django.core.management import call_command
 
 from consent.models import ConsentEvent, Visitor
-from tests.support import ROOT, database_url
+from tests.support import ROOT, database_url, new_visitor
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +27,7 @@ def post(url, body):
 def test_fifty_parallel_writes_for_one_visitor(gunicorn):
     call_command("seed_demo", stdout=open(os.devnull, "w"))
     url = f"{gunicorn}/api/v1/sites/demo/consents"
-    visitor, token = str(uuid.uuid4()), "p" * 43
+    visitor, token = new_visitor()
     bodies = [
         {"visitor_id": visitor, "token": token, "policy_version": "1",
          "choices": {"analytics": i % 2 == 0, "advertising": i % 3 == 0, "recognition": i % 5 == 0}}

@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -24,7 +23,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from consent.models import ConsentEvent, Visitor
-from tests.support import product_server
+from tests.support import new_visitor_id, product_server, token_of
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
@@ -63,7 +62,7 @@ def app_server(tmp_path, database_port, conn_max_age, query=""):
 
 
 def choice(visitor):
-    return {"visitor_id": visitor, "choices": {"analytics": True, "advertising": False, "recognition": True},
+    return {"visitor_id": visitor, "token": token_of(visitor), "choices": {"analytics": True, "advertising": False, "recognition": True},
             "policy_version": "1", "banner_version": "1.1.2", "language": "en"}
 
 
@@ -79,7 +78,7 @@ def assert_unavailable(status, headers, body):
 def test_writes_answer_503_while_postgresql_is_away_and_succeed_once_it_is_back(tmp_path, conn_max_age):
     require_postgresql()
     proxy = TcpProxy(5432)
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     write = "/api/v1/sites/demo/consents"
     try:
         with app_server(tmp_path, proxy.port, conn_max_age) as base:
@@ -138,7 +137,7 @@ def test_an_unreachable_postgresql_answers_503_in_bounded_time(tmp_path):
         with app_server(tmp_path, silent.port, None) as base:
             started = time.monotonic()
             try:
-                answer = request("POST", base + "/api/v1/sites/demo/consents", choice(str(uuid.uuid4())), timeout=8)
+                answer = request("POST", base + "/api/v1/sites/demo/consents", choice(new_visitor_id()), timeout=8)
             except OSError as error:  # timed out, or the worker was killed
                 pytest.fail(f"no answer after {time.monotonic() - started:.1f} s: {error!r}")
             assert_unavailable(*answer)

@@ -6,19 +6,18 @@ Runs in CI's PostgreSQL + Redis pass; the server is a subprocess so that only
 its connections go through the proxy.
 """
 import time
-import uuid
 
 import pytest
 
-from tests.support import http
+from tests.support import http, new_visitor_id, token_of
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 
 
 def test_database_down_lookups_answer_from_the_cache_else_fail_closed(server_behind_a_database_proxy):
     base, proxy = server_behind_a_database_proxy
-    known, unknown = str(uuid.uuid4()), str(uuid.uuid4())
-    choice = {"visitor_id": known, "choices": {"analytics": True, "advertising": False, "recognition": False},
+    known, unknown = new_visitor_id(), new_visitor_id()
+    choice = {"visitor_id": known, "token": token_of(known), "choices": {"analytics": True, "advertising": False, "recognition": False},
               "policy_version": "1"}
     assert http("POST", f"{base}/api/v1/sites/demo/consents", choice)[0] == 201
     lookup = f"{base}/api/v1/sites/demo/decisions/"
@@ -34,7 +33,7 @@ def test_database_down_lookups_answer_from_the_cache_else_fail_closed(server_beh
     assert status == 503 and body["error"] == "unavailable"
     assert body["decisions"]["analytics"] == {"granted": False, "reason": "unavailable"}
     assert body["decisions"]["security"] == {"granted": True, "reason": "essential"}
-    status, body = http("POST", f"{base}/api/v1/sites/demo/consents", {**choice, "visitor_id": unknown})
+    status, body = http("POST", f"{base}/api/v1/sites/demo/consents", {**choice, "visitor_id": unknown, "token": token_of(unknown)})
     assert status == 503 and body["error"] == "unavailable"
 
     proxy.restore()

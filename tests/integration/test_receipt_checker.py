@@ -8,21 +8,20 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from audit.log import extend_logs
 from audit.models import LogLeaf, LogNode, TreeHead
-from tests.support import ROOT, consent_body, write_url
+from tests.support import ROOT, consent_body, new_visitor_id, write_url
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server must see the test's rows
 
 
 @pytest.fixture
 def receipt(api, demo_site, tmp_path):
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     token = api.post(write_url(), consent_body(visitor), format="json").json()["token"]
     extend_logs(lag_seconds=0)
     document = api.get(f"/api/v1/sites/demo/visitors/{visitor}/receipts", {"latest": "1"},
@@ -34,7 +33,7 @@ def receipt(api, demo_site, tmp_path):
 
 def more_events(api, count=2):
     for _ in range(count):
-        api.post(write_url(), consent_body(str(uuid.uuid4())), format="json")
+        api.post(write_url(), consent_body(new_visitor_id()), format="json")
     extend_logs(lag_seconds=0)
 
 
@@ -70,7 +69,7 @@ def test_a_rewritten_log_fails_the_command(api, live_server, receipt, tmp_path, 
 
 
 def test_an_event_not_logged_yet_is_not_a_failure(api, live_server, demo_site, tmp_path, capsys):
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     token = api.post(write_url(), consent_body(visitor), format="json").json()["token"]
     path = tmp_path / "receipt.json"
     path.write_text(api.get(f"/api/v1/sites/demo/visitors/{visitor}/receipts", {"latest": "1"},

@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, http, wait_until_serving
+from tests.support import free_port, http, new_visitor_id, token_of, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.server
@@ -37,11 +36,12 @@ def server(tmp_path):
 
 def test_post_then_lookup_shows_the_new_decision_and_the_event_is_logged(server):
     base, env = server
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     lookup = f"{base}/api/v1/sites/demo/decisions/{visitor}"
     assert http("GET", lookup)[1]["decisions"]["advertising"]["granted"] is False
     status, written = http("POST", f"{base}/api/v1/sites/demo/consents", {
-        "visitor_id": visitor, "choices": {"analytics": False, "advertising": True, "recognition": False},
+        "visitor_id": visitor, "token": token_of(visitor),
+        "choices": {"analytics": False, "advertising": True, "recognition": False},
         "policy_version": "1", "banner_version": "curl",
     })
     assert status == 201

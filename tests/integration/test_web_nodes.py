@@ -5,21 +5,20 @@ pass), or on a Redis Cluster of three masters: every lookup after a write
 returned, through either server, answers with that write (consent/cache.py,
 docs/cache.md).
 """
-import uuid
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 
 from cmp.redis_cache import RedisCache
-from tests.support import http, needs_postgresql_and_redis, product_server
+from tests.support import http, needs_postgresql_and_redis, new_visitor_id, product_server, token_of
 
 pytestmark = pytest.mark.guarantee
 
 
 def choose(base, visitor, analytics: bool, token=None):
     body = {"visitor_id": visitor, "choices": {"analytics": analytics, "advertising": False, "recognition": False},
-            "policy_version": "1", **({"token": token} if token else {})}
+            "policy_version": "1", "token": token or token_of(visitor)}
     status, answer = http("POST", f"{base}/api/v1/sites/demo/consents", body)
     assert status == 201, answer
     return answer["token"]
@@ -33,7 +32,7 @@ def analytics(base, visitor):
 
 def flip_and_look(reader, writer, rounds=12):
     """Write through one server while the other has the old answer cached; the other must answer with the new choice."""
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     token = choose(writer, visitor, True)
     for round_ in range(rounds):
         granted = round_ % 2 == 0
@@ -74,7 +73,7 @@ def test_ten_thousand_alternating_requests_through_two_servers_meet_no_stale_ans
     visitor just written, whose previous answer that server has cached. 5,000 writes, 5,000 lookups."""
     needs_postgresql_and_redis()
     call_command("seed_demo", stdout=open("/dev/null", "w"))
-    visitors = [str(uuid.uuid4()) for _ in range(10)]
+    visitors = [new_visitor_id() for _ in range(10)]
     # 5,000 writes from one address: above the default limit per address (600 a minute) on a fast machine.
     unlimited = {"CMP_RATE_WRITES_PER_IP": "1000000/60", "CMP_RATE_WRITES_PER_SITE": "1000000/60"}
     with product_server(tmp_path / "a.log", **unlimited) as a, product_server(tmp_path / "b.log", **unlimited) as b:

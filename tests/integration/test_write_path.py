@@ -21,10 +21,10 @@ from consent.client import ClientInfo
 from consent.errors import Forbidden
 from consent.models import ConsentEvent, Visitor
 from consent.sites import site_rules
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, self_certifying_id, write_url
 
-VISITOR = "0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10"
 TOKEN = "t" * 43
+VISITOR = self_certifying_id(TOKEN)
 CLIENT = ClientInfo("FR", "203.0.113.0/24", "tests", {})
 
 def lose_the_race(monkeypatch, rules):
@@ -72,15 +72,16 @@ def test_write_endpoint_methods(api, demo_site):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.guarantee
-def test_parallel_first_writes_without_a_token_make_one_visitor(gunicorn):
-    """Through a real gunicorn on PostgreSQL: one first write wins, the others must prove ownership."""
+def test_parallel_first_writes_make_one_visitor_and_strangers_none(gunicorn):
+    """Through a real gunicorn on PostgreSQL: the owner's racing first writes make one visitor (each
+    recorded); a stranger's, without the token the id is derived from, are all refused."""
     call_command("seed_demo", stdout=open(os.devnull, "w"))
-    url, body = f"{gunicorn}{write_url()}", consent_body(str(uuid.uuid4()))
+    visitor = new_visitor_id()
+    url, owner, stranger = f"{gunicorn}{write_url()}", consent_body(visitor), consent_body(visitor, token=None)
     with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(pool.map(lambda _: post(url, body), range(24)))
-    assert sorted(status for status, _ in answers) == [201] + [403] * 23
-    assert {code for status, code in answers if status == 403} == {"token_required"}
-    assert Visitor.objects.count() == 1 and ConsentEvent.objects.count() == 1
+        answers = list(pool.map(lambda i: post(url, owner if i % 2 else stranger), range(24)))
+    assert sorted(answers) == [(201, None)] * 12 + [(403, "token_required")] * 12
+    assert Visitor.objects.count() == 1 and ConsentEvent.objects.count() == 12
 
 
 def post(url, body):

@@ -2,7 +2,9 @@
 
 Fixtures live in ``tests/conftest.py``; everything else a test imports from here.
 """
+import base64
 import gzip
+import hashlib
 import json
 import os
 import signal
@@ -78,8 +80,52 @@ def lookup_url(visitor, site="demo"):
 
 
 def consent_body(visitor, **overrides):
-    """The API's documented write example, for ``visitor`` on the demo site (policy 1, English)."""
-    return {**WRITE_BODY, "visitor_id": visitor, "policy_version": "1", "language": "en", **overrides}
+    """The API's documented write example, for ``visitor`` on the demo site (policy 1, English).
+
+    A visitor made by :func:`new_visitor_id` writes with its token unless
+    ``token`` is given (``token=None`` leaves it out).
+    """
+    body = {**WRITE_BODY, "visitor_id": visitor, "policy_version": "1", "language": "en"}
+    body.pop("token")  # the example's token certifies the example's id only
+    if str(visitor) in _TOKENS:
+        body["token"] = _TOKENS[str(visitor)]
+    body.update(overrides)
+    return {k: v for k, v in body.items() if not (k == "token" and v is None)}
+
+
+# Visitor ids made here, and the token each was derived from (the tests' stand-in for the banner's cookie).
+_TOKENS: dict[str, str] = {}
+
+
+def self_certifying_id(token: str) -> str:
+    """The visitor id a token certifies, derived as the README states it, independently of the product:
+    the first 16 bytes of SHA-256("cmp-visitor-v1:" + token), as a UUID of version 8 (RFC 9562)."""
+    raw = bytearray(hashlib.sha256(b"cmp-visitor-v1:" + token.encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def new_token() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+
+
+def new_visitor() -> tuple[str, str]:
+    """A new visitor as the banner makes one: (id, token), the id derived from the token."""
+    token = new_token()
+    visitor = self_certifying_id(token)
+    _TOKENS[visitor] = token
+    return visitor, token
+
+
+def new_visitor_id() -> str:
+    """A new visitor's id; :func:`consent_body` and :func:`token_of` know its token."""
+    return new_visitor()[0]
+
+
+def token_of(visitor) -> str:
+    return _TOKENS[str(visitor)]
 
 
 def needs_postgresql():

@@ -21,9 +21,9 @@ from audit import purge, retention, tasks
 from audit.log import extend_logs
 from audit.models import AuditCheckpoint, AuditPurge, TreeHead
 from audit.purge import guard_lifted, purge_visitors
-from consent.chain import CONTENT_FIELDS, canonical_content, canonical_json, event_hash
+from consent.chain import CONTENT_FIELDS, OPTIONAL_FIELDS, canonical_content, canonical_json, event_hash
 from consent.models import AppendOnlyError, ConsentEvent, Visitor
-from tests.support import consent_body, write_url
+from tests.support import consent_body, new_visitor_id, write_url
 
 
 def post(api, body, **headers):
@@ -54,7 +54,7 @@ class Log(list):
 @pytest.fixture
 def log(api, demo_site):
     """Three visitors, three events each, interleaved."""
-    visitors = [str(uuid.uuid4()) for _ in range(3)]
+    visitors = [new_visitor_id() for _ in range(3)]
     tokens = {}
     for step in range(3):
         for v in visitors:
@@ -108,9 +108,10 @@ def test_hash_covers_canonical_content(log):
     event = events_of(log[0])[0]
     content = canonical_content(
         site_key="demo", visitor_uuid=event.visitor.uuid, created_at=event.created_at, prev_hash=event.prev_hash,
-        **{name: getattr(event, name) for name in CONTENT_FIELDS},
+        **{name: getattr(event, name) for name in (*CONTENT_FIELDS, *OPTIONAL_FIELDS)},
     )
     assert event_hash(content) == event.event_hash
+    assert content["policy_url"] == "https://example.com/privacy"  # covered once recorded
     raw = canonical_json(content)
     assert b" " not in raw.replace(b"Mozilla", b"").split(b'"user_agent"')[0]  # no whitespace between tokens
     assert raw.index(b'"banner_version"') < raw.index(b'"choices"') < raw.index(b'"visitor"')  # sorted keys
@@ -204,7 +205,7 @@ def test_an_event_inserted_behind_the_log_is_reported(api, log):
 def test_tree_heads_extend_each_other_and_cover_only_new_events(api, log):
     [first] = extend_logs(lag_seconds=0)
     assert extend_logs(lag_seconds=0) == []  # nothing new
-    history(api, str(uuid.uuid4()), steps=2)
+    history(api, new_visitor_id(), steps=2)
     [second] = extend_logs(lag_seconds=0)
     assert (first.tree_size, second.tree_size) == (9, 11) and second.last_event_id > first.last_event_id
     assert "2 tree heads" in verify_passes()
@@ -227,7 +228,7 @@ def test_two_runs_at_once_extend_a_log_once(log):
 
 def test_forged_or_removed_tree_head_is_reported(api, log):
     extend_logs(lag_seconds=0)
-    history(api, str(uuid.uuid4()), steps=1)
+    history(api, new_visitor_id(), steps=1)
     [second] = extend_logs(lag_seconds=0)
     verify_passes()
     with connection.cursor() as cursor:  # heads have no trigger: their signatures protect them
@@ -285,7 +286,7 @@ def test_purge_path_leaves_a_tombstone_and_the_log_still_verifies(api, log):
     tombstone = AuditPurge.objects.get()
     assert tombstone.event_count == 3 and tombstone.visitor_count == 1 and tombstone.sites == ["demo"]
     assert str(log[0]) not in str(tombstone.leaves)  # no visitor id kept
-    history(api, str(uuid.uuid4()), steps=2)
+    history(api, new_visitor_id(), steps=2)
     [head] = extend_logs(lag_seconds=0)
     assert head.tree_size == 11  # the purged events keep their leaves
     assert "1 tombstones" in verify_passes()

@@ -1,5 +1,4 @@
 """Dashboard: daily rollups kept by a Celery task, drawn as server-side SVG."""
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from audit.models import ConsentRollup
 from consent import client as client_info
 from consent.sites import site_rules
 from consent.writes import ConsentWrite, record_consent
+from tests.support import new_visitor
 
 ALL = {"analytics": True, "advertising": True, "recognition": True}
 NONE = {"analytics": False, "advertising": False, "recognition": False}
@@ -23,7 +23,7 @@ SOME = {"analytics": True, "advertising": False, "recognition": False}
 def choose(choices, country="FR", source="banner", when=None, signals=None):
     rules = site_rules("demo")
     who = client_info.ClientInfo(country=country, ip_prefix="", user_agent="", header_signals={})
-    write = ConsentWrite(visitor_id=uuid.uuid4(), choices=choices, signals=signals or {}, source=source,
+    write = ConsentWrite(*new_visitor(), choices=choices, signals=signals or {}, source=source,
                          banner_version="1.0.0" if source == "banner" else "")
     record_consent(rules, write, who, now=when)
 

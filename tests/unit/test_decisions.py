@@ -16,19 +16,20 @@ PURPOSES = (
     d.Purpose("authentication", essential=True),
     d.Purpose("security", essential=True),
     d.Purpose("analytics"),
-    d.Purpose("advertising"),
-    d.Purpose("recognition"),
+    d.Purpose("advertising", sale_or_sharing=True),
+    d.Purpose("recognition", sale_or_sharing=True),
 )
 OPTIONAL = ("analytics", "advertising", "recognition")
+SALE_OR_SHARING = ("advertising", "recognition")
 
 
 def ctx(regime=d.OPT_IN, choices=None, made_at=NOW - timedelta(days=1), version="3", choice_signals=None,
-        signals=None, in_force=None, honor_dnt=False):
+        signals=None, in_force=None, honor_dnt=False, confirmed=False, purposes=PURPOSES):
     choice = None
     if choices is not None:
-        choice = d.Choice(choices, made_at, version, d.Signals(**(choice_signals or {})))
+        choice = d.Choice(choices, made_at, version, d.Signals(**(choice_signals or {})), confirmed)
     return d.Context(
-        purposes=PURPOSES, regime=regime, now=NOW, lifetime=LIFETIME, choice=choice,
+        purposes=purposes, regime=regime, now=NOW, lifetime=LIFETIME, choice=choice,
         signals=d.Signals(**(signals or {})), versions_in_force=in_force, honor_dnt=honor_dnt,
     )
 
@@ -150,11 +151,19 @@ def test_ga_optout_denies_analytics_only():
     assert outcome.purposes["recognition"] == d.Decision(True, d.CHOICE)
 
 
-def test_gpc_denies_advertising_only():
+def test_gpc_denies_the_purposes_marked_sale_or_sharing_only():
     outcome = d.decide(ctx(d.OPT_OUT, signals={"gpc": True}))
     assert outcome.purposes["advertising"] == d.Decision(False, d.GPC)
+    assert outcome.purposes["recognition"] == d.Decision(False, d.GPC)
     assert outcome.purposes["analytics"] == d.Decision(True, d.DEFAULT_OPT_OUT)
     assert outcome.consent_mode["ad_storage"] == "denied"
+
+
+def test_which_purposes_gpc_denies_is_each_purpose_s_setting():
+    purposes = (d.Purpose("analytics", sale_or_sharing=True), d.Purpose("advertising"), d.Purpose("recognition"))
+    outcome = d.decide(ctx(d.OPT_OUT, signals={"gpc": True}, purposes=purposes))
+    assert outcome.purposes["analytics"] == d.Decision(False, d.GPC)
+    assert outcome.purposes["advertising"] == d.Decision(True, d.DEFAULT_OPT_OUT)
 
 
 def test_gpc_overrides_a_grant_made_before_the_signal():
@@ -162,15 +171,30 @@ def test_gpc_overrides_a_grant_made_before_the_signal():
     assert decision(context, "advertising") == d.Decision(False, d.GPC)
 
 
-def test_explicit_grant_made_while_gpc_was_on_stands():
+def test_explicit_grant_made_while_gpc_was_on_stands_when_the_conflict_was_confirmed():
+    context = ctx(choices=ALL_YES, choice_signals={"gpc": True}, signals={"gpc": True}, confirmed=True)
+    for key in SALE_OR_SHARING:
+        assert decision(context, key) == d.Decision(True, d.CHOICE)
+
+
+def test_grant_made_while_gpc_was_on_without_the_confirmation_is_denied():
+    # An API client's "accept all" sent with Sec-GPC: 1.
     context = ctx(choices=ALL_YES, choice_signals={"gpc": True}, signals={"gpc": True})
-    assert decision(context, "advertising") == d.Decision(True, d.CHOICE)
+    for key in SALE_OR_SHARING:
+        assert decision(context, key) == d.Decision(False, d.GPC)
+    assert decision(context, "analytics") == d.Decision(True, d.CHOICE)
+
+
+def test_a_confirmation_without_the_signal_at_choice_time_rescues_nothing():
+    context = ctx(choices=ALL_YES, choice_signals={"gpc": False}, signals={"gpc": True}, confirmed=True)
+    assert decision(context, "advertising") == d.Decision(False, d.GPC)
 
 
 def test_gpc_at_choice_time_does_not_rescue_a_default_grant():
     # Opt-out regime, choice covers only analytics: advertising is a default
     # grant, not an explicit one, so GPC still denies it.
-    context = ctx(d.OPT_OUT, choices={"analytics": True}, choice_signals={"gpc": True}, signals={"gpc": True})
+    context = ctx(d.OPT_OUT, choices={"analytics": True}, choice_signals={"gpc": True}, signals={"gpc": True},
+                  confirmed=True)
     assert decision(context, "advertising") == d.Decision(False, d.GPC)
 
 
@@ -181,8 +205,10 @@ def test_dnt_ignored_unless_site_honours_it():
 
 
 def test_explicit_grant_under_honoured_dnt_stands():
-    context = ctx(choices=ALL_YES, choice_signals={"dnt": True}, signals={"dnt": True}, honor_dnt=True)
+    context = ctx(choices=ALL_YES, choice_signals={"dnt": True}, signals={"dnt": True}, honor_dnt=True, confirmed=True)
     assert decision(context, "advertising") == d.Decision(True, d.CHOICE)
+    unconfirmed = ctx(choices=ALL_YES, choice_signals={"dnt": True}, signals={"dnt": True}, honor_dnt=True)
+    assert decision(unconfirmed, "advertising") == d.Decision(False, d.DNT)
 
 
 def test_gpc_named_before_dnt_when_both_are_on():
@@ -218,8 +244,9 @@ def expected(regime, choice, signal, honor_dnt):
     if signal == "ga_optout" and base["analytics"].granted:
         base["analytics"] = d.Decision(False, d.GA_OPTOUT)
     opt_out_reason = "gpc" if signal == "gpc" else ("dnt" if signal == "dnt" and honor_dnt else None)
-    if opt_out_reason and base["advertising"].granted:
-        base["advertising"] = d.Decision(False, opt_out_reason)
+    for key in SALE_OR_SHARING:
+        if opt_out_reason and base[key].granted:
+            base[key] = d.Decision(False, opt_out_reason)
     personalization = base["advertising"]
     if personalization.granted and signal in ("nai_optout", "lat"):
         personalization = d.Decision(False, signal)

@@ -7,14 +7,14 @@ from hypothesis import strategies as st
 from consent import decisions as d
 
 keys = st.sampled_from(["authentication", "security", "analytics", "advertising", "recognition", "custom", ""])
-purposes = st.lists(st.builds(d.Purpose, keys, st.booleans()), max_size=6, unique_by=lambda p: p.key).map(tuple)
+purposes = st.lists(st.builds(d.Purpose, keys, st.booleans(), st.booleans()), max_size=6, unique_by=lambda p: p.key).map(tuple)
 signals = st.builds(d.Signals, st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans())
 any_value = st.one_of(st.booleans(), st.none(), st.integers(), st.text(max_size=3))
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 versions = st.one_of(st.none(), st.text(max_size=3))
 choices = st.one_of(
     st.none(),
-    st.builds(d.Choice, st.dictionaries(keys, any_value, max_size=6), moments, versions, signals),
+    st.builds(d.Choice, st.dictionaries(keys, any_value, max_size=6), moments, versions, signals, st.booleans()),
 )
 contexts = st.builds(
     d.Context,

@@ -11,7 +11,7 @@ from consent import decisions as d
 from consent import gpp
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-PURPOSES = (d.Purpose("security", True), d.Purpose("analytics"), d.Purpose("advertising"))
+PURPOSES = (d.Purpose("security", True), d.Purpose("analytics"), d.Purpose("advertising", sale_or_sharing=True))
 NO_SIGNALS = d.Signals()
 
 
@@ -70,7 +70,7 @@ def test_the_opt_outs_follow_the_decisions():
 def test_gpc_is_the_signal_as_seen_even_where_the_visitor_opted_back_in():
     on = d.Signals(gpc=True)
     back_in = d.decide(d.Context(PURPOSES, "opt_out", NOW, timedelta(days=365), signals=on,
-                                 choice=d.Choice({"advertising": True}, NOW, signals=on)))
+                                 choice=d.Choice({"advertising": True}, NOW, signals=on, gpc_conflict_confirmed=True)))
     assert back_in.purposes["advertising"].granted
     sections = gpp.encode("US-CA", back_in, on).sections
     assert sections["usca"]["Gpc"] is True and sections["usca"]["SaleOptOut"] == gpp.DID_NOT_OPT_OUT

@@ -26,7 +26,7 @@ from tests.support import ROOT
 LIBRARY = ROOT / "tools" / "node_modules" / "@iabgpp" / "cmpapi" / "package.json"
 SCRIPT = ROOT / "tools" / "gpp-decode.mjs"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-PURPOSES = (d.Purpose("security", True), d.Purpose("analytics"), d.Purpose("advertising"))
+PURPOSES = (d.Purpose("security", True), d.Purpose("analytics"), d.Purpose("advertising", sale_or_sharing=True))
 
 REGIONS = [*regions.US_STATES, "US", "US-NY", "FR", "GB-ENG", None]
 CHOICES = {

@@ -1,6 +1,9 @@
 -- The first write of a new visitor on every request (wrk -t1 ... -- first):
--- ids 00000000-0000-4000-9000-<n, 12 digits> from n = first up, apart from
--- the stored visitors of visitors.lua. The bare-INSERT baseline takes the same body.
+-- tokens "bench-new-<n, 22 digits>" from n = first up, each with the id it
+-- certifies (visitors.lua), apart from the stored visitors. The bare-INSERT
+-- baseline takes the same body.
+package.path = debug.getinfo(1, "S").source:match("@(.*/)") .. "?.lua;" .. package.path
+local visitors = require("visitors")
 local n = 0
 
 function init(args)
@@ -9,7 +12,8 @@ end
 
 function request()
   n = n + 1
-  local body = '{"visitor_id":"' .. string.format("00000000-0000-4000-9000-%012d", n) .. '",'
+  local token = string.format("bench-new-%022d", n)
+  local body = '{"visitor_id":"' .. visitors.certified_id(token) .. '","token":"' .. token .. '",'
     .. '"choices":{"analytics":true,"advertising":false,"recognition":false},'
     .. '"policy_version":"1","banner_version":"1.1.0","language":"en"}'
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)

@@ -10,7 +10,6 @@ recorded exactly once. Runs where PostgreSQL, Redis and redis-server run (CI).
 """
 import os
 import signal
-import time
 
 import pytest
 
@@ -18,7 +17,7 @@ from cmp.celery import app as celery_app
 from delivery.models import OutboxMessage, WebhookEndpoint
 from tests.support import consent_body, wait_until, write_url
 from tests.support.receiver import Receiver
-from tests.support.workers import start_worker, stop_workers, use_broker
+from tests.support.workers import idle, start_worker, stop_workers, use_broker
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 VISIBILITY_TIMEOUT = 4
@@ -47,7 +46,7 @@ def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, 
         second = start_crashable_worker(broker, tmp_path / "worker.log")
         wait_until(lambda: len(receiver.received) >= 2, VISIBILITY_TIMEOUT + 40, "the task to run again")
         wait_until(lambda: OutboxMessage.objects.get().status == "delivered", 20, "the delivery to be recorded")
-        time.sleep(2)  # a third run would show up by now
+        wait_until(lambda: idle(broker), 30, "the worker to have nothing left to do")  # a third run would have started
         message = OutboxMessage.objects.get()
         assert message.attempts == 1, "the delivery is recorded once"
         # The receiver saw the same event id twice (the killed try and the rerun) and dedupes on it.

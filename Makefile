@@ -40,7 +40,7 @@ check: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
-# Node tools some tests use (axe-core; redocly in tools/), installed again only when a lock file changes.
+# Node tools some tests use (axe-core; redocly and @iabgpp/cmpapi in tools/), installed again only when a lock file changes.
 NODE_TOOLS := banner_static/node_modules/.installed tools/node_modules/.installed
 %/node_modules/.installed: %/package-lock.json
 	cd $* && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
@@ -56,10 +56,10 @@ makemessages: setup
 	  --ignore='bench/*' --ignore='banner_static/*' --ignore='staticfiles/*' --ignore='audit/templates/*'
 
 ## Run the whole test suite (browser tests skip where Chromium is missing). Needs no npm: the banner's
-## build is committed; without npm, the tests that need axe-core or redocly skip (CI fails them instead).
+## build is committed; without npm, the tests that need axe-core, redocly or the IAB GPP library skip (CI fails them instead).
 test: migrate $(BIN)/.installed-test check
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_TOOLS); \
-	else echo "npm not found: the tests that need axe-core or redocly will skip"; fi
+	else echo "npm not found: the tests that need axe-core, redocly or the IAB GPP library will skip"; fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 -include banner_static/banner.mk

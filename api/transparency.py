@@ -9,6 +9,7 @@ named by both its id and its hash. The log itself is ``audit/log.py``.
 """
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -86,6 +87,8 @@ UNAVAILABLE = OpenApiResponse(s.ErrorSerializer, description="Storage unavailabl
 
 
 class LogHeadView(APIView):
+    permission_classes = [AllowAny]  # the log is public; the schema says so (security: [{}])
+
     @extend_schema(
         operation_id="log_tree_head",
         summary="The latest signed tree head of a site's log",
@@ -104,6 +107,7 @@ class LogHeadView(APIView):
 class ProofView(APIView):
     """A proof: the query checked by ``query``, then answered by ``prove``."""
 
+    permission_classes = [AllowAny]  # proofs are public; the schema says so (security: [{}])
     query: type[serializers.Serializer]
 
     def get(self, request, site_key):

@@ -5,6 +5,10 @@ cursor on PostgreSQL) and written out as they come, a few hundred rows per
 chunk of the HTTP response, so a million events take no more memory than a
 thousand. Each row carries the event's ``prev_hash`` and ``event_hash``, so an
 export can be checked against the log (or a later export) offline.
+
+Every CSV cell goes through :func:`safe_cell` (the data-request export uses
+it too): user agents and banner versions come from whoever writes, and a
+spreadsheet would run a cell that starts like a formula.
 """
 import csv
 import json
@@ -24,6 +28,7 @@ _VALUES = [
 ]
 JSON_COLUMNS = {"choices", "signals", "decisions", "consent_mode"}
 ROWS_PER_CHUNK = 200
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
@@ -36,6 +41,13 @@ def records(queryset, chunk_size=None):
         record["created_at"] = iso_utc(record["created_at"])
         record["visitor_id"] = str(record["visitor_id"])
         yield record
+
+
+def safe_cell(value):
+    """A CSV cell a spreadsheet will not run: text starting with = + - @, a tab or CR gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class _Line:
@@ -51,7 +63,8 @@ def csv_chunks(queryset, chunk_size=None):
     batch = []
     for record in records(queryset, chunk_size):
         batch.append(writer.writerow([
-            json.dumps(record[c], sort_keys=True, separators=(",", ":"), ensure_ascii=False) if c in JSON_COLUMNS else record[c]
+            safe_cell(json.dumps(record[c], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                      if c in JSON_COLUMNS else record[c])
             for c in COLUMNS
         ]))
         if len(batch) >= ROWS_PER_CHUNK:

@@ -7,12 +7,17 @@ Like a Network Advertising Initiative member, the platform offers:
   credentialed requests from every site), then answers a 1×1 GIF, or
   redirects to ``?return=`` when that URL is on one of the sites' allowed
   origins (never anywhere else: no open redirect).
-- ``GET /nai/optin``: removes it again, answering the same way.
+- ``GET /nai/optin``: removes it again, answering the same way, but only as
+  a first-party or top-level act: a request the browser marks
+  ``Sec-Fetch-Site: cross-site`` counts only when it is a top-level
+  navigation (``Sec-Fetch-Mode: navigate``, ``Sec-Fetch-Dest: document``: a
+  link the person followed); an image, script, fetch or frame on another site
+  gets a 403 and the opt-out stays. The opt-out may come from anywhere.
 - ``GET /nai/status``: JSON ``{"opted_out": bool, "cookie": ...}``, and
   ``GET /nai/status.gif``: the industry's image form, whose width tells the
   state: 1 px no cookie, 2 px an identifying cookie, 3 px the opt-out cookie.
 
-All of it works without JavaScript. The effect (consent/decisions.py): the
+Every endpoint also answers HEAD. All of it works without JavaScript. The effect (consent/decisions.py): the
 banner's requests carry the cookie, so ``nai_optout`` is in force and
 ``ad_personalization`` is denied; advertising itself stays as chosen.
 """
@@ -21,7 +26,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from api.errors import json_error
 from consent.client import NAI_COOKIE, NAI_OPT_OUT
@@ -33,7 +38,7 @@ NO_COOKIE, IDENTIFYING, OPTED_OUT = "none", "identifying", "opt_out"
 STATUS_WIDTH = {NO_COOKIE: 1, IDENTIFYING: 2, OPTED_OUT: 3}
 
 
-@require_GET
+@require_safe
 def opt_out(request):
     response = _answer(request)
     if response.status_code < 400:
@@ -49,15 +54,19 @@ def opt_out(request):
     return response
 
 
-@require_GET
+@require_safe
 def opt_in(request):
+    if not _first_party_or_top_level(request):
+        return json_error(403, "cross_site_opt_in",
+                          "Opting back in must be a top-level visit to this page (follow a link to it), "
+                          "not an image, script, frame or fetch on another site.")
     response = _answer(request)
     if response.status_code < 400:
         response.delete_cookie(NAI_COOKIE, domain=settings.CMP_NAI_COOKIE_DOMAIN or None, samesite="None")
     return response
 
 
-@require_GET
+@require_safe
 def status(request):
     state = cookie_state(request)
     response = JsonResponse({"opted_out": state == OPTED_OUT, "cookie": state})
@@ -65,9 +74,16 @@ def status(request):
     return response
 
 
-@require_GET
+@require_safe
 def status_gif(request):
     return _gif(STATUS_WIDTH[cookie_state(request)])
+
+
+def _first_party_or_top_level(request) -> bool:
+    """False for a cross-site request that is not a top-level navigation (browsers set these headers, pages cannot)."""
+    if request.headers.get("Sec-Fetch-Site") != "cross-site":
+        return True  # same-origin, same-site, typed in (none), or a client that sends no fetch metadata
+    return request.headers.get("Sec-Fetch-Mode") == "navigate" and request.headers.get("Sec-Fetch-Dest") == "document"
 
 
 def cookie_state(request) -> str:

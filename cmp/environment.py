@@ -12,10 +12,12 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")  # an RFC 9110 token, not too long
 
 
 class Environment:
@@ -25,6 +27,14 @@ class Environment:
 
     def text(self, name: str, default: str = "") -> str:
         return self.environ.get(name, default)
+
+    def header(self, name: str, default: str = "") -> str:
+        """An HTTP header's name (letters, digits and ``!#$%&'*+-.^_`|~``); empty turns the header off."""
+        value = self.environ.get(name, default).strip()
+        if value and not HEADER_NAME_RE.match(value):
+            return self._problem(name, value, "a header name such as CloudFront-Viewer-Country-Region (or empty)",
+                                 default)
+        return value
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.environ.get(name)

@@ -197,6 +197,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "LICENSE": {"name": "Apache-2.0"},  # the LICENSE file at the repository's root
+    "OAS_VERSION": "3.1.0",  # 3.0 cannot say "this object, or null"; 3.1 (JSON Schema) can
 }
 
 # CORS is decided per site from the database (api/cors.py); nothing is
@@ -234,6 +235,10 @@ CMP_CONTENT_SECURITY_POLICY = env.text(
 # The request header a trusted proxy or CDN sets to the visitor's ISO country
 # code. Without it every visitor gets the site's default (strictest) regime.
 CMP_COUNTRY_HEADER = env.text("CMP_COUNTRY_HEADER", "CF-IPCountry")
+# The header with the visitor's region below the country (ISO 3166-2, e.g. CA or US-CA for California:
+# Cloudflare's CF-Region-Code, CloudFront's CloudFront-Viewer-Country-Region); empty turns it off.
+# Without it (or without a value) the region is the country (consent/regions.py).
+CMP_REGION_HEADER = env.header("CMP_REGION_HEADER", "CF-Region-Code")
 # The date this host's GPC support last changed, for /.well-known/gpc.json.
 CMP_GPC_LAST_UPDATE = env.text("CMP_GPC_LAST_UPDATE", "2026-11-25")
 # Domain for the NAI opt-out cookie; empty: the platform's own host only.
@@ -254,6 +259,9 @@ EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.Ema
 # The header a trusted reverse proxy puts the client's address in (e.g.
 # X-Forwarded-For; its last entry is used). Unset: the socket's address.
 CMP_CLIENT_IP_HEADER = env.text("CMP_CLIENT_IP_HEADER")
+# Development only: webhooks may also use plain http and loopback receivers
+# (private, link-local and metadata addresses stay refused): delivery/addresses.py.
+CMP_WEBHOOKS_ALLOW_LOCAL = env.flag("CMP_WEBHOOKS_ALLOW_LOCAL", False)
 # Rate limits, "count/seconds": consent writes per client IP and per site, and
 # data subject requests per client IP. Counted in the cache (Redis in production).
 CMP_RATE_WRITES_PER_IP = env.rate("CMP_RATE_WRITES_PER_IP", "600/60")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from . import regions
+
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 # Codes CDNs use for "unknown" or "Tor": no country, so the strictest rule.
 NOT_A_COUNTRY = {"XX", "T1", "A1", "A2", "O1", "EU", "AP"}
@@ -60,6 +62,15 @@ def country(request) -> str | None:
     if COUNTRY_RE.match(value) and value not in NOT_A_COUNTRY:
         return value
     return None
+
+
+def region(request) -> str | None:
+    """The visitor's ISO 3166-2 region (``US-CA``) from the trusted headers, else the country, else None.
+
+    Not used by the rule yet: regimes are still chosen by country.
+    """
+    return regions.region_from_headers(request.headers, country_header=settings.CMP_COUNTRY_HEADER,
+                                       region_header=settings.CMP_REGION_HEADER)
 
 
 def ip_prefix(address: str) -> str:

@@ -180,7 +180,7 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields = ["key", "name", "allowed_origins", "languages", "default_language", "default_regime",
                   "regime_overrides", "consent_lifetime_days", "honor_dnt", "ga_measurement_ids", "banner_texts",
-                  "retention_days"]
+                  "retention_days", "gpp_sharing_notice", "gpp_opt_out_notice", "mspa_covered_transaction", "mspa_mode"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -14,12 +14,16 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from . import decisions
+from . import decisions, gpp
 from .errors import Invalid
 
 REGIME_CHOICES = [
     (decisions.OPT_IN, "Opt-in (GDPR style: nothing optional before consent)"),
     (decisions.OPT_OUT, "Opt-out (US style: optional purposes on until refused)"),
+]
+MSPA_MODE_CHOICES = [
+    (gpp.OPT_OUT_OPTION_MODE, "Opt-out option mode"),
+    (gpp.SERVICE_PROVIDER_MODE, "Service provider mode"),
 ]
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -67,6 +71,26 @@ class Site(models.Model):
         default=730,
         help_text="Consent events and visitors are deleted this many days after the visitor's last event (24 months by default).",
     )
+    # What the IAB GPP string says about the site itself (consent/gpp.py, docs/us-states.md).
+    gpp_sharing_notice = models.BooleanField(
+        "GPP: notice of sharing", default=True,
+        help_text="The privacy notice tells visitors that personal data is sold or shared with third parties "
+                  "for advertising (SharingNotice, ProcessingNotice).",
+    )
+    gpp_opt_out_notice = models.BooleanField(
+        "GPP: opt-out notices", default=True,
+        help_text="Visitors are told how to opt out of sale, sharing and targeted advertising: the banner and a "
+                  "&ldquo;Your Privacy Choices&rdquo; link (SaleOptOutNotice, SharingOptOutNotice, "
+                  "TargetedAdvertisingOptOutNotice).",
+    )
+    mspa_covered_transaction = models.BooleanField(
+        "MSPA covered", default=False,
+        help_text="The site signed the IAB Multi-State Privacy Agreement for its advertising transactions.",
+    )
+    mspa_mode = models.CharField(
+        "MSPA mode", max_length=20, blank=True, choices=MSPA_MODE_CHOICES,
+        help_text="The mode the site signed the MSPA in; only for covered transactions.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -91,7 +115,18 @@ class Site(models.Model):
                         return language
         return self.default_language
 
+    def gpp_settings(self) -> gpp.GppSettings:
+        return gpp.GppSettings(
+            sharing_notice=self.gpp_sharing_notice, sale_opt_out_notice=self.gpp_opt_out_notice,
+            sharing_opt_out_notice=self.gpp_opt_out_notice, targeted_advertising_opt_out_notice=self.gpp_opt_out_notice,
+            mspa_covered_transaction=self.mspa_covered_transaction, mspa_mode=self.mspa_mode or None,
+        )
+
     def clean(self):
+        _error_if(self.mspa_covered_transaction and not self.mspa_mode, "mspa_mode",
+                  "Choose the mode the site signed the MSPA in.")
+        _error_if(self.mspa_mode and not self.mspa_covered_transaction, "mspa_mode",
+                  "A mode applies only to transactions the MSPA covers: tick MSPA covered, or leave the mode empty.")
         origins = self.allowed_origins
         _error_if(not isinstance(origins, list), "allowed_origins", "Must be a list of origins.")
         for origin in origins:

@@ -2,12 +2,23 @@
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from . import addresses
 
 
 def _webhook_secret():
     return secrets.token_hex(32)
+
+
+def validate_webhook_url(url: str) -> None:
+    """At save: https to a name whose every address is public (``delivery/addresses.py``); checked again at send."""
+    try:
+        addresses.resolve(url)
+    except addresses.Refused as refused:
+        raise ValidationError(str(refused).removeprefix("refused: ").capitalize() + ".") from None
 
 
 class WebhookEvent(models.TextChoices):
@@ -22,7 +33,8 @@ class WebhookEndpoint(models.Model):
     """Someone who wants to hear of a site's changes: its back end (decisions), or a keeper of its log's tree heads."""
 
     site = models.ForeignKey("consent.Site", on_delete=models.CASCADE, related_name="webhooks")
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, validators=[validate_webhook_url],
+                          help_text="https only; the name must resolve to public addresses (checked again at each send).")
     event_type = models.CharField(
         max_length=40, choices=WebhookEvent.choices, default=WebhookEvent.DECISIONS_CHANGED,
         help_text="Tree heads carry no personal data: send them to outsiders, so copies of the log's heads exist outside.",

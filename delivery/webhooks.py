@@ -9,6 +9,14 @@ nothing, because the messages are rows in the database and a periodic sweep
 re-enqueues any that are due; a retry never changes consent again, because
 delivery only reads the message.
 
+Only public https receivers are reached (``delivery/addresses.py``): the
+name is resolved once, every address must be public, the connection goes to
+the address checked, a redirect is never followed (it counts as a failed
+attempt), and an error is stored as its kind alone ("could not connect",
+"timed out", "HTTP 500"), never a system message naming an address or port.
+No row is locked while posting: :func:`deliver` claims the message and
+commits, posts, then records the result in a second transaction.
+
 Receivers check the signature and drop duplicates by ``id``::
 
     X-CMP-Event-Id: 6f1c…            (the message id, stable across retries)
@@ -19,16 +27,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from . import addresses
 from .models import OutboxMessage
 
 USER_AGENT = "cmp-webhooks/1"
@@ -36,6 +46,7 @@ TIMEOUT_SECONDS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
+CLAIM = timedelta(seconds=3 * TIMEOUT_SECONDS)  # a claimed message is left alone this long by others
 KEPT = timedelta(days=30)  # delivered and failed messages, then pruned (delivery/tasks.py)
 logger = logging.getLogger(__name__)
 
@@ -82,37 +93,69 @@ def decisions_fields(visitor_uuid, before: dict, after: dict, consent_mode: dict
     }
 
 
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Plain http (development only) to the checked address; the Host header keeps the name."""
+
+    def __init__(self, target: addresses.Target, timeout):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = target.address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to the checked address, verifying the certificate for the name."""
+
+    def __init__(self, target: addresses.Target, timeout):
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._address = target.address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
 def post(url: str, secret: str, message_id, body: dict) -> tuple[int | None, str]:
-    """One delivery attempt; returns (HTTP status or None, error text)."""
+    """One delivery attempt; returns (HTTP status or None, error text safe to store and show)."""
+    try:
+        target = addresses.resolve(url)
+    except addresses.Refused as refused:
+        return None, str(refused)
     raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(
-        url,
-        data=raw,
-        method="POST",
-        headers={
+    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = kind(target, TIMEOUT_SECONDS)
+    try:
+        connection.request("POST", target.path, body=raw, headers={
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "X-CMP-Event-Id": str(message_id),
             "X-CMP-Timestamp": str(timestamp),
             "X-CMP-Signature": sign(secret, timestamp, raw),
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as error:
-        return error.code, f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError) as error:
-        return None, str(getattr(error, "reason", error))[:500]
+        })
+        status = connection.getresponse().status  # never followed: a 3xx is a failed attempt
+    except TimeoutError:
+        return None, "timed out"
+    except ssl.SSLError:
+        return None, "TLS handshake failed"
+    except (OSError, http.client.HTTPException):
+        return None, "could not connect"
+    finally:
+        connection.close()
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def deliver(message_id, now=None) -> str:
     """Try to deliver one message if it is due; returns its status afterwards.
 
-    Safe to run twice or concurrently: the row is locked while delivering and
-    a delivered or not-yet-due message is left alone.
+    Safe to run twice or concurrently: a message is claimed in a short
+    transaction (its next attempt moved :data:`CLAIM` ahead, so others leave it
+    alone), the POST runs after that commit with no lock held, and the result
+    is recorded in a second transaction. A worker that dies mid-POST leaves
+    the claim to run out; the sweep then hands the message over again.
     """
+    now = now or timezone.now()
     with transaction.atomic():
         # Lock the message only (of=self): locking its endpoint too would make
         # concurrent deliveries to one endpoint skip each other.
@@ -122,11 +165,16 @@ def deliver(message_id, now=None) -> str:
         )
         if message is None:
             return "busy_or_gone"
-        now = now or timezone.now()
         if message.status != OutboxMessage.PENDING or message.next_attempt_at > now:
             return message.status
-        status, error = post(message.endpoint.url, message.endpoint.secret, message.id, message.payload)
         message.attempts += 1
+        message.next_attempt_at = now + CLAIM
+        message.save(update_fields=["attempts", "next_attempt_at"])
+    status, error = post(message.endpoint.url, message.endpoint.secret, message.id, message.payload)
+    with transaction.atomic():
+        message = OutboxMessage.objects.select_for_update(of=("self",)).filter(pk=message_id).first()
+        if message is None:
+            return "busy_or_gone"
         message.last_status_code, message.last_error = status, error
         if status is not None and 200 <= status < 300:
             message.status, message.delivered_at = OutboxMessage.DELIVERED, now

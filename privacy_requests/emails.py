@@ -47,7 +47,7 @@ UPDATES = {
         _("Your privacy request is done"),
         _(
             "We have completed your request: %(kind)s.\n%(link)s\n\n"
-            "(A download link, if any, works for %(hours)s hours.)\n\nReference: %(reference)s"
+            "(A download link, if any, works once, within %(hours)s hours.)\n\nReference: %(reference)s"
         ),
     ),
 }

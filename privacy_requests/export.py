@@ -1,4 +1,8 @@
-"""The right-to-know answer: the browser's consent history as JSON and CSV in a zip."""
+"""The right-to-know answer: the browser's consent history as JSON and CSV in a zip.
+
+The CSV's cells pass through :func:`audit.exports.safe_cell`, as the audit
+export's do: no cell starts like a spreadsheet formula.
+"""
 import csv
 import io
 import json
@@ -6,6 +10,7 @@ import zipfile
 
 from django.utils.translation import gettext, override
 
+from audit.exports import safe_cell
 from audit.receipts import receipts_for_visitor
 from consent.languages import interface_language
 from consent.models import ConsentEvent, Visitor
@@ -67,7 +72,7 @@ def _events_csv(events) -> str:
     writer = csv.DictWriter(out, fieldnames=EVENT_FIELDS)
     writer.writeheader()
     for event in events:
-        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in event.items()})
+        writer.writerow({k: safe_cell(json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in event.items()})
     return out.getvalue()
 
 

@@ -69,6 +69,7 @@ class DataSubjectRequest(models.Model):
     denial_reason = models.TextField(blank=True)
     download_token_hash = models.CharField(max_length=64, blank=True)
     download_expires_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True, help_text="When the single-use download link was used.")
 
     class Meta:
         ordering = ["received_at"]

@@ -146,8 +146,17 @@ def fulfil(request: Request, actor: str) -> None:
 
 
 def open_download(request_id, token: str, now=None) -> Request:
-    """The request whose export this download link may fetch, if it is still valid."""
-    request = Request.objects.filter(pk=request_id, kind=Request.Kind.KNOW, status=Request.Status.FULFILLED).first()
+    """The request whose export this download link may fetch, if it is still valid; uses the link up.
+
+    A link works once: the request row is locked and marked downloaded, so a
+    second use (or a concurrent one) is refused with ``link_used``. Call it in
+    the transaction that builds the export, so a failed build leaves the link
+    unused.
+    """
+    request = (
+        Request.objects.select_for_update()
+        .filter(pk=request_id, kind=Request.Kind.KNOW, status=Request.Status.FULFILLED).first()
+    )
     valid = (
         request is not None
         and request.download_token_hash
@@ -155,8 +164,13 @@ def open_download(request_id, token: str, now=None) -> Request:
     )
     if not valid:
         raise RequestError("link_invalid", _("This download link is not valid."))
-    if (now or timezone.now()) > request.download_expires_at:
+    now = now or timezone.now()
+    if request.downloaded_at is not None:
+        raise RequestError("link_used", _("This download link was already used; ask the privacy team for a new one."))
+    if now > request.download_expires_at:
         raise RequestError("link_expired", _("This download link has expired; ask the privacy team for a new one."))
+    request.downloaded_at = now
+    request.save(update_fields=["downloaded_at"])
     request.log_step("downloaded", "requester")
     return request
 

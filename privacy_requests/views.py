@@ -5,6 +5,7 @@ first Accept-Language) served by the platform's closest translation; the
 pages an emailed link opens are in the request's language.
 """
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -82,10 +83,12 @@ def verify(request, code):
 
 def download(request, request_id, token):
     try:
-        answered = service.open_download(request_id, token)
+        with transaction.atomic():  # the link is used up only if the export was built
+            answered = service.open_download(request_id, token)
+            archive = export.build_zip(answered)
     except service.RequestError as error:
-        return _unusable_link(request, error, status=410 if error.code == "link_expired" else 404)
-    response = HttpResponse(export.build_zip(answered), content_type="application/zip")
+        return _unusable_link(request, error, status=410 if error.code in ("link_expired", "link_used") else 404)
+    response = HttpResponse(archive, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="privacy-request-{answered.pk}.zip"'
     response["Cache-Control"] = "no-store"
     return response

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.cache import get_conditional_response
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from api.errors import error_response
@@ -37,6 +38,8 @@ def _json(request, data) -> HttpResponse:
 
 
 class DeclarationView(APIView):
+    permission_classes = [AllowAny]  # public: the pages that embed the banner read it (security: [{}])
+
     @extend_schema(
         operation_id="cookie_declaration",
         summary="The site's cookie declaration",
@@ -50,6 +53,8 @@ class DeclarationView(APIView):
 
 
 class TrackerRulesView(APIView):
+    permission_classes = [AllowAny]  # public: the pages that embed the banner read it (security: [{}])
+
     @extend_schema(
         operation_id="tracker_rules",
         summary="What the banner blocks and cleans up, per optional purpose",

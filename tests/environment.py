@@ -7,3 +7,6 @@ production settings starts its own process with them.
 import os
 
 os.environ.setdefault("DEBUG", "1")
+# Webhook receivers in tests listen on 127.0.0.1 over plain http: allowed only
+# by this development setting (tests that check the guard turn it off).
+os.environ.setdefault("CMP_WEBHOOKS_ALLOW_LOCAL", "1")

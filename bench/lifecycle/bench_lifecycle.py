@@ -30,7 +30,7 @@ MEASURED = ["bench/lifecycle/bench_lifecycle.py", "consent/expiry.py", "audit/re
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmp.settings")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
-os.environ.update(DEBUG="0", SECRET_KEY="bench-" + "x" * 50, CMP_RECEIPT_KEYS="bench:" + "ab" * 32)
+os.environ.update(DEBUG="0", SECRET_KEY="bench-" + "x" * 50, CMP_SIGNING_KEYS="bench:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
 os.environ.pop("REDIS_URL", None)
 sys.path.insert(0, str(ROOT))
 from bench import results  # noqa: E402  (after the environment the product reads)

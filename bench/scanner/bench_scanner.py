@@ -7,13 +7,11 @@ inline script on every page) lists --pages product pages in its sitemap.xml;
 the platform serves the banner from a WSGI server in this process (SQLite in
 a temporary folder); the scan runs here as a worker runs it (three passes per
 page, behind the guard). Chromium's memory is the summed resident set of its
-processes, sampled every 0.2 s. Writes bench/scanner/RESULTS.md with the
-commit and the date.
+processes, sampled every 0.2 s. Writes bench/scanner/RESULTS.md (bench/results.py).
 """
 import argparse
 import ipaddress
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,6 +23,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from bench import results  # noqa: E402
+
+MEASURED = ["bench/scanner/bench_scanner.py", "scanner/chromium.py", "scanner/guard.py", "scanner/observations.py",
+            "scanner/scans.py", "scanner/sitemap.py", "tests/support/proof_shop/__init__.py"]
 WORK = tempfile.mkdtemp(prefix="bench-scanner-")
 os.environ.update(DJANGO_SETTINGS_MODULE="cmp.settings", DEBUG="1", DATABASE_URL=f"sqlite:///{WORK}/db.sqlite3",
                   ALLOWED_HOSTS="127.0.0.1,localhost")
@@ -57,6 +59,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=50)
     args = parser.parse_args()
+    started_at = datetime.now(UTC)
 
     import django
 
@@ -104,31 +107,37 @@ def main():
     shop.stop()
     platform.shutdown()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     nonzero = [s for s in samples if s]
     mib = 1024 * 1024
-    rows = [
-        "# Scanner throughput and memory",
-        "",
-        f"Made by `bench/scanner/bench_scanner.py` at commit {commit} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"this 2-core machine. Each page is opened three times (before a choice, after Reject all, after Accept all), "
-        f"each in a fresh browser profile; Chromium is restarted every {browser.limits.restart_every} pages.",
+    peak_mib, median_mib = peak[0] / mib, sorted(nonzero)[len(nonzero) // 2] / mib
+    last_quarter_mib = max(nonzero[3 * len(nonzero) // 4:]) / mib
+    per_minute = scan.pages_done / elapsed * 60
+    report = "\n".join([
+        f"Each page is opened three times (before a choice, after Reject all, after Accept all), each in a fresh "
+        f"browser profile; Chromium is restarted every {browser.limits.restart_every} pages.",
         "",
         "| what | value |",
         "|---|---:|",
         f"| pages scanned (from the sitemap) | {scan.pages_done} |",
         f"| page loads (3 passes, plus a reload after each click) | {scan.pages_done * 5} |",
         f"| wall time | {elapsed:.1f} s |",
-        f"| **pages per minute** | **{scan.pages_done / elapsed * 60:.1f}** |",
+        f"| **pages per minute** | **{per_minute:.1f}** |",
         f"| items in the inventory | {scan.items_seen} |",
         f"| violations recorded | {scan.violation_count} |",
-        f"| Chromium memory, peak (sum of its processes) | {peak[0] / mib:.0f} MiB |",
-        f"| Chromium memory, median while scanning | {sorted(nonzero)[len(nonzero) // 2] / mib:.0f} MiB |",
-        f"| Chromium memory, last quarter's peak (no growth) | {max(nonzero[3 * len(nonzero) // 4:]) / mib:.0f} MiB |",
-        "",
-    ]
-    (Path(__file__).parent / "RESULTS.md").write_text("\n".join(rows))
-    print("\n".join(rows))
+        f"| Chromium memory, peak (sum of its processes) | {peak_mib:.0f} MiB |",
+        f"| Chromium memory, median while scanning | {median_mib:.0f} MiB |",
+        f"| Chromium memory, last quarter's peak (no growth) | {last_quarter_mib:.0f} MiB |",
+    ])
+    readme = "\n".join([
+        f"| {scan.pages_done}-page scan of the proof shop, {scan.pages_done * 5} page loads | value |",
+        "|---|---:|",
+        f"| wall time | {elapsed:.0f} s |",
+        f"| pages per minute | {per_minute:.1f} |",
+        f"| Chromium memory: median / peak / last quarter's peak | {median_mib:.0f} / {peak_mib:.0f} / "
+        f"{last_quarter_mib:.0f} MiB |",
+    ])
+    results.write(Path(__file__).parent / "RESULTS.md", "Scanner throughput and memory", "bench/scanner/bench_scanner.py",
+                  MEASURED, report, readme, started_at)
 
 
 if __name__ == "__main__":

@@ -301,3 +301,20 @@ def test_lost_confirmation_task_is_sent_by_the_sweep(client, demo_site):
     assert send_missing_confirmations() == 1
     assert len(mail.outbox) == 1 and Request.objects.get().confirmation_sent_at is not None
     assert send_missing_confirmations() == 0
+
+
+def test_download_link_works_once(client, staff, demo_site, browser):
+    """SECURITY.md promises single-use links: a forwarded or leaked link gives nothing once used."""
+    file(client, "know", browser=browser)
+    verify_latest(client)
+    request = Request.objects.get()
+    admin_action(staff, request, "fulfil")
+    link = emailed_link(r"http://[^\s]+/privacy/requests/download/[^\s]+/")
+    first = client.get(link)
+    assert first.status_code == 200 and first["Content-Type"] == "application/zip"
+    second = client.get(link)
+    assert second.status_code == 410, second.status_code
+    assert second["Content-Type"].startswith("text/html") and b"already used" in second.content
+    assert list(request.steps.values_list("action", flat=True)).count("downloaded") == 1
+    request.refresh_from_db()
+    assert request.downloaded_at is not None

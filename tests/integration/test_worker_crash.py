@@ -3,18 +3,23 @@ effect happens once.
 
 The task is a webhook delivery whose receiver stalls, so the worker is
 certainly inside it when the whole worker (main process and pool) gets
-SIGKILL. The message was not acknowledged (acks_late), so once the broker's
-visibility timeout has passed a new worker runs it again; the outbox row,
-locked while delivering, was never marked, so the delivery happens and is
-recorded exactly once. Runs where PostgreSQL, Redis and redis-server run (CI).
+SIGKILL. The delivery had claimed the message (committed before the POST, so
+no row lock is held while posting) but recorded no result. The message was
+not acknowledged (acks_late), so once the broker's visibility timeout has
+passed a new worker runs it again, and leaves it while the dead worker's
+claim lasts; once the claim has run out, the sweep (beat, every 30 s) hands
+it over and the delivery happens and is recorded exactly once. Runs where
+PostgreSQL, Redis and redis-server run (CI).
 """
 import os
 import signal
 
 import pytest
+from django.utils import timezone
 
 from cmp.celery import app as celery_app
 from delivery.models import OutboxMessage, WebhookEndpoint
+from delivery.tasks import sweep_outbox
 from tests.support import consent_body, wait_until, write_url
 from tests.support.receiver import Receiver
 from tests.support.workers import idle, start_worker, stop_workers, use_broker
@@ -41,14 +46,19 @@ def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, 
         os.killpg(first.pid, signal.SIGKILL)  # the main process and its pool child, mid-task
         first.wait(timeout=10)
         message = OutboxMessage.objects.get()
-        assert message.status == "pending" and message.attempts == 0  # the killed attempt left no mark
+        # The killed attempt left its claim and no result.
+        assert (message.status, message.attempts, message.last_status_code, message.last_error) == ("pending", 1, None, "")
+        assert message.next_attempt_at > timezone.now()
 
         second = start_crashable_worker(broker, tmp_path / "worker.log")
-        wait_until(lambda: len(receiver.received) >= 2, VISIBILITY_TIMEOUT + 40, "the task to run again")
+        wait_until(lambda: timezone.now() > message.next_attempt_at, 60, "the dead worker's claim to run out")
+        assert len(receiver.received) == 1  # the rerun of the task left the claimed message alone
+        assert sweep_outbox() == 1  # what beat does every 30 s: hands the message to the broker again
+        wait_until(lambda: len(receiver.received) >= 2, 40, "the task to run again")
         wait_until(lambda: OutboxMessage.objects.get().status == "delivered", 20, "the delivery to be recorded")
         wait_until(lambda: idle(broker), 30, "the worker to have nothing left to do")  # a third run would have started
         message = OutboxMessage.objects.get()
-        assert message.attempts == 1, "the delivery is recorded once"
+        assert message.attempts == 2 and message.delivered_at is not None, "the killed try and the one recorded"
         # The receiver saw the same event id twice (the killed try and the rerun) and dedupes on it.
         assert receiver.event_ids() == [str(message.id)] * 2
     finally:

@@ -8,11 +8,14 @@ from . import free_port
 
 
 class Receiver:
-    def __init__(self, port=None, status=200, stall_first=0.0):
+    def __init__(self, port=None, status=200, stall_first=0.0, headers=None, on_post=None):
         self.port = port or free_port()
         self.status = status
+        self.headers = headers or {}  # sent with every answer (a Location, say)
         self.stall_first = stall_first  # seconds the first request waits for its answer
+        self.on_post = on_post  # called with the parsed body before answering (in the server's thread)
         self.received = []  # (headers, raw body, parsed body)
+        self.requests = []  # (method, path) of every request, whatever its method
         self._server = None
 
     @property
@@ -24,11 +27,24 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                receiver.requests.append(("POST", self.path))
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.received.append((self.headers, raw, json.loads(raw)))  # headers: case-insensitive
+                if receiver.on_post:
+                    receiver.on_post(receiver.received[-1][2])
                 if len(receiver.received) == 1 and receiver.stall_first:
                     time.sleep(receiver.stall_first)
+                self._answer()
+
+            def do_GET(self):
+                receiver.requests.append(("GET", self.path))
+                self._answer()
+
+            def _answer(self):
                 self.send_response(receiver.status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args):

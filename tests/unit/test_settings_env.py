@@ -143,3 +143,25 @@ def test_a_bad_signing_key_is_a_check_error_and_never_echoed(tmp_path):
     assert result.returncode != 0 and "CMP_SIGNING_KEYS_FILE" in result.stderr + result.stdout
     result = manage("check", CMP_SIGNING_KEYS="k1:" + "A" * 43, CMP_RECEIPT_KEYS="k1:" + "b" * 40)
     assert result.returncode != 0 and "key id 'k1' is also used" in result.stderr + result.stdout
+
+
+def test_the_region_header_is_a_header_name_or_a_start_up_error():
+    probe = ("import django, json; django.setup(); from django.conf import settings as s; "
+             "print(json.dumps([s.CMP_REGION_HEADER, s.SETTINGS_PROBLEMS]))")
+    clean = {k: v for k, v in os.environ.items() if k not in (*OUR_VARIABLES, "CMP_REGION_HEADER")}
+
+    def read(value):
+        env = {**clean, "DJANGO_SETTINGS_MODULE": "cmp.settings", "DEBUG": "1"}
+        if value is not None:
+            env["CMP_REGION_HEADER"] = value
+        result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert read(None) == ["CF-Region-Code", []]
+    assert read("CloudFront-Viewer-Country-Region") == ["CloudFront-Viewer-Country-Region", []]
+    assert read("") == ["", []]
+    header, problems = read("Region: US")
+    assert header == "CF-Region-Code" and problems == [
+        "CMP_REGION_HEADER='Region: US' is not valid: expected a header name such as "
+        "CloudFront-Viewer-Country-Region (or empty)."]

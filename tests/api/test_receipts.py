@@ -13,6 +13,7 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
@@ -80,7 +81,7 @@ def test_visitor_lists_its_signed_receipts(api, visitor):
     # A standard JOSE library checks it against the published keys; the payload is the readable receipt.
     assert jose_verify(api, latest["jws"]) == receipt
     assert receipts.verify(latest) == receipt
-    assert latest["log"] == {"url": "http://127.0.0.1:8000/api/v1/sites/demo/log", "inclusion": None}  # not logged yet
+    assert latest["log"] == {"url": f"{settings.CMP_PUBLIC_URL}/api/v1/sites/demo/log", "inclusion": None}  # not logged yet
     # Deterministic: the same event gives the same receipt.
     assert get(api, visitor_id, token).json()["receipts"][0] == latest
 

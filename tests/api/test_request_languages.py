@@ -111,7 +111,7 @@ class Requester:
 
     def link(self, body, kind):
         """The emailed link to ``kind`` (verify, download), as a path on the platform."""
-        link = re.search(rf"http://127.0.0.1:8000(/privacy/requests/{kind}/\S+)", body).group(1)
+        link = re.search(rf"{re.escape(settings.CMP_PUBLIC_URL)}(/privacy/requests/{kind}/\S+)", body).group(1)
         assert link.endswith(f"?lang={self.language}")  # the page it opens speaks the request's language
         return link
 

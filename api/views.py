@@ -35,10 +35,11 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 class WriteRateLimit(BaseThrottle):
-    """The consent write limits, per client address and per site (``CMP_RATE_WRITES_*``), checked before the body is read."""
+    """The consent write limits, per client (an IPv6 client per /64) and per site (``CMP_RATE_WRITES_*``),
+    checked before the body is read."""
 
     def allow_request(self, request, view):
-        ratelimit.check("writes-ip", client.client_ip(request), settings.CMP_RATE_WRITES_PER_IP)
+        ratelimit.check("writes-ip", client.limit_key(client.client_ip(request)), settings.CMP_RATE_WRITES_PER_IP)
         site_key = view.kwargs["site_key"]
         if SITE_KEY_RE.match(site_key):
             ratelimit.check("writes-site", site_key, settings.CMP_RATE_WRITES_PER_SITE)

@@ -181,7 +181,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],  # strict I-JSON, size-limited: every body
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
@@ -259,14 +259,19 @@ EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.Ema
 # The header a trusted reverse proxy puts the client's address in (e.g.
 # X-Forwarded-For; its last entry is used). Unset: the socket's address.
 CMP_CLIENT_IP_HEADER = env.text("CMP_CLIENT_IP_HEADER")
+# Where that header may come from (the proxy's addresses, CIDRs); unset: any peer.
+CMP_TRUSTED_PROXIES = env.networks("CMP_TRUSTED_PROXIES")
 # Development only: webhooks may also use plain http and loopback receivers
 # (private, link-local and metadata addresses stay refused): delivery/addresses.py.
 CMP_WEBHOOKS_ALLOW_LOCAL = env.flag("CMP_WEBHOOKS_ALLOW_LOCAL", False)
 # Rate limits, "count/seconds": consent writes per client IP and per site, and
-# data subject requests per client IP. Counted in the cache (Redis in production).
+# data subject requests per client IP (an IPv6 client counts per /64).
+# Counted in the cache (Redis in production).
 CMP_RATE_WRITES_PER_IP = env.rate("CMP_RATE_WRITES_PER_IP", "600/60")
 CMP_RATE_WRITES_PER_SITE = env.rate("CMP_RATE_WRITES_PER_SITE", "60000/60")
 CMP_RATE_REQUESTS_PER_IP = env.rate("CMP_RATE_REQUESTS_PER_IP", "10/3600")
+# Verification emails per recipient address (whatever client asks for them).
+CMP_RATE_REQUESTS_PER_ADDRESS = env.rate("CMP_RATE_REQUESTS_PER_ADDRESS", "5/86400")
 # How long a lookup answer may live in the cache; writes invalidate it anyway.
 CMP_LOOKUP_CACHE_SECONDS = env.integer("CMP_LOOKUP_CACHE_SECONDS", 300, minimum=1)
 # How long readers may trust the cache without re-checking the database for a

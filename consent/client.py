@@ -43,14 +43,41 @@ def client_ip(request) -> str:
     """The client's address: from the trusted proxy's header when one is set.
 
     The last entry is the one the trusted proxy added; earlier ones come from
-    the client and could be forged.
+    the client and could be forged. With ``CMP_TRUSTED_PROXIES`` set, the
+    header counts only on connections from those addresses (the proxy's):
+    anyone else reaching the app directly is counted by their own address.
     """
     header = settings.CMP_CLIENT_IP_HEADER
-    if header:
+    peer = request.META.get("REMOTE_ADDR", "")
+    if header and _from_trusted_proxy(peer):
         forwarded = request.headers.get(header, "")
         if forwarded:
             return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    return peer
+
+
+def _from_trusted_proxy(peer: str) -> bool:
+    proxies = settings.CMP_TRUSTED_PROXIES
+    if not proxies:
+        return True
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
+def limit_key(address: str) -> str:
+    """Who a rate limit counts: an IPv4 address, or an IPv6 client's /64 (one subscriber's network)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def country(request) -> str | None:

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import service
+from . import documents, service
 from .models import DataSubjectRequest, RequestStep
 
 URGENCY_STYLE = {
@@ -93,7 +93,11 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
         obj = self.get_object(request, str(object_id))
         if obj is None or not obj.agent_document or not self.has_view_permission(request, obj):
             raise Http404("No authorization document.")
-        return FileResponse(obj.agent_document.open("rb"), as_attachment=True)
+        name = obj.agent_document.name
+        kind = documents.content_type(name)
+        ext = name.rsplit(".", 1)[-1].lower() if kind != "application/octet-stream" else "bin"
+        return FileResponse(obj.agent_document.open("rb"), as_attachment=True, content_type=kind,
+                            filename=f"authorization-{obj.pk}.{ext}")
 
     def act_view(self, request, object_id, action):
         """The Fulfil / Extend / Deny buttons post here, with the reason fields of the form."""

@@ -2,11 +2,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from . import documents
 from .models import DataSubjectRequest
 
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
-# Checked by content, not by the file name the uploader chose.
-DOCUMENT_SIGNATURES = {b"%PDF-": "PDF", b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
+MAX_DOCUMENT_BYTES = documents.MAX_BYTES
 
 
 class RequestForm(forms.Form):
@@ -27,10 +26,16 @@ class RequestForm(forms.Form):
             return document
         if document.size > MAX_DOCUMENT_BYTES:
             raise forms.ValidationError(_("The authorization must be at most 5 MB."))
-        head = document.read(8)
-        document.seek(0)
-        if not any(head.startswith(signature) for signature in DOCUMENT_SIGNATURES):
-            raise forms.ValidationError(_("The authorization must be a PDF, PNG or JPEG file."))
+        # Checked by content, not by the name or type the uploader gave: stored as <uuid>.<ext> of what it is.
+        try:
+            kind = documents.detect(document)
+        except documents.Unreadable as unreadable:
+            if unreadable.kind is None:
+                raise forms.ValidationError(_("The authorization must be a PDF, PNG or JPEG file.")) from None
+            if unreadable.kind == "pdf":
+                raise forms.ValidationError(_("This PDF could not be read; please attach it again.")) from None
+            raise forms.ValidationError(_("This image could not be read; please attach it again.")) from None
+        document.name = documents.stored_name(kind)
         return document
 
     def clean(self):

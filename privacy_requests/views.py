@@ -4,6 +4,8 @@ Each page is in one of the site's languages (``?lang=``, else the browser's
 first Accept-Language) served by the platform's closest translation; the
 pages an emailed link opens are in the request's language.
 """
+import hashlib
+
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
@@ -11,16 +13,20 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from consent import ratelimit
-from consent.client import client_ip
+from consent.client import client_ip, limit_key
 from consent.errors import RateLimited
 from consent.languages import interface_language
 from consent.models import Site
 
 from . import export, service
 from .deadlines import answer_due
-from .forms import RequestForm
+from .forms import MAX_DOCUMENT_BYTES, RequestForm
+
+# The largest body the form can take: the document and room for the other fields.
+MAX_FORM_BYTES = MAX_DOCUMENT_BYTES + 64 * 1024
 
 
 def _language(request, site):
@@ -28,26 +34,53 @@ def _language(request, site):
     return site.pick_language(asked)
 
 
+@csrf_exempt  # checked in _request_form, after the refusals that must come before the body is read
 def request_form(request, site_key):
     site = get_object_or_404(Site, key=site_key)
     language = _language(request, site)
     with override(interface_language(language)):
+        if request.method == "POST":
+            refused = _refuse_before_reading(request, site)
+            if refused is not None:
+                return refused
         return _request_form(request, site, language)
 
 
+def _refuse_before_reading(request, site):
+    """The client's rate limit, then the body's declared size: neither needs the body parsed."""
+    try:
+        ratelimit.check("requests-ip", limit_key(client_ip(request)), settings.CMP_RATE_REQUESTS_PER_IP)
+    except RateLimited as limited:
+        return _too_many(request, site, limited,
+                         _("Too many requests have come from your network. Please try again later."))
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_FORM_BYTES:
+        return _message(request, site, _("Request too large"),
+                        _("The request is too large: the authorization may be at most 5 MB."), status=413)
+    return None
+
+
+def _too_many(request, site, limited, message):
+    response = _message(request, site, _("Too many requests"), message, status=429)
+    response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
+@csrf_protect
 def _request_form(request, site, language):
     form = RequestForm(request.POST or None, request.FILES or None)
     context = {"site": site, "form": form, "hours": settings.CMP_DSR_VERIFY_HOURS}
-    if request.method == "POST":
-        try:
-            ratelimit.check("requests-ip", client_ip(request), settings.CMP_RATE_REQUESTS_PER_IP)
-        except RateLimited as limited:
-            response = _message(request, site, _("Too many requests"),
-                                _("Too many requests have come from your network. Please try again later."), status=429)
-            response["Retry-After"] = str(limited.retry_after)
-            return response
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        recipient = hashlib.sha256(data["email"].strip().lower().encode()).hexdigest()
+        try:
+            ratelimit.check("requests-address", recipient, settings.CMP_RATE_REQUESTS_PER_ADDRESS)
+        except RateLimited as limited:
+            return _too_many(request, site, limited,
+                             _("Too many requests have been made for this email address. Please try again later."))
         filed = service.file_request(
             site,
             kind=data["kind"],

@@ -20,11 +20,11 @@ from privacy_requests import service
 from privacy_requests.models import DataSubjectRequest as Request
 from privacy_requests.tasks import send_daily_digest
 from tests.support import consent_body, lookup_url, write_url
+from tests.support.documents import PDF
 
 # Transactional: emails are sent by tasks queued on commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
 FORM = "/privacy/requests/demo/"
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from django.utils.translation import trans_real
 from privacy_requests import service
 from privacy_requests.models import DataSubjectRequest as Request
 from tests.support import ROOT, consent_body, write_url
+from tests.support.documents import PDF, PNG
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails are sent by tasks queued on commit
 FORM = "/privacy/requests/demo/"
-PDF = b"%PDF-1.4\n%%EOF\n"
 # Site language -> (<html lang>, the page's heading). A site lists "zh"; its pages are Simplified Chinese.
 LANGUAGES = {
     "en": ("en", "Your privacy rights"),
@@ -126,6 +126,7 @@ class Requester:
 
 
 @pytest.mark.parametrize("language", list(LANGUAGES))
+@override_settings(CMP_RATE_REQUESTS_PER_IP=(100, 3600))  # every page below, from one client
 def test_the_form_its_pages_and_its_emails_speak_the_requesters_language(client, api, site, visitor_id, language):
     person = Requester(client, language)
     person.page("form", client.get(FORM, {"lang": language}), 200)
@@ -137,6 +138,12 @@ def test_the_form_its_pages_and_its_emails_speak_the_requesters_language(client,
                                                "agent_document": SimpleUploadedFile("a.pdf", PDF + b"0" * 5 * 1024 * 1024)}, 400)
     person.post("errors: document without agent", {"kind": "know", "email": "a@example.org",
                                                    "agent_document": SimpleUploadedFile("a.pdf", PDF)}, 400)
+    person.post("errors: a PDF that does not parse", {"kind": "know", "email": "a@example.org", "agent_name": "A",
+                                                      "agent_document": SimpleUploadedFile("a.pdf", b"%PDF-1.4\n%%EOF\n")}, 400)
+    person.post("errors: an image that does not decode", {"kind": "know", "email": "a@example.org", "agent_name": "A",
+                                                          "agent_document": SimpleUploadedFile("a.png", PNG[:40])}, 400)
+    person.post("too large", {"kind": "know", "email": "a@example.org", "agent_name": "A",
+                              "agent_document": SimpleUploadedFile("a.pdf", PDF + b"%" * 6 * 1024 * 1024)}, 413)
 
     # A right-to-know request from a browser: confirmed, extended, answered, downloaded.
     token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
@@ -151,16 +158,19 @@ def test_the_form_its_pages_and_its_emails_speak_the_requesters_language(client,
     service.fulfil(Request.objects.get(pk=know.pk), "dpo")
     download = person.link(person.email("email: fulfilled", "know@example.org"), "download")
     person.readme("download: README.txt (a browser's data)", download)
+    person.page("download link already used", client.get(download), 410)
     person.page("download link not valid", client.get(download.replace("/?lang=", "xx/?lang=")), 404)
-    Request.objects.filter(pk=know.pk).update(download_expires_at=timezone.now() - timedelta(minutes=1))
-    person.page("download link expired", client.get(download), 410)
 
     # A request without a browser: its archive says there is nothing to link.
     nothing = person.file("filed without a browser", "know", "nothing@example.org")
     client.get(person.link(person.email("email: verification 2", "nothing@example.org"), "verify"))
     service.fulfil(Request.objects.get(pk=nothing.pk), "dpo")
-    person.readme("download: README.txt (no browser)",
-                  person.link(person.email("email: fulfilled 2", "nothing@example.org"), "download"))
+    second = person.link(person.email("email: fulfilled 2", "nothing@example.org"), "download")
+    expires = Request.objects.get(pk=nothing.pk).download_expires_at
+    Request.objects.filter(pk=nothing.pk).update(download_expires_at=timezone.now() - timedelta(minutes=1))
+    person.page("download link expired", client.get(second), 410)
+    Request.objects.filter(pk=nothing.pk).update(download_expires_at=expires)
+    person.readme("download: README.txt (no browser)", second)
 
     # A correction request, denied.
     correct = person.file("filed a correction", "correct", "correct@example.org")
@@ -177,6 +187,9 @@ def test_the_form_its_pages_and_its_emails_speak_the_requesters_language(client,
     assert service.expire_unverified() == 1
     person.page("request expired unverified", client.get(late), 410)
 
+    with override_settings(CMP_RATE_REQUESTS_PER_ADDRESS=(1, 3600)):
+        person.file("filed for one address", "know", "once@example.org")
+        person.post("too many requests for one address", {"kind": "know", "email": "once@example.org"}, 429)
     with override_settings(CMP_RATE_REQUESTS_PER_IP=(1, 3600)):
         person.post("too many requests", {"kind": "know", "email": "a@example.org"}, 429)
 

@@ -125,3 +125,10 @@ def test_the_regime_is_the_sites_most_specific_word_then_the_preset_then_the_def
     # ... unless it chose for the state itself.
     assert r.regime_for("US-CA", {"US": "opt_in", "US-CA": "opt_out"}, "opt_in") == "opt_out"
     assert r.regime_for("FR-75", {"FR": "opt_in"}, "opt_out") == "opt_in"
+
+
+@pytest.mark.parametrize("value", ["US", "us", " FR ", "XX", "T1", "EU", "USA", "", "1A"])
+def test_the_region_reader_and_the_lookups_country_reader_agree(value):
+    # consent/client.py's country() still has its own copy of the rule (the lookup path is not changed here).
+    request = RequestFactory().get("/", HTTP_CF_IPCOUNTRY=value)
+    assert r.country_code(value) == client.country(request)

@@ -6,6 +6,7 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -46,7 +47,7 @@ def emailed_link(pattern):
     for message in reversed(mail.outbox):
         found = re.search(pattern, message.body)
         if found:
-            return found.group(0).replace("http://127.0.0.1:8000", "")
+            return found.group(0).replace(settings.CMP_PUBLIC_URL, "")
     raise AssertionError(f"no email with {pattern}")
 
 

@@ -3,6 +3,7 @@ import json
 import time
 
 import pytest
+from django.db import OperationalError
 
 from banner.embed import RUNTIME_VERSION
 from consent.models import ConsentEvent, Visitor
@@ -15,6 +16,7 @@ DIALOG = "#cmp-root >> dialog.prefs"
 
 
 def open_demo(page, url, **kwargs):
+    track_writes(page)
     page.goto(url + "/demo/", **kwargs)
     page.wait_for_function("window.cmp && window.cmp.ready")
     page.evaluate("window.cmp.ready")
@@ -24,13 +26,49 @@ def ran(page):
     return page.evaluate("window.cmpDemoRan || []")
 
 
+INERT = "[...document.querySelectorAll('script[type=\"text/plain\"][data-cmp-purpose]')].map(s => s.dataset.cmpPurpose).sort()"
+
+
+def inert(page):
+    """The purposes whose tags are still inert (type text/plain): the banner has not let them run, and cannot
+    without replacing them. The banner applies a choice at once, so this is final as soon as the choice is made."""
+    return page.evaluate(INERT)
+
+
 def click(page, action, where=BANNER):
     page.locator(f"{where} >> button[data-action='{action}']").click()
 
 
+def track_writes(page):
+    """Count, on ``page``, the banner's writes whose answer has arrived (``page.cmp_writes``)."""
+    if not hasattr(page, "cmp_writes"):
+        page.cmp_writes = []
+        page.on("requestfinished", lambda r: page.cmp_writes.append(r.url)
+                if r.method == "POST" and r.url.endswith("/consents") else None)
+
+
+def saved_events():
+    """How many events the live server has committed; None while another thread holds the table (SQLite's
+    in-memory test database refuses at once, "database table is locked", rather than waiting)."""
+    try:
+        return ConsentEvent.objects.count()
+    except OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        return None
+
+
 def wait_saved(page, count):
+    """Wait until the browser has had the answers to ``count`` writes, then until the database shows them.
+
+    The database is read only once the answers are in: on SQLite, a read of the test's own while the live
+    server writes would make that write fail ("database table is locked").
+    """
     deadline = time.monotonic() + 10
-    while ConsentEvent.objects.count() < count:
+    while len(page.cmp_writes) < count:
+        assert time.monotonic() < deadline, f"the browser had {len(page.cmp_writes)} answers to its writes, not {count}"
+        page.wait_for_timeout(50)  # lets Playwright deliver the request events while the condition is polled
+    while (saved_events() or 0) < count:
         assert time.monotonic() < deadline, "the choice did not reach the server"
         time.sleep(0.05)
 
@@ -54,7 +92,7 @@ def test_reject_all_runs_nothing_and_is_remembered(page, demo):
     open_demo(page, demo)
     click(page, "reject")
     wait_saved(page, 1)
-    page.wait_for_timeout(300)
+    assert inert(page) == ["advertising", "analytics", "recognition"]  # none let out, so none can run later
     assert ran(page) == []
     open_demo(page, demo)
     page.wait_for_function(STYLED)  # the banner has decided whether to show: no fixed wait
@@ -69,7 +107,7 @@ def test_accept_all_runs_each_tag_once_in_order(page, demo):
     open_demo(page, demo)
     click(page, "accept")
     page.wait_for_function("(window.cmpDemoRan || []).length >= 3")
-    page.wait_for_timeout(400)
+    assert inert(page) == []  # each tag let out once (replaced by a live copy: it cannot run twice)
     assert ran(page) == ["analytics", "advertising", "recognition"]
     page.wait_for_function("document.querySelector(\"iframe[title='Example advertisement']\").getAttribute('src')")
     assert page.locator("iframe[title='Example advertisement']").get_attribute("src").endswith("ad-frame.html")
@@ -88,7 +126,7 @@ def test_customize_with_analytics_only(page, demo):
     assert essential.is_checked() and essential.is_disabled()
     click(page, "save", DIALOG)
     page.wait_for_function("(window.cmpDemoRan || []).length >= 1")
-    page.wait_for_timeout(400)
+    assert inert(page) == ["advertising", "recognition"]
     assert ran(page) == ["analytics"]
     wait_saved(page, 1)
     assert ConsentEvent.objects.get().choices == {"analytics": True, "advertising": False, "recognition": False}
@@ -108,7 +146,7 @@ def test_open_then_revoke(page, demo):
     page.wait_for_function("window.cmp && window.cmp.ready")
     page.evaluate("window.cmp.ready")
     page.wait_for_function("(window.cmpDemoRan || []).length >= 2")
-    page.wait_for_timeout(300)
+    assert inert(page) == ["analytics"]
     assert ran(page) == ["advertising", "recognition"]
     assert page.evaluate("window.cmp.granted('analytics')") is False
     wait_saved(page, 2)
@@ -137,9 +175,15 @@ def test_choice_made_while_server_is_down_is_delivered_later(page, demo):
     assert Visitor.objects.filter(uuid=visitor_id).exists()
     # The browser marks the choice confirmed (flag q cleared) when the answer arrives.
     page.wait_for_function(PENDING_CLEARED)
-    open_demo(page, demo)
-    page.wait_for_timeout(300)
-    assert ConsentEvent.objects.count() == 1  # confirmed: not sent a third time
+    sent = []
+    page.on("request", lambda request: sent.append(request.url))
+    open_demo(page, demo)  # a pending choice is sent before cmp.ready resolves
+    # A request made after that one is seen after it: once the probe is seen, a resend would have been too.
+    page.evaluate("fetch('/healthz?probe')")
+    page.wait_for_function("performance.getEntriesByName(location.origin + '/healthz?probe').length > 0")
+    assert any(url.endswith("/healthz?probe") for url in sent)
+    assert not [url for url in sent if url.endswith("/consents")], sent  # confirmed: not sent a third time
+    assert ConsentEvent.objects.count() == 1
 
 
 def test_consent_mode_default_precedes_tags_and_updates_after_choice(page, demo):
@@ -164,7 +208,7 @@ def test_ga_optout_addon_denies_analytics(page, demo):
     assert page.evaluate("window['ga-disable-G-DEMO12345']") is True
     click(page, "accept")
     page.wait_for_function("(window.cmpDemoRan || []).length >= 2")
-    page.wait_for_timeout(400)
+    assert inert(page) == ["analytics"]
     assert "analytics" not in ran(page)
     assert page.evaluate("window['ga-disable-G-DEMO12345']") is True
     wait_saved(page, 1)
@@ -182,7 +226,7 @@ def test_gpc_denies_advertising_unless_confirmed(browser, demo):
     click(page, "accept")
     page.locator(f"{DIALOG} >> .conflict").wait_for(state="visible")
     wait_saved(page, 1)
-    page.wait_for_timeout(300)
+    assert "advertising" in inert(page)
     assert "advertising" not in ran(page)
     assert ConsentEvent.objects.get().decisions["advertising"]["granted"] is False
     click(page, "confirm-gpc", DIALOG)
@@ -242,10 +286,12 @@ def test_opt_out_regime_runs_tags_until_refused(browser, demo):
 
 def test_tags_added_later_are_gated_too(page, demo):
     open_demo(page, demo)
-    page.evaluate("""() => { const s = document.createElement('script'); s.type = 'text/plain';
-        s.setAttribute('data-cmp-purpose', 'analytics'); s.text = "window.lateTag = true;";
-        document.body.appendChild(s); }""")
-    page.wait_for_timeout(200)
+    page.evaluate("""() => { for (const [purpose, flag] of [['analytics', 'lateTag'], ['security', 'lateEssential']]) {
+        const s = document.createElement('script'); s.type = 'text/plain';
+        s.setAttribute('data-cmp-purpose', purpose); s.text = `window.${flag} = true;`;
+        document.body.appendChild(s); } }""")
+    # The essential tag added after it runs at once: the banner has seen both by then.
+    page.wait_for_function("window.lateEssential === true")
     assert page.evaluate("window.lateTag") is None
     click(page, "accept")
     page.wait_for_function("window.lateTag === true")
@@ -292,6 +338,7 @@ def test_works_under_a_strict_content_security_policy(page, demo):
         body='<!doctype html><html lang="en"><head><script src="/c/demo.js"></script></head><body><main>'
              '<script type="text/plain" data-cmp-purpose="analytics" src="/static/demo/tag-recognition.js"></script>'
              '</main></body></html>'))
+    track_writes(page)
     page.goto(demo + "/strict/")
     # (Playwright's wait_for_function evaluates strings, which this CSP forbids: poll instead.)
     poll(page, "!!(window.cmp && window.cmp.ready)")

@@ -4,6 +4,7 @@ import re
 import pytest
 
 from consent.models import ConsentEvent
+from tests.support.banner import MARK_STYLED
 
 from .test_banner import BANNER, DIALOG, open_demo, ran, wait_saved
 
@@ -89,13 +90,27 @@ def test_reflows_at_320_px_and_400_percent_zoom(browser, demo):
         context.close()
 
 
+SHIFTS = """window.shifts = []; new PerformanceObserver(l => l.getEntries().forEach(e => {
+    if (!e.hadRecentInput) window.shifts.push({value: e.value, at: e.startTime}); })).observe({type: 'layout-shift', buffered: true});"""
+EVERY_SHEET_HANDLED = """(() => document.readyState === 'complete' && [...document.querySelectorAll('*')]
+    .filter(e => e.shadowRoot).every(e => [...e.shadowRoot.querySelectorAll('link')].every(l => l.dataset.testLoadHandled)))()"""
+PROBE = """(() => { window.probeAt = performance.now(); const p = document.createElement('div');
+    p.style.height = '120px'; document.body.insertBefore(p, document.body.firstChild); })()"""
+
+
 def test_no_layout_shift(page, demo):
-    page.add_init_script("""window.cls = 0; new PerformanceObserver(l => l.getEntries().forEach(e => {
-        if (!e.hadRecentInput) window.cls += e.value; })).observe({type: 'layout-shift', buffered: true});""")
+    page.add_init_script(SHIFTS)
+    page.add_init_script(MARK_STYLED)
     open_demo(page, demo)
     page.locator(BANNER).wait_for(state="visible")
-    page.wait_for_timeout(500)
-    assert page.evaluate("window.cls") == 0
+    # Everything that could move the page has happened: the page loaded, and the banner and the iframe's
+    # placeholder have run their stylesheets' load handlers (which show them).
+    page.wait_for_function(EVERY_SHEET_HANDLED)
+    assert page.locator("#cmp-root").count() == 1 and page.evaluate("document.querySelectorAll('iframe[hidden]').length") == 1
+    # A shift made on purpose now is reported after any shift before it: once it is seen, none is still on its way.
+    page.evaluate(PROBE)
+    page.wait_for_function("window.shifts.some(s => s.at >= window.probeAt)")
+    assert page.evaluate("window.shifts.filter(s => s.at < window.probeAt)") == []
 
 
 def axe_violations(page, axe):
@@ -105,9 +120,10 @@ def axe_violations(page, axe):
 
 
 def test_axe_finds_no_violations_on_either_layer(page, demo, axe):
+    page.add_init_script(MARK_STYLED)
     open_demo(page, demo)
     page.locator(BANNER).wait_for(state="visible")
-    page.wait_for_timeout(300)
+    page.wait_for_function(EVERY_SHEET_HANDLED)  # the banner and the placeholder styled, the page loaded
     assert axe_violations(page, axe) == []
     page.evaluate("window.cmp.open()")
     page.locator(DIALOG).wait_for(state="visible")

@@ -36,7 +36,8 @@ def test_errors_are_announced_and_linked(page, demo):
     page.click("button[type=submit]")
     summary = page.locator("#error-summary")
     assert summary.get_attribute("role") == "alert"
-    assert page.evaluate("document.activeElement.id") == "error-summary"  # focus moves to the summary
+    # Focus moves to the summary once the page's script has run: wait for it (fails after the timeout if never).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'", timeout=10000)
     assert page.locator("#id_email").get_attribute("aria-invalid") == "true"
 
 

@@ -4,24 +4,24 @@ Runs where PostgreSQL and Redis run (CI's second pass); the worker is a
 separate process sharing the test database. The broker is a redis-server this
 test starts on its own port, so it can be stopped and started again.
 """
-import time
 
 import pytest
 
 from cmp.celery import app as celery_app
 from delivery.models import OutboxMessage, WebhookEndpoint
-from tests.support import consent_body, new_visitor_id, wait_until, write_url
+from tests.support import consent_body, wait_until, write_url
+from tests.support.workers import idle
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 
 
-def test_webhook_delivered_once_with_valid_signature(api, demo_site, worker, receiver, visitor_id):
+def test_webhook_delivered_once_with_valid_signature(api, demo_site, worker, broker, receiver, visitor_id):
     from delivery.webhooks import verify
 
     endpoint = WebhookEndpoint.objects.create(site=demo_site, url=receiver.url)
     assert api.post(write_url(), consent_body(visitor_id), format="json").status_code == 201
     wait_until(lambda: receiver.received, 30, "the delivery")
-    time.sleep(1.5)  # a duplicate would have arrived by now
+    wait_until(lambda: idle(broker), 30, "the worker to have nothing left to do")  # a duplicate would have come by then
     assert len(receiver.received) == 1
     headers, raw, body = receiver.received[0]
     assert verify(endpoint.secret, headers["X-CMP-Timestamp"], raw, headers["X-CMP-Signature"])
@@ -48,12 +48,13 @@ def test_receiver_down_is_retried_and_delivered_when_back(api, demo_site, worker
 
 
 def test_broker_down_during_writes_loses_nothing(api, demo_site, worker, broker, receiver):
+    import uuid
 
     from delivery.tasks import sweep_outbox
 
     WebhookEndpoint.objects.create(site=demo_site, url=receiver.url)
     broker.stop()
-    visitors = [new_visitor_id() for _ in range(5)]
+    visitors = [str(uuid.uuid4()) for _ in range(5)]
     for visitor in visitors:
         assert api.post(write_url(), consent_body(visitor), format="json").status_code == 201
     assert OutboxMessage.objects.filter(status="pending").count() == 5
@@ -61,6 +62,6 @@ def test_broker_down_during_writes_loses_nothing(api, demo_site, worker, broker,
     wait_until(lambda: celery_app.control.ping(timeout=0.5), 60, "the worker to reconnect")
     sweep_outbox.delay()
     wait_until(lambda: len(receiver.received) >= 5, 60, "all five deliveries")
-    time.sleep(1.5)
+    wait_until(lambda: idle(broker), 30, "the worker to have nothing left to do")  # no duplicate is still on its way
     assert sorted(body["visitor_id"] for _, _, body in receiver.received) == sorted(visitors)
     assert OutboxMessage.objects.filter(status="delivered").count() == 5

@@ -13,7 +13,6 @@ PostgreSQL, Redis and redis-server run (CI).
 """
 import os
 import signal
-import time
 
 import pytest
 from django.utils import timezone
@@ -23,7 +22,7 @@ from delivery.models import OutboxMessage, WebhookEndpoint
 from delivery.tasks import sweep_outbox
 from tests.support import consent_body, wait_until, write_url
 from tests.support.receiver import Receiver
-from tests.support.workers import start_worker, stop_workers, use_broker
+from tests.support.workers import idle, start_worker, stop_workers, use_broker
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 VISIBILITY_TIMEOUT = 4
@@ -57,7 +56,7 @@ def test_worker_killed_mid_delivery_delivers_once_after_restart(api, demo_site, 
         assert sweep_outbox() == 1  # what beat does every 30 s: hands the message to the broker again
         wait_until(lambda: len(receiver.received) >= 2, 40, "the task to run again")
         wait_until(lambda: OutboxMessage.objects.get().status == "delivered", 20, "the delivery to be recorded")
-        time.sleep(2)  # a third run would show up by now
+        wait_until(lambda: idle(broker), 30, "the worker to have nothing left to do")  # a third run would have started
         message = OutboxMessage.objects.get()
         assert message.attempts == 2 and message.delivered_at is not None, "the killed try and the one recorded"
         # The receiver saw the same event id twice (the killed try and the rerun) and dedupes on it.

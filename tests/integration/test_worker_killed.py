@@ -21,6 +21,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
@@ -30,8 +31,8 @@ from consent import expiry
 from consent.models import ConsentEvent, Visitor
 from consent.tasks import expire_choices
 from tests.support import wait_until
+from tests.support.workers import idle, stop_workers, use_broker
 from tests.support.workers import start_worker as start_celery_worker
-from tests.support.workers import stop_workers, use_broker
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 VISITORS = 4000  # eight batches of expiry.BATCH: several seconds of work, so the kill lands mid-task
@@ -40,6 +41,14 @@ VISIBILITY_TIMEOUT = 8  # longer than the rerun takes, so the new worker does no
 
 def start_worker(broker, log_path):
     return start_celery_worker(broker, log_path, CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT))
+
+
+def other_transactions() -> int:
+    """Transactions open on the test database in other sessions than this one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+        return cursor.fetchone()[0]
 
 
 def expiry_events():
@@ -67,7 +76,8 @@ def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site
             time.sleep(0.02)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
-        time.sleep(0.5)  # PostgreSQL sees the dropped connection and rolls the open batch back
+        # PostgreSQL sees the dropped connection and rolls the open batch back: wait until no other transaction is open.
+        wait_until(lambda: not other_transactions(), 30, "the killed worker's transaction to end")
         done_before = expiry_events()
         assert 0 < done_before < VISITORS, f"the kill did not land mid-task ({done_before} of {VISITORS} logged)"
         assert done_before % expiry.BATCH == 0, "an interrupted batch is rolled back whole"
@@ -76,7 +86,7 @@ def test_worker_killed_mid_batch_task_reruns_and_logs_each_expiry_once(demo_site
         wait_until(lambda: expiry_events() >= VISITORS, VISIBILITY_TIMEOUT + 45, "the task to run again to the end")
         log = tmp_path / "second.log"
         wait_until(lambda: "succeeded" in log.read_text(), 20, "the rerun to finish")
-        time.sleep(1)  # a duplicate run would log more events by now
+        wait_until(lambda: idle(broker), 30, "the worker to have nothing left to do")  # a duplicate run would have begun
 
         # The rerun picked up where the committed batches stopped.
         assert "succeeded in" in log.read_text() and f": {VISITORS - done_before}" in log.read_text()

@@ -149,6 +149,18 @@ def product_server(log_path, database_port=None, redis_url=None, database_query=
                    threads="1", **environment):
     """The product under gunicorn (one sync worker by default) on the test's database; yields its base URL.
 
+    See :func:`product_server_process`, which also yields the gunicorn master process.
+    """
+    with product_server_process(log_path, database_port, redis_url, database_query, kill, workers, threads,
+                                **environment) as (base, _):
+        yield base
+
+
+@contextmanager
+def product_server_process(log_path, database_port=None, redis_url=None, database_query="", kill=False, workers="1",
+                           threads="1", **environment):
+    """The product under gunicorn (one sync worker by default) on the test's database; yields (base URL, master).
+
     ``environment`` adds variables (None removes one); ``kill`` stops it
     without a graceful shutdown (a worker stuck on a silent database would
     hold one up). Needs ``django_db(transaction=True)`` so the server sees the
@@ -169,7 +181,7 @@ def product_server(log_path, database_port=None, redis_url=None, database_query=
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_serving(base + "/healthz", proc)
-            yield base
+            yield base, proc
         finally:
             proc.kill() if kill else proc.terminate()
             proc.wait(timeout=20)

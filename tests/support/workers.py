@@ -55,3 +55,17 @@ def stop_workers(saved_conf, *procs, kill=True):
             proc.wait(timeout=20)
     celery_app.conf.update(**saved_conf)
     reset_connections()
+
+
+def idle(broker) -> bool:
+    """Nothing left for any worker to do: the queue is empty, no message awaits its acknowledgement (a killed
+    task's message would be handed out again from there), and no worker holds an active, reserved or scheduled task.
+
+    A check that something did *not* happen again (a duplicate delivery, a third run) waits for this
+    instead of sleeping: once it holds, a duplicate would already have arrived.
+    """
+    if broker.cli("llen", "celery") != "0" or broker.cli("hlen", "unacked") != "0":
+        return False
+    inspect = celery_app.control.inspect(timeout=1)
+    replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+    return all(reply is not None and not any(reply.values()) for reply in replies)

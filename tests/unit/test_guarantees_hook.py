@@ -79,3 +79,50 @@ def test_guarantee_tests_skip_on_a_laptop(tmp_path):
     assert result.returncode == 0, result.stdout
     assert "1 passed, 4 skipped, 1 xfailed" in result.stdout, result.stdout
     assert "guarantee tests did not run" not in result.stdout
+
+
+# What makes a test need the real servers: a fixture that starts or reaches them, or a call that skips without them.
+SERVER_FIXTURES = {"gunicorn", "broker", "worker", "server_behind_a_database_proxy", "cut_able_redis", "compose",
+                   "outbox_waits_for_the_test"}
+SERVER_CALLS = {"needs_postgresql", "needs_postgresql_and_redis", "require_postgresql", "needs_redis_server",
+                "RedisServer", "needs_postgres"}
+
+
+def _names(node) -> set:
+    import ast
+
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+
+
+def _module_fixtures_needing_servers(tree) -> set:
+    """Fixtures of the module whose body reaches the servers (``shop`` calling needs_postgresql_and_redis...)."""
+    import ast
+
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any("fixture" in _names(d) for d in node.decorator_list):
+            if _names(node) & (SERVER_CALLS | SERVER_FIXTURES) or {a.arg for a in node.args.args} & SERVER_FIXTURES:
+                found.add(node.name)
+    return found
+
+
+def test_every_test_that_needs_the_servers_is_marked_guarantee():
+    """Otherwise it could skip in CI's server pass without anyone noticing."""
+    import ast
+
+    unmarked = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        module_marked = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
+                            and "guarantee" in _names(n.value) for n in tree.body)
+        needing = SERVER_FIXTURES | _module_fixtures_needing_servers(tree)
+        for node in tree.body:
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            marked = module_marked or any("guarantee" in _names(d) for d in node.decorator_list)
+            needs = ({a.arg for a in node.args.args} & needing or _names(node) & SERVER_CALLS
+                     or any(_names(d) & SERVER_CALLS for d in node.decorator_list))
+            if needs and not marked:
+                unmarked.append(f"{path.relative_to(ROOT)}::{node.name}")
+    assert unmarked == [], "needs PostgreSQL, Redis or a worker but is not marked guarantee"

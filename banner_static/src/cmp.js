@@ -90,7 +90,7 @@ function choose(choices, conflictConfirmed) {
     // An opt-out preference signal is on: sale and sharing stay off unless the visitor confirms (CCPA §7025).
     pendingConflict = Object.assign({}, choices);
     sold.forEach(key => { choices[key] = false; });
-    askAboutConflict(pendingConflict, hasFlag(state, "n"));  // the boxes show the choices just made
+    askAboutConflict(choices, hasFlag(state, "n"));  // the choices just made, sale and sharing held back
   }
   state = state || fresh;
   state.c = choices;

@@ -16,18 +16,19 @@ def boxes(page):
     return {key: page.locator(f"{DIALOG} >> #cmp-p-{key}").is_checked() for key in ("analytics", "advertising", "recognition")}
 
 
-def test_with_gpc_accept_all_asks_about_advertising_with_the_other_choices_kept(browser, demo):
+def test_with_gpc_accept_all_asks_about_sale_and_sharing_with_the_other_choices_kept(browser, demo):
     context = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
     context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});")
     page = context.new_page()
     open_demo(page, demo)
     click(page, "accept")
     page.locator(f"{DIALOG} >> .conflict").wait_for(state="visible")
-    assert boxes(page) == {"analytics": True, "advertising": False, "recognition": True}
+    # Advertising and recognition are "sale or sharing" (GPC denies them unless confirmed): held back, analytics kept.
+    assert boxes(page) == {"analytics": True, "advertising": False, "recognition": False}
     wait_saved(page, 1)
-    click(page, "save", DIALOG)  # keeping advertising off: nothing else is taken back
+    click(page, "save", DIALOG)  # keeping them off: nothing else is taken back
     wait_saved(page, 2)
-    assert ConsentEvent.objects.latest("id").choices == {"analytics": True, "advertising": False, "recognition": True}
+    assert ConsentEvent.objects.latest("id").choices == {"analytics": True, "advertising": False, "recognition": False}
     context.close()
 
 

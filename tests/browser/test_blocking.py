@@ -89,6 +89,7 @@ def test_untagged_trackers_wait_for_their_purpose_and_run_in_order_once_granted(
     page.evaluate("window.cmp.open()")
     page.locator("#cmp-root >> dialog.prefs >> button[data-action='accept']").click()
     wait_until(lambda: tracker_requests(shop) >= EFFECTS | {AD_FRAME}, 15, "every tracker to run")
+    page.wait_for_function("(window.proofRan || []).length >= 4")  # a script's request comes before it has run
     assert page.evaluate("window.proofRan") == [  # in the page's order
         "www.googletagmanager.com", "analytics.tiktok.com", "platform.twitter.com", "static.zdassets.com"]
     assert SET_BY_TRACKERS <= cookies(page)

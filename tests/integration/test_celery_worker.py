@@ -9,7 +9,7 @@ import pytest
 
 from cmp.celery import app as celery_app
 from delivery.models import OutboxMessage, WebhookEndpoint
-from tests.support import consent_body, wait_until, write_url
+from tests.support import consent_body, new_visitor_id, wait_until, write_url
 from tests.support.workers import idle
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
@@ -48,13 +48,11 @@ def test_receiver_down_is_retried_and_delivered_when_back(api, demo_site, worker
 
 
 def test_broker_down_during_writes_loses_nothing(api, demo_site, worker, broker, receiver):
-    import uuid
-
     from delivery.tasks import sweep_outbox
 
     WebhookEndpoint.objects.create(site=demo_site, url=receiver.url)
     broker.stop()
-    visitors = [str(uuid.uuid4()) for _ in range(5)]
+    visitors = [new_visitor_id() for _ in range(5)]
     for visitor in visitors:
         assert api.post(write_url(), consent_body(visitor), format="json").status_code == 201
     assert OutboxMessage.objects.filter(status="pending").count() == 5

@@ -8,7 +8,6 @@ Cluster of three masters (every node behind a proxy, cut or slowed together).
 One cluster master restarts from an old snapshot, and a Sentinel failover
 promotes a replica that missed the last write.
 """
-import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,7 +17,7 @@ from django.test import override_settings
 
 from consent import cache, lookups
 from consent.models import CacheInvalidationFailure
-from tests.support import consent_body, lookup_url, wait_until, write_url
+from tests.support import consent_body, lookup_url, new_visitor_id, wait_until, write_url
 from tests.support.servers import RedisSentinels, RedisServer, redis_answers
 from tests.support.tcp_proxy import TcpProxy
 
@@ -63,7 +62,7 @@ def test_redis_down_lookups_and_writes_work_from_the_database(api, demo_site, vi
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
     assert changed.status_code == 201
     assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"] == {"granted": False, "reason": "choice"}
-    other = api.post(write_url(), consent_body("7d5a1d9a-0000-4000-8000-00000000000a"), format="json")
+    other = api.post(write_url(), consent_body(new_visitor_id()), format="json")
     assert other.status_code == 201
     assert api.get("/api/v1/sites/demo/config").status_code == 200
 
@@ -160,7 +159,7 @@ def test_a_cluster_master_restarted_from_an_older_snapshot_serves_no_stale_decis
         store = caches["default"]
         store.clear()
         epoch_master = redis_cluster.owner(store.make_key(cache.EPOCH_KEY))
-        visitor_id, master = next((v, m) for v in (str(uuid.uuid4()) for _ in range(100))
+        visitor_id, master = next((v, m) for v in (new_visitor_id() for _ in range(100))
                                   if (m := redis_cluster.owner(store.make_key(lookups.cache_key("demo", v)))) != epoch_master)
         token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
         assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True

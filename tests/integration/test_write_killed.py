@@ -12,7 +12,6 @@ row, they would be in the database now.
 import os
 import signal
 import threading
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -22,7 +21,7 @@ from django.db import connection
 
 from consent.models import ConsentEvent, Visitor
 from delivery.models import OutboxMessage, WebhookEndpoint
-from tests.support import consent_body, database_url, http, needs_postgresql, product_server_process, wait_until
+from tests.support import consent_body, database_url, http, needs_postgresql, new_visitor_id, product_server_process, wait_until
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db(transaction=True)]
 LOCK = 424242
@@ -71,7 +70,7 @@ def test_the_web_process_killed_between_the_event_and_the_outbox_row_leaves_noth
     from consent.models import Site
 
     WebhookEndpoint.objects.create(site=Site.objects.get(key="demo"), url="http://127.0.0.1:9/hooks")
-    visitor = str(uuid.uuid4())
+    visitor = new_visitor_id()
     with product_server_process(tmp_path / "gunicorn.log", ) as (base, master):
         (worker,) = gunicorn_workers(master)
         answer = {}

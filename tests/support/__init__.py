@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -126,6 +127,25 @@ def new_visitor_id() -> str:
 
 def token_of(visitor) -> str:
     return _TOKENS[str(visitor)]
+
+
+def missing(message: str):
+    """Skip a test whose tool is not on this machine; fail it in CI, where .ci/run installs every tool."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI must run it)")
+    pytest.skip(message)
+
+
+def banner_node_test(name: str, vectors: str) -> str:
+    """The output of ``node --test banner_static/test/<name>``, which checks the banner against ``vectors``;
+    asserts it passed."""
+    node = shutil.which("node")
+    if node is None:
+        missing(f"Node.js not found: install it to check the banner against {vectors}")
+    run = subprocess.run([node, "--test", f"test/{name}"], cwd=ROOT / "banner_static", capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
 
 
 def needs_postgresql():

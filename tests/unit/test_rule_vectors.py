@@ -6,15 +6,12 @@ banner's banner_static/src/rule.js under ``node --test``
 of the rule cannot drift apart unnoticed.
 """
 import json
-import os
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from consent import decisions as d
-from tests.support import ROOT
+from tests.support import ROOT, banner_node_test
 
 VECTORS_FILE = ROOT / "tests" / "unit" / "rule_vectors.json"
 VECTORS = json.loads(VECTORS_FILE.read_text())
@@ -68,13 +65,6 @@ def test_the_vectors_reach_every_reason_and_every_signal():
 
 
 def test_the_banner_rule_answers_each_vector():
-    node = shutil.which("node")
-    if node is None:
-        message = "Node.js not found: install it to check the banner's rule against tests/unit/rule_vectors.json"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI must run it)")
-        pytest.skip(message)
-    run = subprocess.run([node, "--test", "test/rule.test.js"], cwd=ROOT / "banner_static", capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    output = banner_node_test("rule.test.js", "tests/unit/rule_vectors.json")
     # Every vector ran as its own node test, none skipped.
-    assert f"# pass {len(VECTORS['vectors'])}\n" in run.stdout, run.stdout
+    assert f"# pass {len(VECTORS['vectors'])}\n" in output, output

@@ -271,19 +271,6 @@ def test_nai_optout_then_visit_denies_personalised_ads(page, demo):
     assert answer["decisions"]["advertising"]["granted"] is True
 
 
-def test_opt_out_regime_runs_tags_until_refused(browser, demo):
-    context = browser.new_context(extra_http_headers={"CF-IPCountry": "US"})
-    page = context.new_page()
-    open_demo(page, demo)
-    page.wait_for_function("(window.cmpDemoRan || []).length >= 3")
-    banner = page.locator(BANNER)
-    assert "Do not sell or share my personal information" in banner.locator("button").all_inner_texts()
-    click(page, "do-not-sell")
-    wait_saved(page, 1)
-    assert ConsentEvent.objects.get().choices == {"analytics": True, "advertising": False, "recognition": False}
-    context.close()
-
-
 def test_tags_added_later_are_gated_too(page, demo):
     open_demo(page, demo)
     page.evaluate("""() => { for (const [purpose, flag] of [['analytics', 'lateTag'], ['security', 'lateEssential']]) {

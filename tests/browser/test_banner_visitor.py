@@ -7,7 +7,7 @@ import pytest
 
 from consent.models import ConsentEvent
 
-from .test_banner import BANNER, DIALOG, click, open_demo, wait_saved
+from .test_banner import BANNER, DIALOG, GPC, click, open_demo, signalling_page, wait_saved
 
 pytestmark = pytest.mark.browser
 
@@ -17,9 +17,7 @@ def boxes(page):
 
 
 def test_with_gpc_accept_all_asks_about_sale_and_sharing_with_the_other_choices_kept(browser, demo):
-    context = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
-    context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});")
-    page = context.new_page()
+    context, page = signalling_page(browser, GPC)
     open_demo(page, demo)
     click(page, "accept")
     page.locator(f"{DIALOG} >> .conflict").wait_for(state="visible")

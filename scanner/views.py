@@ -23,6 +23,7 @@ from consent.sites import require_rules
 from .inventory import blocking_rules, declaration
 
 CACHE_CONTROL = "public, max-age=300"
+ANSWERS = {200: dict, 304: None, 404: ERRORS[404]}
 
 
 def _site(site_key) -> Site:
@@ -37,33 +38,32 @@ def _json(request, data) -> HttpResponse:
     return get_conditional_response(request, etag=etag, response=response)
 
 
-class DeclarationView(APIView):
-    permission_classes = [AllowAny]  # public: the pages that embed the banner read it (security: [{}])
+class PublicSiteData(APIView):
+    """Public JSON about one site, for any origin's page (security: [{}]), with an ETag; the schema takes
+    each view's docstring as its description."""
 
-    @extend_schema(
-        operation_id="cookie_declaration",
-        summary="The site's cookie declaration",
-        description="Per purpose of the site: the cookies and storage keys its pages set and the vendors they call, "
-        "as found by the scanner and classified by the owner, in the requested language.",
-        parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")],
-        responses={200: dict, 304: None, 404: ERRORS[404]},
-    )
+    permission_classes = [AllowAny]
+
     def get(self, request, site_key):
-        return _json(request, declaration(_site(site_key), request.query_params.get("lang")))
+        return _json(request, self.data(_site(site_key), request.query_params.get("lang")))
 
 
-class TrackerRulesView(APIView):
-    permission_classes = [AllowAny]  # public: the pages that embed the banner read it (security: [{}])
+@extend_schema(operation_id="cookie_declaration", summary="The site's cookie declaration", responses=ANSWERS,
+               parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")])
+class DeclarationView(PublicSiteData):
+    """Per purpose of the site: the cookies and storage keys its pages set and the vendors they call,
+    as found by the scanner and classified by the owner, in the requested language."""
 
-    @extend_schema(
-        operation_id="tracker_rules",
-        summary="What the banner blocks and cleans up, per optional purpose",
-        description="`hosts`: hosts (and their subdomains) whose scripts, frames and images wait for the purpose; "
-        "`cookies` and `storage`: names to delete when it is declined (a trailing * marks a prefix).",
-        responses={200: dict, 304: None, 404: ERRORS[404]},
-    )
-    def get(self, request, site_key):
-        return _json(request, blocking_rules(_site(site_key)))
+    data = staticmethod(declaration)
+
+
+@extend_schema(operation_id="tracker_rules", summary="What the banner blocks and cleans up, per optional purpose",
+               responses=ANSWERS)
+class TrackerRulesView(PublicSiteData):
+    """`hosts`: hosts (and their subdomains) whose scripts, frames and images wait for the purpose;
+    `cookies` and `storage`: names to delete when it is declined (a trailing * marks a prefix)."""
+
+    data = staticmethod(lambda site, language: blocking_rules(site))
 
 
 def declaration_page(request, site_key):

@@ -99,7 +99,7 @@ def add_inventory():
     add("cookie", HOSTILE, "advertising", domain="shop.example", vendor="<b>Bold Ads</b>")
 
 
-def test_the_declaration_is_fetched_only_when_the_dialog_opens_and_listed_under_each_purpose(page, demo):
+def test_the_declaration_is_fetched_only_when_the_dialog_opens_and_listed_under_each_purpose(page, demo, axe):
     add_inventory()
     asked = []
     page.on("request", lambda r: asked.append(r.url))
@@ -125,6 +125,8 @@ def test_the_declaration_is_fetched_only_when_the_dialog_opens_and_listed_under_
     assert page.evaluate("document.querySelector('#cmp-root').shadowRoot.querySelectorAll('.decl img, .decl b').length") == 0
     assert page.evaluate("window.pwned") is None
     assert page.locator(f"{DIALOG} >> .purpose:has(#cmp-p-recognition) details").count() == 0  # nothing to declare
+    page.add_script_tag(content=axe)
+    assert page.evaluate("axe.run(document, {resultTypes: ['violations']})")["violations"] == []
     # Asked once per page view: opening again neither asks nor lists twice.
     page.keyboard.press("Escape")
     page.evaluate("window.cmp.open()")

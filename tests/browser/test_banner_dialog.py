@@ -160,3 +160,25 @@ def test_without_the_declaration_the_dialog_works_and_the_next_opening_asks_agai
     page.unroute("**/declaration/dialog*")
     page.evaluate("window.cmp.open()")
     page.locator(f"{DIALOG} >> .purpose:has(#cmp-p-analytics) details.decl").wait_for()
+
+
+def test_the_declaration_reaches_a_page_on_another_origin_of_the_site(page, demo):
+    """Across origins, as on a customer's site: the answer carries CORS for the site's origin."""
+    add_inventory()
+    page.context.grant_permissions(["local-network-access"])  # the platform stands for a public one
+    shop = demo.replace("localhost", "127.0.0.1")
+    assert shop != demo, "the page must be on another origin than the platform"
+    site = Site.objects.get(key="demo")
+    site.allowed_origins = [*site.allowed_origins, shop]
+    site.save()
+    page.route(f"{shop}/shop/", lambda route: route.fulfill(
+        status=200, content_type="text/html",
+        body=f'<!doctype html><html lang="en"><head><title>Shop</title><script src="{demo}/c/demo.js"></script></head>'
+             f'<body><main>Shop</main></body></html>'))
+    page.goto(f"{shop}/shop/")
+    page.wait_for_function("window.cmp && window.cmp.ready")
+    page.evaluate("window.cmp.ready")
+    with page.expect_response(lambda r: "/declaration/dialog" in r.url) as answer:
+        page.evaluate("window.cmp.open()")
+    assert answer.value.headers["access-control-allow-origin"] == shop
+    page.locator(f"{DIALOG} >> .purpose:has(#cmp-p-analytics) details.decl").wait_for()

@@ -1,7 +1,7 @@
-"""The inventory as others read it: the cookie declaration (JSON for the banner's dialog,
-HTML for a privacy-policy page) and the banner's blocking and clean-up rules.
+"""The inventory as others read it: the cookie declaration (JSON, whole or worded for the banner's
+dialog; HTML for a privacy-policy page) and the banner's blocking and clean-up rules.
 
-All three are public, as a site's cookie declaration must be; they are
+All four are public, as a site's cookie declaration must be; they are
 answered for any origin's page, carry an ETag, and may be cached for a while.
 """
 import hashlib
@@ -20,7 +20,7 @@ from consent.errors import NotFound
 from consent.models import Site
 from consent.sites import require_rules
 
-from .inventory import blocking_rules, declaration
+from .inventory import blocking_rules, declaration, dialog_declaration
 
 CACHE_CONTROL = "public, max-age=300"
 ANSWERS = {200: dict, 304: None, 404: ERRORS[404]}
@@ -55,6 +55,17 @@ class DeclarationView(PublicSiteData):
     as found by the scanner and classified by the owner, in the requested language."""
 
     data = staticmethod(declaration)
+
+
+@extend_schema(operation_id="dialog_declaration", responses=ANSWERS,
+               summary="The cookie declaration as the banner's preferences dialog lists it",
+               parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")])
+class DialogDeclarationView(PublicSiteData):
+    """Fetched by the banner only when the visitor opens its preferences dialog. `purposes`: for each purpose with
+    anything to declare, a `summary` and `lists` of `[heading, [line, ...]]` (cookies and storage keys with their
+    vendor, host and lifetime; vendors with their hosts), all worded in the requested language."""
+
+    data = staticmethod(dialog_declaration)
 
 
 @extend_schema(operation_id="tracker_rules", summary="What the banner blocks and cleans up, per optional purpose",

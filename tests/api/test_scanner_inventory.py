@@ -66,7 +66,41 @@ def test_the_declaration_answers_the_sites_origins_only(client, inventory):
     assert "Access-Control-Allow-Origin" not in stranger
 
 
+def test_the_dialogs_declaration_is_worded_per_purpose_in_the_visitors_language(client, inventory):
+    answer = client.get("/api/v1/sites/demo/declaration/dialog?lang=fr-CA", HTTP_ORIGIN=ORIGIN)
+    assert answer.status_code == 200 and answer["Access-Control-Allow-Origin"] == ORIGIN
+    assert answer["Cache-Control"] == "public, max-age=300" and "Origin" in answer["Vary"]
+    body = answer.json()
+    assert body["language"] == "fr"
+    # Only purposes with something to declare; recognition has nothing.
+    assert set(body["purposes"]) == {"analytics", "advertising", "authentication", "security"}
+    analytics = body["purposes"]["analytics"]
+    assert analytics["summary"] == "Cookies et fournisseurs (4)"
+    assert [analytics["lists"][0][0], *[line.replace("\xa0", " ") for line in analytics["lists"][0][1]]] == [
+        "Cookies et stockage", "_ga · Google Analytics · shop.example.com · 1 année",  # Django's own French
+        "_ga_XYZ · Google Analytics · shop.example.com · session", "ZD-suid · Zendesk · shop.example.com · localStorage"]
+    assert analytics["lists"][1:] == [
+        ["Fournisseurs", ["Google Tag Manager: www.googletagmanager.com"]],
+    ]
+    # A vendor known only by its host is named once; the unclassified item is nowhere.
+    assert body["purposes"]["security"]["lists"] == [["Fournisseurs", ["static.hotjar.com"]]]
+    assert "<script>" not in answer.content.decode()
+    again = client.get("/api/v1/sites/demo/declaration/dialog?lang=fr-CA", HTTP_IF_NONE_MATCH=answer["ETag"])
+    assert again.status_code == 304
+    english = client.get("/api/v1/sites/demo/declaration/dialog").json()["purposes"]["analytics"]
+    assert english["summary"] == "Cookies and vendors (4)" and english["lists"][0][1][0].endswith(" · 1 year")
+
+
+@pytest.mark.parametrize("seconds, words", [(None, "session"), (59, "1 minute"), (7200, "2 hours"), (86400 * 3, "3 days"),
+                                            (86400 * 90, "3 months"), (86400 * 800, "2 years")])
+def test_a_cookie_lifetime_in_words(seconds, words):
+    from scanner.inventory import duration
+
+    assert duration(seconds).replace("\xa0", " ") == words
+
+
 @pytest.mark.parametrize("path", ["/api/v1/sites/nope/declaration", "/api/v1/sites/nope/trackers", "/declaration/nope/",
+                                  "/api/v1/sites/nope/declaration/dialog",
                                   "/api/v1/sites/" + "x" * 300 + "/trackers", "/declaration/%00%3Cscript%3E/"])
 def test_an_unknown_site_is_a_404_that_says_so(client, db, path):
     answer = client.get(path)

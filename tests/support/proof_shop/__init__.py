@@ -23,11 +23,11 @@ GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c000
 
 # The five trackers: host -> what the scan must find it to be (the catalogue's category and vendor).
 TRACKERS = {
-    "www.googletagmanager.com": ("analytics", "Google Tag Manager"),
-    "analytics.tiktok.com": ("advertising", "TikTok Pixel"),
-    "securepubads.g.doubleclick.net": ("advertising", "Google Ads (DoubleClick)"),
-    "platform.twitter.com": ("social", "X (Twitter)"),
-    "static.zdassets.com": ("chat", "Zendesk Chat"),
+    "www.googletagmanager.com": ("analytics", "Google Tag Manager"),  # the analytics script
+    "analytics.tiktok.com": ("advertising", "TikTok Pixel"),  # a pixel, sent by its script
+    "securepubads.g.doubleclick.net": ("advertising", "Google Ads (DoubleClick)"),  # the ad iframe
+    "platform.twitter.com": ("social", "X (Twitter)"),  # the social widget
+    "static.zdassets.com": ("chat", "Zendesk Chat"),  # the chat widget
 }
 # Beyond the five: a pixel a script sends to a host of its own (Snap's pattern: the
 # script on sc-static.net, the image on tr.snapchat.com), and a pixel written in the

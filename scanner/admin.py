@@ -57,7 +57,7 @@ class ScanAdmin(ReadOnly):
 
 class Unclassified(admin.SimpleListFilter):
     title = "classification"
-    parameter_name = "classified"  # ?classified=no: the owner's queue, linked from the README
+    parameter_name = "classified"  # ?classified=no: the owner's queue (the README's "Not classified yet")
 
     def lookups(self, request, model_admin):
         return [("no", "Not classified yet"), ("yes", "Classified")]

@@ -33,6 +33,7 @@ padded to whole bytes and then to whole characters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import decisions, regions
 
@@ -208,6 +209,30 @@ def encode(region: str | None, outcome: decisions.Outcome, signals: decisions.Si
     ids = tuple(layout.id for layout in layouts)
     header = _segment([(HEADER_ID, Field("Type", 6)), (HEADER_VERSION, Field("Version", 6))], _fibonacci_range(ids))
     return GppString("~".join([header, *encoded]), ids, ids or NO_SECTION_APPLIES, sections)
+
+
+def answer(region: str | None, outcome: decisions.Outcome, signals: decisions.Signals,
+           settings: GppSettings = GppSettings()) -> dict:
+    """``encode(...).as_answer()``, remembered: the lookup asks on every page view.
+
+    The string depends on nothing but the region, the two decisions
+    :func:`_values` reads (advertising; ad personalization), GPC and the
+    settings, so it is kept per those (a few hundred microseconds to make for
+    a US state; ``tests/unit/test_gpp.py`` checks it equals ``encode``).
+    """
+    advertising = outcome.purposes.get(decisions.ADVERTISING)
+    string, sections = _answer(region, bool(advertising and advertising.granted), outcome.ad_personalization.granted,
+                               signals.gpc, settings)
+    return {"string": string, "applicable_sections": list(sections)}
+
+
+@lru_cache(maxsize=4096)
+def _answer(region, sold: bool, tailored: bool, gpc: bool, settings: GppSettings) -> tuple[str, tuple[int, ...]]:
+    outcome = decisions.Outcome(
+        purposes={decisions.ADVERTISING: decisions.Decision(sold, decisions.CHOICE)},
+        ad_personalization=decisions.Decision(tailored, decisions.CHOICE), needs_choice=False)
+    encoded = encode(region, outcome, decisions.Signals(gpc=gpc), settings)
+    return encoded.string, encoded.applicable_sections
 
 
 def _values(outcome: decisions.Outcome, settings: GppSettings) -> dict[str, int]:

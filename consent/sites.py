@@ -68,7 +68,7 @@ class SiteRules:
 
     def gpp(self, region: str | None, outcome: decisions.Outcome, signals: decisions.Signals) -> dict:
         """The ``gpp`` field of an answer: the GPP string of this outcome, in the region the rule used."""
-        return gpp.encode(region, outcome, signals, self.gpp_settings).as_answer()
+        return gpp.answer(region, outcome, signals, self.gpp_settings)
 
     def current_policy(self, now: datetime) -> Policy | None:
         in_effect = [p for p in self.policies if p.effective_at <= now]

@@ -106,6 +106,7 @@ class ConsentWriteView(APIView):
             "policy_version": result.policy_version,
             **decision_fields(result.outcome),
             "signals": result.signals.as_dict(),
+            "gpp": result.gpp,
         }
         # 200, not 201: a signal-only write that changed nothing recorded nothing.
         return Response(answer, status=201 if result.logged else 200, headers=NO_STORE)
@@ -174,6 +175,7 @@ class ReceiptListView(APIView):
                                       "policyUrl": "https://example.com/privacy", "policyVersion": "1",
                                       "services": [{"service": "Demo Shop", "purposes": [
                                           {"purpose": "analytics", "state": "granted", "consentType": "EXPLICIT"}]}],
+                                      "gpp": {"string": "DBAA", "applicable_sections": [-1]},
                                       "auditLog": {"eventId": 42, "eventHash": "9f2c…", "hashAlg": "SHA-256"}},
                           "signature": {"alg": "EdDSA", "kid": "k2026", "value": "…"},
                           "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6ImsyMDI2IiwidHlwIjoiY21wLXJlY2VpcHQrandzIn0.…",

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from banner.embed import RUNTIME_VERSION
+from tests.api.test_embed_script import boot
 from tests.support import ROOT
 
 DIST = ROOT / "banner_static" / "dist"
@@ -29,3 +30,13 @@ def test_the_runtime_pins_the_gpp_file_it_loads_with_its_sri_hash(client, demo_s
     assert served["Access-Control-Allow-Origin"] == "*"
     assert client.get("/c/v/0.0.1/gpp.min.js").status_code == 404
     assert client.get("/c/v/..%2F..%2Fsettings/gpp.min.js").status_code == 404
+
+
+def test_the_site_script_starts_with_the_gpp_stub_only_where_us_sections_apply(client, demo_site):
+    runtime, stub = (DIST / "cmp.min.js").read_text(), (DIST / "gpp-stub.min.js").read_text()
+    fields, code = boot(client.get("/c/demo.js", HTTP_CF_IPCOUNTRY="US", HTTP_CF_REGION_CODE="CA"))
+    assert fields["config"]["us_privacy"]["gpp_sections"] == [7, 8]
+    assert code == stub + runtime  # before the runtime: calls made before it are queued
+    fields, code = boot(client.get("/c/demo.js", HTTP_CF_IPCOUNTRY="FR"))
+    assert fields["config"]["us_privacy"] is None
+    assert code == runtime  # no window.__gpp outside the US

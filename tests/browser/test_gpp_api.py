@@ -13,6 +13,9 @@ import pytest
 
 from banner.embed import RUNTIME_VERSION
 from tests.support import ROOT
+from tests.support.banner import MARK_STYLED
+
+from .test_banner_accessibility import EVERY_SHEET_HANDLED, axe_violations
 
 pytestmark = pytest.mark.browser
 CALIFORNIA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
@@ -174,6 +177,19 @@ def test_the_privacy_choices_link_shows_in_california_with_its_icon_and_opens_th
     assert link.locator("svg path").count() == 4  # the opt-out toggle, drawn inline (no image request)
     link.click()
     page.locator(DIALOG).wait_for(state="visible")
+
+
+def test_axe_finds_no_violations_on_the_californian_banner_and_its_preferences(california, demo, axe):
+    page = california
+    page.add_init_script(MARK_STYLED)
+    open_demo(page, demo)
+    page.locator(BANNER).wait_for(state="visible")
+    page.wait_for_function(EVERY_SHEET_HANDLED)
+    assert axe_violations(page, axe) == []
+    page.locator(f"{BANNER} >> button[data-action='limit']").click()
+    page.locator(DIALOG).wait_for(state="visible")
+    assert page.locator(f"{DIALOG} >> p.limit").is_visible()  # what to do to limit the use of sensitive data
+    assert axe_violations(page, axe) == []
 
 
 def test_outside_the_us_there_is_no_gpp_api_no_gpp_file_and_no_privacy_choices_link(browser, demo):

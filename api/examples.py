@@ -1,7 +1,7 @@
 """The examples in the OpenAPI schema, made by the decision rule itself so they cannot drift from it."""
 from datetime import UTC, datetime, timedelta
 
-from consent import decisions, identity
+from consent import decisions, gpp, identity
 from consent.defaults import DEFAULT_PURPOSES
 from consent.models import EXAMPLE_VISITOR
 
@@ -12,11 +12,19 @@ _PURPOSES = tuple(decisions.Purpose(p["key"], p["essential"], p.get("sale_or_sha
 _NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-def _decided(choices: dict | None) -> dict:
+def _outcome(choices: dict | None) -> decisions.Outcome:
     choice = decisions.Choice(choices=choices, made_at=_NOW) if choices else None
-    outcome = decisions.decide(decisions.Context(purposes=_PURPOSES, regime=decisions.OPT_IN, now=_NOW,
-                                                 lifetime=timedelta(days=365), choice=choice))
-    return decision_fields(outcome)
+    return decisions.decide(decisions.Context(purposes=_PURPOSES, regime=decisions.OPT_IN, now=_NOW,
+                                              lifetime=timedelta(days=365), choice=choice))
+
+
+def _decided(choices: dict | None) -> dict:
+    return decision_fields(_outcome(choices))
+
+
+def _gpp(choices: dict | None) -> dict:
+    """A visitor in France: no US section applies."""
+    return gpp.encode("FR", _outcome(choices), decisions.Signals(), gpp.GppSettings()).as_answer()
 
 
 # A token as the banner makes one, and the visitor id derived from it (consent/identity.py).
@@ -39,6 +47,7 @@ WRITE_ANSWER = {
     "policy_version": "3",
     **_decided(WRITE_BODY["choices"]),
     "signals": NO_SIGNALS,
+    "gpp": _gpp(WRITE_BODY["choices"]),
 }
 LOOKUP_ANSWER = {
     "site": "demo",
@@ -48,4 +57,5 @@ LOOKUP_ANSWER = {
     **_decided(None),
     "signals": NO_SIGNALS,
     "needs_choice": True,
+    "gpp": _gpp(None),
 }

@@ -16,6 +16,7 @@ import logging
 
 from django.db import DatabaseError
 from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from consent import client, decisions, lookups
 from consent.errors import DomainError, Invalid, NotFound
@@ -40,8 +41,15 @@ def lookup_decisions(request, site_key: str, visitor_id: str) -> HttpResponse:
         return response
     except DatabaseError:
         logger.exception("Storage unavailable on lookup")
-        return _fail_closed(last_loaded(site_key), visitor_id)
-    return _json(body, 200)
+        return _vary(_fail_closed(request, last_loaded(site_key), visitor_id))
+    return _vary(_json(body, 200))
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
+    """The answer depends on the region headers (an unknown visitor's regime and GPP sections) and on
+    the request's own opt-out signals: a cache that kept it anyway (it is ``no-store``) must key on them."""
+    patch_vary_headers(response, [*client.region_headers(), "Sec-GPC"])
+    return response
 
 
 def _answer(request, site_key: str, visitor_id: str) -> dict:
@@ -57,7 +65,7 @@ def _answer(request, site_key: str, visitor_id: str) -> dict:
     purpose = request.GET.get("purpose")
     if purpose is not None and purpose not in rules.purpose_keys:
         raise NotFound("unknown_purpose", f"Site '{site_key}' has no purpose '{purpose[:64]}'.")
-    result = lookups.lookup(rules, visitor_uuid, country=client.country(request),
+    result = lookups.lookup(rules, visitor_uuid, region=client.region(request),
                             header_signals=client.header_signals(request), state=state)
     body = {
         "site": rules.key,
@@ -67,6 +75,7 @@ def _answer(request, site_key: str, visitor_id: str) -> dict:
         **decision_fields(result.outcome),
         "signals": result.signals.as_dict(),
         "needs_choice": result.outcome.needs_choice,
+        "gpp": result.gpp,
     }
     if purpose is not None:
         body.update(purpose=purpose, **result.outcome.purposes[purpose].as_dict())
@@ -81,13 +90,20 @@ def decision_fields(outcome: decisions.Outcome) -> dict:
     }
 
 
-def _fail_closed(rules, visitor_id: str) -> HttpResponse:
-    """A 503 that tags can still act on: essentials only, when the purposes are known."""
+def _fail_closed(request, rules, visitor_id: str) -> HttpResponse:
+    """A 503 that tags can still act on: essentials only, when the purposes are known.
+
+    Its GPP string says the same (every opt-out on), in the request's region
+    with the request's own GPC: the visitor's stored region is unreadable.
+    """
     body = error_body("unavailable", UNAVAILABLE)
     if rules is not None:
         outcome = decisions.fail_closed(rules.purposes)
+        signals = decisions.Signals()
         body.update(site=rules.key, visitor_id=visitor_id[:64], regime=rules.default_regime, policy_version=None,
-                    **decision_fields(outcome), signals=decisions.Signals().as_dict(), needs_choice=True)
+                    **decision_fields(outcome), signals=signals.as_dict(), needs_choice=True,
+                    gpp=rules.gpp(client.region(request), outcome,
+                                  decisions.Signals.from_mapping(client.header_signals(request))))
     return _json(body, 503, **{"Retry-After": "5"})
 
 

@@ -109,6 +109,21 @@ class SignalsSerializer(serializers.Serializer):
     dnt = serializers.BooleanField()
 
 
+class GppSerializer(serializers.Serializer):
+    """The IAB Global Privacy Platform string of the answer's decisions (``docs/us-states.md``)."""
+
+    string = serializers.CharField(help_text="The GPP string, e.g. `DBABrw~CVQqAAAAAACA.QA~BUoAAACA.QA` for a "
+                                   "Californian; `DBAA` (the header alone) outside the US.")
+    applicable_sections = serializers.ListField(
+        child=serializers.IntegerField(min_value=-1), min_length=1,
+        help_text="The IAB section ids that apply: 7 (US National) and the state's own (8 for California, ...); "
+        "`[-1]` where no US section applies.")
+
+
+GPP_HELP = ("The IAB GPP string of these decisions, in the visitor's region (its first contact's; a visitor never "
+            "seen: this request's), with the request's GPC: what the page API `__gpp` answers.")
+
+
 class DecisionsResponseSerializer(serializers.Serializer):
     site = serializers.CharField()
     visitor_id = serializers.UUIDField()
@@ -119,6 +134,7 @@ class DecisionsResponseSerializer(serializers.Serializer):
     consent_mode = ConsentModeSerializer()
     signals = SignalsSerializer()
     needs_choice = serializers.BooleanField(help_text="True when the banner should ask this visitor.")
+    gpp = GppSerializer(help_text=GPP_HELP)
     purpose = serializers.CharField(required=False, help_text="With ?purpose=: the purpose asked about.")
     granted = serializers.BooleanField(required=False, help_text="With ?purpose=: its decision.")
     reason = serializers.CharField(required=False, help_text="With ?purpose=: why.")
@@ -133,6 +149,7 @@ class ConsentWriteResponseSerializer(serializers.Serializer):
     ad_personalization = DecisionSerializer()
     consent_mode = ConsentModeSerializer()
     signals = SignalsSerializer()
+    gpp = GppSerializer(help_text=GPP_HELP)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -106,6 +106,7 @@ class ConsentWriteView(APIView):
             "policy_version": result.policy_version,
             **decision_fields(result.outcome),
             "signals": result.signals.as_dict(),
+            "gpp": result.gpp,
         }
         # 200, not 201: a signal-only write that changed nothing recorded nothing.
         return Response(answer, status=201 if result.logged else 200, headers=NO_STORE)

@@ -129,7 +129,7 @@ class ConsentRollup(models.Model):
     site = models.ForeignKey("consent.Site", on_delete=models.CASCADE, related_name="rollups")
     day = models.DateField()
     source = models.CharField(max_length=16)
-    region = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=6, blank=True)
     pattern = models.CharField(max_length=12, blank=True, help_text="accept_all, reject_all, custom; blank for events without a choice.")
     events = models.PositiveIntegerField(default=0)
     purposes = models.JSONField(default=dict, help_text='Per optional purpose: [times asked, times granted].')

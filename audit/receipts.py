@@ -83,6 +83,7 @@ def build(event, site=None, visitor=None, policies=None, purposes=None) -> dict:
         }],
         "signals": event.signals,
         "consentMode": event.consent_mode,
+        **({"gpp": event.gpp} if event.gpp else {}),
         "sensitive": False,
         "spiCat": [],
         "auditLog": {"eventId": event.pk, "eventHash": event.event_hash, "prevHash": event.prev_hash, "hashAlg": "SHA-256"},
@@ -235,7 +236,8 @@ def matches_log(receipt: dict):
 
 def _from_event(receipt: dict) -> dict:
     """The parts of a receipt that come from its event (site names and texts may change later)."""
-    names = ("receiptId", "consentTime", "jurisdiction", "regime", "source", "piiPrincipalId", "policyVersion", "signals", "consentMode", "auditLog")
+    names = ("receiptId", "consentTime", "jurisdiction", "regime", "source", "piiPrincipalId", "policyVersion", "signals",
+             "consentMode", "gpp", "auditLog")
     parts = {name: receipt.get(name) for name in names}
     services = receipt.get("services") or [{}]
     parts["purposes"] = sorted((p.get("purpose"), p.get("state"), p.get("reason")) for p in services[0].get("purposes", []))

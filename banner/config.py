@@ -7,7 +7,7 @@ import json
 from django.urls import reverse
 from django.utils import timezone
 
-from consent import decisions
+from consent import decisions, gpp, regions
 from consent.models import Site
 from consent.sites import site_rules
 
@@ -16,16 +16,17 @@ from .ui_strings import ui_strings
 RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
 
 
-# Encoded configs this process built: (site, language asked, country) -> (rules, policy, body, etag).
+# Encoded configs this process built: (site, language asked, region) -> (rules, policy, body, etag).
 _built: dict[tuple, tuple] = {}
 MAX_BUILT = 1024
 
 
-def encoded_config(site_key: str, language: str | None, country: str | None) -> tuple[bytes, str] | None:
+def encoded_config(site_key: str, language: str | None, region: str | None) -> tuple[bytes, str] | None:
     """The banner config as JSON bytes with its ETag, or None for an unknown site.
 
-    Built once per process for each site version (the same :class:`SiteRules`
-    object, see consent/sites.py), language and country, while the policy in
+    ``region`` is the request's (``consent.client.region``: ``US-CA``, else the
+    country). Built once per process for each site version (the same :class:`SiteRules`
+    object, see consent/sites.py), language and region, while the policy in
     force stays the same, so a revalidation with ``If-None-Match`` costs one
     cache round trip.
     """
@@ -33,20 +34,20 @@ def encoded_config(site_key: str, language: str | None, country: str | None) -> 
     if rules is None:
         return None
     policy = rules.current_policy(timezone.now())
-    key = (site_key, language, country)
+    key = (site_key, language, region)
     built = _built.get(key)
     if built and built[0] is rules and built[1] == policy:
         return built[2], built[3]
     site = Site.objects.get(pk=rules.id)
-    body = json.dumps(banner_config(site, language, country), separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps(banner_config(site, language, region), separators=(",", ":"), ensure_ascii=False).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if len(_built) >= MAX_BUILT:
-        _built.clear()  # many languages or countries asked for: start over rather than grow
+        _built.clear()  # many languages or regions asked for: start over rather than grow
     _built[key] = (rules, policy, body, etag)
     return body, etag
 
 
-def banner_config(site: Site, language: str | None, country: str | None) -> dict:
+def banner_config(site: Site, language: str | None, region: str | None) -> dict:
     rules = site_rules(site.key)
     now = timezone.now()
     lang = site.pick_language(language)
@@ -58,8 +59,10 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
     return {
         "site": site.key,
         "name": site.name,
-        "regime": rules.regime_for(country),
-        "country": country,
+        "regime": rules.regime_for(region),
+        "country": regions.country_of(region),
+        "region": region,
+        "us_privacy": us_privacy(region, rules.gpp_settings),
         "language": lang,
         "languages": site.languages or ["en"],
         # Pages elsewhere get no banner and a console warning naming their origin (the list is no secret:
@@ -96,6 +99,19 @@ def banner_config(site: Site, language: str | None, country: str | None) -> dict
             "requests": reverse("dsr-form", args=[site.key]),
             "nai_optout": reverse("nai-optout"),
         },
+    }
+
+
+def us_privacy(region: str | None, settings: gpp.GppSettings) -> dict | None:
+    """What the banner needs for a US visitor's state law (None outside the US): the GPP sections its
+    page API ``__gpp`` lists, and which links the law has the banner show."""
+    if regions.country_of(region) != "US":
+        return None
+    preset = regions.preset_for(region)
+    return {
+        "gpp_sections": [layout.id for layout in gpp.sections_for(region)],
+        "privacy_choices_link": bool(preset and preset.privacy_choices_link),
+        "limit_sensitive_link": gpp.limit_sensitive_link(region, settings),
     }
 
 

@@ -5,7 +5,7 @@
   names the site and its Google Analytics ids (so ``ga-disable-<id>`` is set
   before any tag can run), carries what apps add through
   ``banner.signals.embed_boot`` (the hosts to hold), the site's config for the
-  visitor's language (``Accept-Language``) and region (the country header),
+  visitor's language (``Accept-Language``) and region (the country and region headers),
   with the site's theme, and the stylesheet; the runtime follows. Cached
   briefly and revalidated in the background (``stale-while-revalidate``),
   with an ETag for a cheap 304.
@@ -27,7 +27,6 @@ from functools import cache
 from pathlib import Path
 
 import brotli
-from django.conf import settings
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import quote_etag
@@ -72,13 +71,13 @@ def embed_script(request, site_key):
     if rules is None:
         return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
     coding = _coding(request)
-    country = client.country(request)
-    key = (site_key, request.META.get("HTTP_ACCEPT_LANGUAGE", "")[:256], country, coding)
+    region = client.region(request)
+    key = (site_key, request.META.get("HTTP_ACCEPT_LANGUAGE", "")[:256], region, coding)
     memo = _scripts.get(key)
     if memo and memo[0] is rules and memo[1] > time.monotonic():
         etag, content = memo[2], memo[3]
     else:
-        body = _site_script(site_key, request, country)
+        body = _site_script(site_key, request, region)
         if body is None:  # deleted since its rules were cached
             return HttpResponse(f"/* no site '{site_key[:64]}' */", status=404, content_type="text/javascript")
         etag = _etag(body)
@@ -88,11 +87,11 @@ def embed_script(request, site_key):
         _scripts[key] = (rules, time.monotonic() + MEMO_SECONDS, etag, content)
     response = _respond(request, etag, content, coding, "text/javascript", EMBED_CACHE_CONTROL)
     # The config in it depends on the visitor's language and region: caches must key on both.
-    patch_vary_headers(response, [h for h in ("Accept-Language", settings.CMP_COUNTRY_HEADER) if h])
+    patch_vary_headers(response, ["Accept-Language", *client.region_headers()])
     return response
 
 
-# Site scripts this process built, per (site, Accept-Language, country, coding): (rules, until, etag, content).
+# Site scripts this process built, per (site, Accept-Language, region, coding): (rules, until, etag, content).
 # Kept while the site's rules are the same object (a change to the site replaces them, consent/sites.py),
 # and a few seconds at most, for what changes beside the rules (the scanner's held hosts).
 _scripts: dict[tuple, tuple] = {}
@@ -100,7 +99,7 @@ MAX_SCRIPTS = 1024
 MEMO_SECONDS = 10
 
 
-def _site_script(site_key: str, request, country: str | None) -> str | None:
+def _site_script(site_key: str, request, region: str | None) -> str | None:
     row = Site.objects.filter(key=site_key).values_list("ga_measurement_ids", "languages").first()
     if row is None:
         return None
@@ -109,7 +108,7 @@ def _site_script(site_key: str, request, country: str | None) -> str | None:
     for _receiver, extra in embed_boot.send(sender=None, site_key=site_key):
         fields.update(extra or {})
     language = pick_language(languages, accepted_languages(request.META.get("HTTP_ACCEPT_LANGUAGE", "")))
-    encoded = encoded_config(site_key, language, country)
+    encoded = encoded_config(site_key, language, region)
     if encoded is None:
         return None
     boot = json.dumps(fields, separators=(",", ":"))[:-1]

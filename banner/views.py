@@ -39,18 +39,21 @@ class SiteConfigView(APIView):
         operation_id="banner_config",
         summary="What the banner needs for this site",
         description="Purposes and texts in the requested language (or the site's default), the regime for "
-        "this request's region, the policy version and URL, and the GA ids. Send `If-None-Match` with the "
-        "last ETag to get a 304.",
+        "this request's region (`region`: ISO 3166-2 like `US-CA` from the region header, else the country), "
+        "`us_privacy` (null outside the US; else the GPP section ids that apply, and whether the state's law "
+        "has the banner show the \"Your Privacy Choices\" link and the \"Limit the use of my sensitive "
+        "personal information\" link), the policy version and URL, and the GA ids. Send `If-None-Match` with "
+        "the last ETag to get a 304.",
         parameters=[OpenApiParameter("lang", str, description="Visitor's language, e.g. fr or fr-CA.")],
         responses={200: dict, 304: None, 404: ERRORS[404]},
     )
     def get(self, request, site_key):
-        encoded = encoded_config(site_key, request.query_params.get("lang"), client.country(request))
+        encoded = encoded_config(site_key, request.query_params.get("lang"), client.region(request))
         if encoded is None:
             raise NotFound("unknown_site", f"No site with key '{site_key[:64]}'.")
         body, etag = encoded
-        # The regime depends on the country header, so caches must key on it.
-        vary = ", ".join(filter(None, ["Origin", settings.CMP_COUNTRY_HEADER]))
+        # The regime and us_privacy depend on the region headers, so caches must key on them.
+        vary = ", ".join(["Origin", *client.region_headers()])
         headers = {"ETag": etag, "Cache-Control": "public, max-age=60", "Vary": vary}
         # Weak comparison: a compressed answer's ETag came back weakened (cmp/compression.py).
         if get_conditional_response(request, etag=etag) is not None:

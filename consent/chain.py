@@ -34,7 +34,7 @@ CONTENT_FIELDS = (
 )
 # Fields added later: covered by the hash when set, left out otherwise, so the hashes of
 # events made before them (which have them unset) stay what they were.
-OPTIONAL_FIELDS = ("gpc_conflict_confirmed", "policy_url")
+OPTIONAL_FIELDS = ("gpc_conflict_confirmed", "policy_url", "gpp")
 
 
 def canonical_json(value) -> bytes:

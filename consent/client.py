@@ -1,7 +1,7 @@
 """What an HTTP request tells us about the visitor's browser.
 
 Only what the log and the rule need, and no more than needed: the country
-from a trusted header, a truncated IP address, the user agent, and the opt-out
+and the region below it from trusted headers, a truncated IP address, the user agent, and the opt-out
 signals the browser sends as headers.
 """
 from __future__ import annotations
@@ -28,6 +28,11 @@ class ClientInfo:
     ip_prefix: str
     user_agent: str
     header_signals: dict
+    region: str | None = None  # ``US-CA``, else the country, else None (:func:`region`)
+
+    def __post_init__(self):
+        if self.region is None and self.country:  # made with a country alone: the region falls back to it
+            object.__setattr__(self, "region", self.country)
 
 
 def client_info(request) -> ClientInfo:
@@ -36,6 +41,7 @@ def client_info(request) -> ClientInfo:
         ip_prefix=ip_prefix(client_ip(request)),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
         header_signals=header_signals(request),
+        region=region(request),
     )
 
 
@@ -94,10 +100,15 @@ def country(request) -> str | None:
 def region(request) -> str | None:
     """The visitor's ISO 3166-2 region (``US-CA``) from the trusted headers, else the country, else None.
 
-    Not used by the rule yet: regimes are still chosen by country.
+    What the rule, the lookup, the writes and the banner's config use.
     """
     return regions.region_from_headers(request.headers, country_header=settings.CMP_COUNTRY_HEADER,
                                        region_header=settings.CMP_REGION_HEADER)
+
+
+def region_headers() -> list[str]:
+    """The request headers an answer that depends on the visitor's region depends on: for ``Vary``."""
+    return [h for h in (settings.CMP_COUNTRY_HEADER, settings.CMP_REGION_HEADER) if h]
 
 
 def ip_prefix(address: str) -> str:

@@ -8,7 +8,7 @@ a row per country or per language) into those values and back.
 from django import forms
 from django.conf import settings
 
-from . import decisions, theme
+from . import decisions, regions, theme
 from .models import LANGUAGE_RE, PolicyVersion, Purpose, Site
 
 COLOUR_FIELDS = [*theme.LIGHT, *theme.DARK]
@@ -129,10 +129,10 @@ class OverridesWidget(RowsWidget):
 
 
 class RegimeOverridesField(forms.Field):
-    """Country code to regime; a row needs both, and a country appears once."""
+    """Country or region code to regime; a row needs both, and a place appears once."""
 
     def __init__(self, **kwargs):
-        columns = {"country": ("Country (ISO code, e.g. FR)", "text"), "regime": ("Regime", "select")}
+        columns = {"country": ("Country or region (ISO code, e.g. FR or US-CA)", "text"), "regime": ("Regime", "select")}
         super().__init__(widget=OverridesWidget(columns), required=False, **kwargs)
 
     def to_python(self, value):
@@ -140,11 +140,14 @@ class RegimeOverridesField(forms.Field):
             return value  # already the saved mapping
         overrides = {}
         for cells in (value or {}).values():
-            country, regime = cells.get("country", "").upper(), cells.get("regime", "")
+            country, regime = cells.get("country", "").strip().upper(), cells.get("regime", "")
             if not country and not regime:
                 continue
             if not country or regime not in decisions.REGIMES:
-                raise forms.ValidationError(f"Give both a country code and a regime (row {country or '?'}).")
+                raise forms.ValidationError(f"Give both a country or region code and a regime (row {country or '?'}).")
+            problem = regions.override_key_problem(country)
+            if problem:
+                raise forms.ValidationError(problem)
             if country in overrides:
                 raise forms.ValidationError(f"{country} is listed twice.")
             overrides[country] = regime
@@ -172,7 +175,9 @@ class SiteForm(forms.ModelForm):
     )
     default_language = forms.ChoiceField(help_text="For visitors whose language the site does not offer.")
     regime_overrides = RegimeOverridesField(
-        label="Regime by country", help_text="Countries whose visitors get another regime than the default.",
+        label="Regime by country or region",
+        help_text="Countries (FR) or regions below them (US-CA) whose visitors get another regime than the default; "
+                  "a region wins over its country, and a country over the US state presets.",
     )
     banner_texts = PerLanguageField(
         {"title": ("Title", "text"), "description": ("Description", "textarea")},
@@ -189,7 +194,7 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields = ["key", "name", "allowed_origins", "languages", "default_language", "default_regime",
                   "regime_overrides", "consent_lifetime_days", "honor_dnt", "ga_measurement_ids", "banner_texts",
-                  "retention_days", "sells_or_shares", "gpp_sharing_notice", "gpp_opt_out_notice",
+                  "retention_days", "sells_or_shares", "uses_sensitive_data", "gpp_sharing_notice", "gpp_opt_out_notice",
                   "mspa_covered_transaction", "mspa_mode", *THEME_FIELDS]
         widgets = {field: forms.TextInput(attrs={"type": "color"}) for field in COLOUR_FIELDS}
 

@@ -17,8 +17,13 @@ What the string says (``docs/us-states.md`` has the table):
   whatever reason, including the regime's default), 2 when granted.
 * ``Gpc`` is the GPC signal as seen, even where the visitor opted back in.
 * The notices and the MSPA fields come from :class:`GppSettings`.
-* Sensitive data, known-child and additional-consent fields are 0 (not
-  applicable): sites declare no sensitive data yet.
+* ``SensitiveDataLimitUseNotice`` (``usnat``, ``usca``) is 1 for a
+  Californian on a site that declares it uses sensitive personal information
+  (``GppSettings.uses_sensitive_data``): the banner then offers the "Limit the
+  use of my sensitive personal information" link (``limit_sensitive_link``).
+  Otherwise 0. Every other sensitive data field, the known-child and the
+  additional-consent fields are 0 (not applicable): the rule records no
+  choice per category of sensitive data, so a value there would be made up.
 
 The bit layouts are the IAB's (``@iabgpp/cmpapi`` decodes every string the
 tests make: ``tests/unit/test_gpp_iab.py``). A section is a core segment and,
@@ -28,6 +33,7 @@ padded to whole bytes and then to whole characters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import decisions, regions
 
@@ -59,6 +65,9 @@ class GppSettings:
     # Whether the site signed the IAB Multi-State Privacy Agreement for these transactions, and in which mode.
     mspa_covered_transaction: bool = False
     mspa_mode: str | None = None
+    # The site processes sensitive personal information (health, precise location, ...): where a law gives
+    # the right to limit its use (California), the banner offers the link and the string says so.
+    uses_sensitive_data: bool = False
 
     def __post_init__(self):
         if self.mspa_covered_transaction and self.mspa_mode not in MSPA_MODES:
@@ -153,6 +162,17 @@ class GppString:
     # Section name -> field -> value, as the page API's getSection answers.
     sections: dict[str, dict]
 
+    def as_answer(self) -> dict:
+        """The ``gpp`` field of the API's answers, webhooks and receipts."""
+        return {"string": self.string, "applicable_sections": list(self.applicable_sections)}
+
+
+def limit_sensitive_link(region: str | None, settings: GppSettings) -> bool:
+    """The banner offers "Limit the use of my sensitive personal information": the site uses such data
+    and the visitor's state gives the right to limit it."""
+    preset = regions.preset_for(region)
+    return bool(settings.uses_sensitive_data and preset and preset.limit_sensitive_right)
+
 
 def sections_for(region: str | None) -> tuple[Layout, ...]:
     """The US sections that apply to a visitor in ``region`` (none outside the US)."""
@@ -168,6 +188,8 @@ def encode(region: str | None, outcome: decisions.Outcome, signals: decisions.Si
     """The GPP string for one visitor: the header and each applicable US section."""
     layouts = sections_for(region)
     values = _values(outcome, settings)
+    if limit_sensitive_link(region, settings):
+        values["SensitiveDataLimitUseNotice"] = YES
     sections = {}
     encoded = []
     for layout in layouts:
@@ -187,6 +209,30 @@ def encode(region: str | None, outcome: decisions.Outcome, signals: decisions.Si
     ids = tuple(layout.id for layout in layouts)
     header = _segment([(HEADER_ID, Field("Type", 6)), (HEADER_VERSION, Field("Version", 6))], _fibonacci_range(ids))
     return GppString("~".join([header, *encoded]), ids, ids or NO_SECTION_APPLIES, sections)
+
+
+def answer(region: str | None, outcome: decisions.Outcome, signals: decisions.Signals,
+           settings: GppSettings = GppSettings()) -> dict:
+    """``encode(...).as_answer()``, remembered: the lookup asks on every page view.
+
+    The string depends on nothing but the region, the two decisions
+    :func:`_values` reads (advertising; ad personalization), GPC and the
+    settings, so it is kept per those (a few hundred microseconds to make for
+    a US state; ``tests/unit/test_gpp.py`` checks it equals ``encode``).
+    """
+    advertising = outcome.purposes.get(decisions.ADVERTISING)
+    string, sections = _answer(region, bool(advertising and advertising.granted), outcome.ad_personalization.granted,
+                               signals.gpc, settings)
+    return {"string": string, "applicable_sections": list(sections)}
+
+
+@lru_cache(maxsize=4096)
+def _answer(region, sold: bool, tailored: bool, gpc: bool, settings: GppSettings) -> tuple[str, tuple[int, ...]]:
+    outcome = decisions.Outcome(
+        purposes={decisions.ADVERTISING: decisions.Decision(sold, decisions.CHOICE)},
+        ad_personalization=decisions.Decision(tailored, decisions.CHOICE), needs_choice=False)
+    encoded = encode(region, outcome, decisions.Signals(gpc=gpc), settings)
+    return encoded.string, encoded.applicable_sections
 
 
 def _values(outcome: decisions.Outcome, settings: GppSettings) -> dict[str, int]:
@@ -218,7 +264,7 @@ def _values(outcome: decisions.Outcome, settings: GppSettings) -> dict[str, int]
 
 def _value(field: Field, values: dict[str, int]):
     if field.count is not None:
-        return [NOT_APPLICABLE] * field.count  # sensitive data and known-child consents: none declared
+        return [NOT_APPLICABLE] * field.count  # sensitive data and known-child consents: no choice recorded
     return values.get(field.name, NOT_APPLICABLE)
 
 

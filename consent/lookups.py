@@ -29,6 +29,8 @@ class LookupResult:
     outcome: decisions.Outcome
     signals: decisions.Signals
     known_visitor: bool
+    region: str | None = None  # the region the rule used: the visitor's stored one, else the request's
+    gpp: dict | None = None  # the GPP string of this outcome (``SiteRules.gpp``)
 
 
 def rules_and_state(site_key: str, visitor_uuid) -> tuple[SiteRules | None, dict | None]:
@@ -41,23 +43,28 @@ def rules_and_state(site_key: str, visitor_uuid) -> tuple[SiteRules | None, dict
     return rules, _visitor_state(rules, visitor_uuid, snapshot)
 
 
-def lookup(rules: SiteRules, visitor_uuid, *, country=None, header_signals=None, now=None, state=None) -> LookupResult:
+def lookup(rules: SiteRules, visitor_uuid, *, region=None, header_signals=None, now=None, state=None) -> LookupResult:
     """The decisions for one visitor; ``state`` from :func:`rules_and_state` saves a cache read.
 
     A lookup only reads: signals the request's own headers carry (``Sec-GPC``)
     shape this answer and are never stored; signals are recorded by writes.
     The regime is the visitor's (the region of its first contact), not the
-    asking server's; ``country`` counts only for a visitor never seen.
+    asking server's; ``region`` (the request's) counts only for a visitor never seen.
+    The GPP string is made here, per request, from this very outcome: the
+    cached state holds no answer, so a GPC header or another region never
+    gets another request's string.
     """
     now = now or timezone.now()
     state = state if state is not None else _visitor_state(rules, visitor_uuid)
     known = state is not UNKNOWN and "unknown" not in state
     choice = _choice_from_state(state) if known else None
     signals = decisions.Signals.from_mapping({**(state.get("signals") or {}), **(header_signals or {})})
-    regime = rules.visitor_regime(state.get("region") if known else None, country)
+    region = rules.visitor_region(state.get("region") if known else None, region)
+    regime = rules.regime_for(region)
     outcome = decisions.decide(rules.context(now=now, regime=regime, choice=choice, signals=signals))
     policy = rules.current_policy(now)
-    return LookupResult(regime, policy.version if policy else None, outcome, signals, known)
+    return LookupResult(regime, policy.version if policy else None, outcome, signals, known, region,
+                        rules.gpp(region, outcome, signals))
 
 
 def forget_visitors(site_key: str, *visitor_uuids) -> None:

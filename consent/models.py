@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from . import decisions, gpp, identity, theme
+from . import decisions, gpp, identity, regions, theme
 from .errors import Invalid
 
 REGIME_CHOICES = [
@@ -26,7 +26,6 @@ MSPA_MODE_CHOICES = [
     (gpp.SERVICE_PROVIDER_MODE, "Service provider mode"),
 ]
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
-COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 GA_ID_RE = re.compile(r"^(G|UA|AW|DC)-[A-Z0-9-]{4,20}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -54,7 +53,9 @@ class Site(models.Model):
         help_text="Applies where the visitor's country is unknown or not overridden: keep the strictest.",
     )
     regime_overrides = models.JSONField(
-        default=dict, blank=True, help_text='Country code to regime, e.g. {"US": "opt_out", "FR": "opt_in"}.'
+        default=dict, blank=True,
+        help_text='Country or region code to regime, e.g. {"US": "opt_out", "US-CA": "opt_out", "FR": "opt_in"}: '
+                  "a region (ISO 3166-2) wins over its country, a country over the US state presets.",
     )
     consent_lifetime_days = models.PositiveIntegerField(
         default=365, help_text="After this many days a choice counts as absent and the banner asks again."
@@ -90,6 +91,13 @@ class Site(models.Model):
     mspa_mode = models.CharField(
         "MSPA mode", max_length=20, blank=True, choices=MSPA_MODE_CHOICES,
         help_text="The mode the site signed the MSPA in; only for covered transactions.",
+    )
+    uses_sensitive_data = models.BooleanField(
+        "uses sensitive personal information", default=False,
+        help_text="The site processes sensitive personal information (health, precise location, religion, sexual "
+                  "orientation, ...). Where the law gives a right to limit its use (California), the banner then "
+                  "offers &ldquo;Limit the use of my sensitive personal information&rdquo; and the GPP string says "
+                  "the visitor was told (SensitiveDataLimitUseNotice).",
     )
     sells_or_shares = models.BooleanField(
         "sells or shares personal information", default=True,
@@ -147,6 +155,7 @@ class Site(models.Model):
             sharing_notice=self.gpp_sharing_notice, sale_opt_out_notice=self.gpp_opt_out_notice,
             sharing_opt_out_notice=self.gpp_opt_out_notice, targeted_advertising_opt_out_notice=self.gpp_opt_out_notice,
             mspa_covered_transaction=self.mspa_covered_transaction, mspa_mode=self.mspa_mode or None,
+            uses_sensitive_data=self.uses_sensitive_data,
         )
 
     def clean(self):
@@ -163,9 +172,10 @@ class Site(models.Model):
                 f"{origin!r} is not an origin like https://shop.example.com (scheme, host, optional port; lower case, no path).",
             )
         overrides = self.regime_overrides
-        _error_if(not isinstance(overrides, dict), "regime_overrides", "Must map country codes to regimes.")
-        for country, regime in overrides.items():
-            _error_if(not COUNTRY_RE.match(country), "regime_overrides", f"{country!r} is not an ISO country code like FR.")
+        _error_if(not isinstance(overrides, dict), "regime_overrides", "Must map country or region codes to regimes.")
+        for place, regime in overrides.items():
+            problem = regions.override_key_problem(place)
+            _error_if(problem is not None, "regime_overrides", problem)
             _error_if(regime not in decisions.REGIMES, "regime_overrides", f"{regime!r} is not one of {decisions.REGIMES}.")
         ga_ids = self.ga_measurement_ids
         _error_if(not isinstance(ga_ids, list), "ga_measurement_ids", "Must be a list.")
@@ -331,10 +341,11 @@ class Visitor(models.Model):
     signals = models.JSONField(default=dict, blank=True, help_text="Signals seen most recently.")
     banner_version = models.CharField(max_length=32, blank=True)
     language = models.CharField(max_length=35, blank=True)
-    # Where the visitor was at first contact (the trusted country header of its first write; "" when
-    # there was none): lookups answer with this region's regime, whoever asks from wherever. None for
-    # a visitor stored before regions were (and whose first event named none).
-    region = models.CharField(max_length=2, null=True, blank=True)
+    # Where the visitor was at first contact (the trusted region headers of its first write: US-CA, or
+    # the country alone; "" when there was none): lookups answer with this region's regime and GPP
+    # sections, whoever asks from wherever. None for a visitor stored before regions were (and whose
+    # first event named none). Visitors stored before states were told apart keep their country.
+    region = models.CharField(max_length=6, null=True, blank=True)
     # Global Privacy Control as seen from this browser. Once seen, it stays in
     # force: a later visit without the signal is not consent to opt back in
     # (California CCPA regulations §7025(c)(5)).
@@ -436,7 +447,9 @@ class ConsentEvent(models.Model):
     policy_version = models.CharField(max_length=32, blank=True)
     banner_version = models.CharField(max_length=32, blank=True)
     language = models.CharField(max_length=35, blank=True)
-    region = models.CharField(max_length=2, blank=True, help_text="ISO country code from the trusted header.")
+    region = models.CharField(
+        max_length=6, blank=True,
+        help_text="ISO 3166-2 region (US-CA) or country (FR) from the trusted headers; a country alone before regions.")
     ip_prefix = models.CharField(max_length=64, blank=True, help_text="IPv4 /24 or IPv6 /48, never the full address.")
     user_agent = models.CharField(max_length=512, blank=True)
     policy_url = models.CharField(
@@ -444,6 +457,10 @@ class ConsentEvent(models.Model):
         help_text="The URL of the policy version, as it was when the event happened (receipts name it).")
     gpc_conflict_confirmed = models.BooleanField(
         default=False, db_default=False, help_text="The write confirmed grants over an opt-out preference signal.")
+    # The IAB GPP string the event's decisions gave, as answered then ({"string", "applicable_sections"}):
+    # kept with the event (and covered by its hash) so its receipt states what was said at the time,
+    # whatever the site's GPP settings became. None for events of before.
+    gpp = models.JSONField(null=True, blank=True, help_text="The IAB GPP string of the event's decisions.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Tamper evidence (consent/chain.py): the SHA-256 of this event's canonical
     # content, which includes the hash of the same visitor's previous event.

@@ -53,6 +53,16 @@ class StatePreset:
     gpp_section: str | None
     unsure: str = ""  # what the research could not settle; docs/us-states.md says it too
     regime: str = "opt_out"  # every one of these laws is opt-out for sale and targeted advertising
+    # The law's regulations name the single alternative opt-out link, "Your Privacy Choices" with its
+    # icon, in place of separate "Do Not Sell or Share" and "Limit the Use" links (California's
+    # CCPA regulations, section 7015). The other laws ask for a clear and conspicuous way to opt out,
+    # in no set words.
+    privacy_choices_link: bool = False
+
+    @property
+    def limit_sensitive_right(self) -> bool:
+        """The law gives a right to limit the use of sensitive personal information (California)."""
+        return SENSITIVE_LIMIT in self.opt_outs
 
     def in_force(self, on: date) -> bool:
         return self.effective <= on
@@ -61,9 +71,10 @@ class StatePreset:
         return self.gpc_required_from is not None and self.gpc_required_from <= on
 
 
-def _preset(region, state, law, effective, opt_outs, gpc_from, section, unsure=""):
+def _preset(region, state, law, effective, opt_outs, gpc_from, section, unsure="", privacy_choices_link=False):
     return StatePreset(region, state, law, date.fromisoformat(effective), frozenset(opt_outs),
-                       gpc_from and date.fromisoformat(gpc_from), section, unsure)
+                       gpc_from and date.fromisoformat(gpc_from), section, unsure,
+                       privacy_choices_link=privacy_choices_link)
 
 
 _USUAL = (SALE, TARGETED_ADVERTISING, PROFILING)
@@ -74,7 +85,7 @@ US_STATES: dict[str, StatePreset] = {p.region: p for p in (
     _preset("US-CA", "California", "California Consumer Privacy Act, as amended by the CPRA", "2020-01-01",
             (SALE, SHARING, SENSITIVE_LIMIT), "2023-01-01", "usca",
             "GPC was already required by the 2021 regulations; 2023-01-01 is when the CPRA put opt-out "
-            "preference signals in the statute."),
+            "preference signals in the statute.", privacy_choices_link=True),
     _preset("US-VA", "Virginia", "Consumer Data Protection Act", "2023-01-01", _USUAL, None, "usva",
             "The statute names no universal opt-out signal; one summary we read still counts Virginia among "
             "the states enforcing GPC."),
@@ -152,6 +163,19 @@ def region_from_headers(headers: Mapping[str, str], *, country_header: str, regi
     return region or country
 
 
+def override_key_problem(key) -> str | None:
+    """Why ``key`` cannot be a key of a site's regime overrides (None: it can).
+
+    A key is a country (``FR``) or a region below it (``US-CA``), in ISO
+    3166 upper case, as :func:`region_from_headers` gives them.
+    """
+    if not isinstance(key, str) or not (COUNTRY_RE.match(key) or REGION_RE.match(key)):
+        return f"{key!r} is not an ISO country code like FR or a region code like US-CA."
+    if country_of(key) in NOT_A_COUNTRY:
+        return f"{key!r} names no country: {country_of(key)} is what CDNs send for an unknown place."
+    return None
+
+
 def country_of(region: str | None) -> str | None:
     """``US`` for ``US-CA`` or ``US``; None for None."""
     return region.split("-", 1)[0] if region else None
@@ -166,8 +190,8 @@ def regime_for(region: str | None, overrides: Mapping[str, str], default: str) -
 
     Most specific first: the site's override for the region itself (``US-CA``),
     then for its country (``US``: a site that chose for the whole country keeps
-    its choice), then the state's preset, then the site's default. Not used by
-    the lookup yet (``SiteRules.regime_for`` still reads the country).
+    its choice), then the state's preset, then the site's default. The lookup,
+    the writes and the banner's config all ask it (``SiteRules.regime_for``).
     """
     if not region:
         return default

@@ -5,7 +5,8 @@ visitor's consent (a choice, a signal, an expiry), so a receiver that
 writes rows (the webhook outbox, ``delivery/``) commits or rolls back with
 the change itself. Arguments: ``rules`` (the site's :class:`~consent.sites.SiteRules`),
 ``visitor_uuid``, ``before`` and ``after`` (:class:`~consent.decisions.Outcome`),
-``policy_version`` and ``at`` (the change's time).
+``policy_version``, ``at`` (the change's time) and ``gpp`` (the IAB GPP
+string of ``after`` in the visitor's region: ``{"string", "applicable_sections"}``).
 
 ``tree_head_signed`` is sent by the audit app (``audit/log.py``) inside the
 transaction that signs a new head of a site's log, for the webhook outbox to

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db.models.signals import post_delete, post_save
 
-from . import cache, decisions
+from . import cache, decisions, gpp, regions
 from .errors import NotFound
 from .models import PolicyVersion, Purpose, Site
 
@@ -43,19 +43,32 @@ class SiteRules:
     honor_dnt: bool
     origins: frozenset[str]
     policies: tuple[Policy, ...]  # in order of effective date
+    gpp_settings: gpp.GppSettings = gpp.GppSettings()
 
     @property
     def purpose_keys(self) -> frozenset[str]:
         return frozenset(p.key for p in self.purposes)
 
-    def regime_for(self, country: str | None) -> str:
-        """The regime for a visitor from ``country``; unknown → the site's default."""
-        return self.regime_overrides.get(country, self.default_regime) if country else self.default_regime
+    def regime_for(self, region: str | None) -> str:
+        """The regime for a visitor in ``region`` (``US-CA``, or a country alone); unknown → the site's default.
 
-    def visitor_regime(self, region: str | None, country: str | None) -> str:
-        """The regime of a visitor whose first contact was in ``region`` (stored); one never seen
-        (None) gets the regime of the request's ``country``, like any unknown visitor."""
-        return self.regime_for(region if region is not None else country)
+        The site's override for the region, then for its country, then the US
+        state's preset, then the default (``consent.regions.regime_for``).
+        """
+        return regions.regime_for(region, self.regime_overrides, self.default_regime)
+
+    @staticmethod
+    def visitor_region(stored: str | None, request_region: str | None) -> str | None:
+        """The region the rule uses for a visitor: where its first contact was (``stored``); one never
+        seen, or stored before regions were (None), is where this request comes from."""
+        return stored if stored is not None else request_region
+
+    def visitor_regime(self, stored: str | None, request_region: str | None) -> str:
+        return self.regime_for(self.visitor_region(stored, request_region))
+
+    def gpp(self, region: str | None, outcome: decisions.Outcome, signals: decisions.Signals) -> dict:
+        """The ``gpp`` field of an answer: the GPP string of this outcome, in the region the rule used."""
+        return gpp.answer(region, outcome, signals, self.gpp_settings)
 
     def current_policy(self, now: datetime) -> Policy | None:
         in_effect = [p for p in self.policies if p.effective_at <= now]
@@ -133,6 +146,7 @@ def _load(key: str) -> SiteRules | None:
         honor_dnt=site.honor_dnt,
         origins=frozenset(site.allowed_origins or ()),
         policies=tuple(Policy(p.version, p.url, p.effective_at, p.material) for p in policies),
+        gpp_settings=site.gpp_settings(),
     )
 
 

@@ -51,6 +51,7 @@ class WriteResult:
     outcome: decisions.Outcome
     signals: decisions.Signals
     logged: bool = True  # False: a signal-only write that changed nothing
+    gpp: dict | None = None  # the GPP string of ``outcome`` in the visitor's region (``SiteRules.gpp``)
 
 
 def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, now=None) -> WriteResult:
@@ -76,7 +77,7 @@ def _record(rules, write, client, now) -> WriteResult:
     and must prove ownership like any other.
     """
     _check_certified(write)
-    regime = rules.regime_for(client.country)
+    regime = rules.regime_for(client.region)
     with transaction.atomic():
         visitor = None
         if write.by_api_key or not identity.is_self_certifying(write.visitor_id):
@@ -89,7 +90,7 @@ def _record(rules, write, client, now) -> WriteResult:
             visitor = visitor or _locked_visitor(rules, write)
             if visitor is None:  # purged between our insert and our lock: record_consent starts again
                 raise IntegrityError(f"visitor {write.visitor_id} was there for the insert, not for the lock")
-            result = _later_write(rules, visitor, write, client, rules.visitor_regime(visitor.region, client.country), now)
+            result = _later_write(rules, visitor, write, client, now)
         lookups.forget_visitors(rules.key, write.visitor_id)
     return result
 
@@ -131,32 +132,36 @@ def _first_write(rules, write, client, regime, now) -> WriteResult | None:
     # stays the browser's, and the id alone proves it later. Any other id gets a token made here.
     token = write.token or (None if identity.is_self_certifying(write.visitor_id) else secrets.token_urlsafe(32))
     visitor = Visitor(site_id=rules.id, uuid=write.visitor_id, token_hash=hash_token(token) if token else "",
-                      created_at=now, region=client.country or "")  # first contact: the visitor's region for good
+                      created_at=now, region=client.region or "")  # first contact: the visitor's region for good
     before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
-    if _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now) is None:
+    gpp = rules.gpp(visitor.region, outcome, signals)
+    if _log_event(rules, visitor, write, source or write.source, signals, outcome, regime, client, now, gpp) is None:
         return None
-    _announce(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
-    return _result(rules, write, token, regime, outcome, signals, now)
+    _announce(rules, write.visitor_id, before, outcome, visitor.policy_version, now, gpp)
+    return _result(rules, write, token, regime, outcome, signals, now, gpp)
 
 
-def _later_write(rules, visitor, write, client, regime, now) -> WriteResult:
+def _later_write(rules, visitor, write, client, now) -> WriteResult:
     """Change an existing visitor, whose row the caller has locked (which orders its chain)."""
     token = None if write.by_api_key else _proven_token(visitor, write.token)
+    region = rules.visitor_region(visitor.region, client.region)
+    regime = rules.regime_for(region)
     before, signals, source, outcome = _change(rules, visitor, write, client, regime, now)
-    _announce(rules, write.visitor_id, before, outcome, visitor.policy_version, now)
+    gpp = rules.gpp(region, outcome, signals)
+    _announce(rules, write.visitor_id, before, outcome, visitor.policy_version, now, gpp)
     if source is None:
         # A signal-only write that changes nothing: no event, only "last seen".
         Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
     else:
         visitor.save()
-        _log_event(rules, visitor, write, source, signals, outcome, regime, client, now)
-    return _result(rules, write, token, regime, outcome, signals, now, logged=source is not None)
+        _log_event(rules, visitor, write, source, signals, outcome, regime, client, now, gpp)
+    return _result(rules, write, token, regime, outcome, signals, now, gpp, logged=source is not None)
 
 
-def _announce(rules, visitor_uuid, before, after, policy_version, now) -> None:
+def _announce(rules, visitor_uuid, before, after, policy_version, now, gpp) -> None:
     """Tell the apps above (the webhook outbox) inside the change's transaction."""
     decisions_changed.send(sender=Visitor, rules=rules, visitor_uuid=visitor_uuid, before=before, after=after,
-                           policy_version=policy_version, at=now)
+                           policy_version=policy_version, at=now, gpp=gpp)
 
 
 def _change(rules, visitor, write, client, regime, now):
@@ -170,22 +175,23 @@ def _change(rules, visitor, write, client, regime, now):
     return before, signals, source, outcome
 
 
-def _result(rules, write, token, regime, outcome, signals, now, logged=True) -> WriteResult:
+def _result(rules, write, token, regime, outcome, signals, now, gpp, logged=True) -> WriteResult:
     policy = rules.current_policy(now)
-    return WriteResult(write.visitor_id, token, regime, policy.version if policy else None, outcome, signals, logged)
+    return WriteResult(write.visitor_id, token, regime, policy.version if policy else None, outcome, signals, logged,
+                       gpp)
 
 
-def _log_event(rules, visitor, write, source, signals, outcome, regime, client, now):
+def _log_event(rules, visitor, write, source, signals, outcome, regime, client, now, gpp):
     return log_event(
         rules, visitor, source=source, choices=write.choices or {}, signals=signals, outcome=outcome,
         regime=regime, now=now, banner_version=write.banner_version, language=write.language,
-        region=client.country or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent,
-        gpc_conflict_confirmed=write.choices is not None and write.gpc_conflict_confirmed,
+        region=client.region or "", ip_prefix=client.ip_prefix, user_agent=client.user_agent,
+        gpc_conflict_confirmed=write.choices is not None and write.gpc_conflict_confirmed, gpp=gpp,
     )
 
 
-def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
-              banner_version="", language="", region="", ip_prefix="", user_agent="", gpc_conflict_confirmed=False):
+def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now, banner_version="", language="",
+              region="", ip_prefix="", user_agent="", gpc_conflict_confirmed=False, gpp=None):
     """Append one event to the audit log (the only place events are made); returns it.
 
     A ``visitor`` not saved yet is inserted with it, unless its row exists
@@ -209,6 +215,7 @@ def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now,
         ip_prefix=ip_prefix,
         user_agent=user_agent,
         gpc_conflict_confirmed=gpc_conflict_confirmed,
+        gpp=gpp,
         created_at=now,
     )
 

@@ -50,12 +50,13 @@ def _insert(endpoint_ids, event_type: str, site_key: str, fields: dict, at) -> l
     return ids
 
 
-def queue_change(sender, *, rules, visitor_uuid, before, after, policy_version, at, **kwargs) -> list[str]:
+def queue_change(sender, *, rules, visitor_uuid, before, after, policy_version, at, gpp=None, **kwargs) -> list[str]:
     """Receiver of ``decisions_changed``: insert the messages; returns their ids."""
     endpoints = _decision_endpoints(rules)
     if not endpoints or not changed(before, after):
         return []
-    fields = decisions_fields(visitor_uuid, before.decisions_dict(), after.decisions_dict(), after.consent_mode, policy_version)
+    fields = decisions_fields(visitor_uuid, before.decisions_dict(), after.decisions_dict(), after.consent_mode,
+                              policy_version, gpp)
     return _insert(endpoints, WebhookEvent.DECISIONS_CHANGED, rules.key, fields, at)
 
 

@@ -82,14 +82,15 @@ def payload(message_id, event_type: str, site_key: str, at, fields: dict) -> dic
     return {"id": str(message_id), "type": event_type, "created": at.isoformat(), "site": site_key, **fields}
 
 
-def decisions_fields(visitor_uuid, before: dict, after: dict, consent_mode: dict, policy_version) -> dict:
-    """The fields of a ``consent.decisions_changed`` message."""
+def decisions_fields(visitor_uuid, before: dict, after: dict, consent_mode: dict, policy_version, gpp=None) -> dict:
+    """The fields of a ``consent.decisions_changed`` message; ``gpp`` is the GPP string of ``after``."""
     return {
         "visitor_id": str(visitor_uuid),
         "policy_version": policy_version,
         "decisions": after,
         "previous_decisions": before,
         "consent_mode": consent_mode,
+        "gpp": gpp,
     }
 
 

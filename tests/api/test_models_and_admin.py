@@ -76,10 +76,14 @@ def test_sites_are_editable_in_the_admin(admin_client, demo_site):
     ("allowed_origins", ["https://shop.example.com/path"], "not an origin"),
     ("regime_overrides", {"France": "opt_in"}, "ISO country code"),
     ("regime_overrides", {"FR": "maybe"}, "not one of"),
+    ("regime_overrides", {"US-California": "opt_in"}, "region code like US-CA"),
+    ("regime_overrides", {"EU-FR": "opt_in"}, "names no country"),
+    ("regime_overrides", {"US-CA": "maybe"}, "not one of"),
     ("ga_measurement_ids", ["12345"], "measurement id"),
     ("languages", ["English"], "language code"),
 ])
 def test_site_validation_explains_bad_values(field, value, words):
+    """Model validation: what the admin form and any other way of saving a site go through."""
     site = Site(key="x", name="X", **{field: value})
     with pytest.raises(ValidationError, match=words):
         site.full_clean()

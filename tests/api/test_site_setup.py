@@ -211,7 +211,12 @@ def post_settings(admin_client, site, **changes):
     ({"allowed_origins": "https://ok.example\nhttps://bad.example/path"}, "is not an origin"),
     ({"regime_overrides__new0__country": "France", "regime_overrides__new0__regime": "opt_in"}, "ISO country code"),
     ({"regime_overrides__new0__country": "FR", "regime_overrides__new0__regime": "opt_out"}, "FR is listed twice"),
-    ({"regime_overrides__new0__country": "BR"}, "both a country code and a regime"),
+    ({"regime_overrides__new0__country": "BR"}, "both a country or region code and a regime"),
+    ({"regime_overrides__new0__country": "California", "regime_overrides__new0__regime": "opt_in"},
+     "or a region code like US-CA"),
+    ({"regime_overrides__new0__country": "US-CALIF", "regime_overrides__new0__regime": "opt_in"},
+     "or a region code like US-CA"),
+    ({"regime_overrides__new0__country": "XX-CA", "regime_overrides__new0__regime": "opt_in"}, "names no country"),
     ({"ga_measurement_ids": "12345"}, "measurement id"),
 ])
 def test_site_settings_say_what_is_wrong(admin_client, demo_site, changes, words):
@@ -227,6 +232,8 @@ def test_site_settings_are_saved_in_the_models_shapes(admin_client, demo_site):
         allowed_origins="https://shop.example.com\r\nHTTPS://Blog.Example.com/\r\n\r\n",
         languages=["en", "fr", "de"], default_language="fr",
         regime_overrides__new0__country="br", regime_overrides__new0__regime="opt_in",
+        regime_overrides__new1__country=" us-ca ", regime_overrides__new1__regime="opt_in",
+        uses_sensitive_data="on",
         banner_texts__de__title="Ihre Wahl",
         **{"purposes-2-texts__de__name": "Reichweitenmessung"},
     )
@@ -235,6 +242,8 @@ def test_site_settings_are_saved_in_the_models_shapes(admin_client, demo_site):
     assert demo_site.allowed_origins == ["https://shop.example.com", "https://blog.example.com"]
     assert demo_site.languages == ["fr", "en", "de"]
     assert demo_site.regime_overrides["BR"] == "opt_in" and demo_site.regime_overrides["US"] == "opt_out"
+    assert demo_site.regime_overrides["US-CA"] == "opt_in"  # a state below its country
+    assert demo_site.uses_sensitive_data is True
     assert demo_site.banner_texts["de"] == {"title": "Ihre Wahl"}
     assert demo_site.banner_texts["en"]["title"] == "Your privacy choices"
     analytics = demo_site.purposes.get(key="analytics")

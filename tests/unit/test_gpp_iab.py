@@ -48,9 +48,11 @@ SETTINGS = {
     "mspa service provider, no notices": gpp.GppSettings(
         sharing_notice=False, sale_opt_out_notice=False, sharing_opt_out_notice=False,
         targeted_advertising_opt_out_notice=False, mspa_covered_transaction=True, mspa_mode=gpp.SERVICE_PROVIDER_MODE),
+    "sensitive data declared": gpp.GppSettings(uses_sensitive_data=True),
 }
-# Fields our sites never fill (no sensitive data declared): the library must read them as 0.
-NOT_APPLICABLE = {"SensitiveDataProcessingOptOutNotice", "SensitiveDataLimitUseNotice", "SensitiveDataOptOutNotice",
+# Fields our sites never fill (the rule records no choice per category of sensitive data): the library must
+# read them as 0.
+NOT_APPLICABLE = {"SensitiveDataProcessingOptOutNotice", "SensitiveDataOptOutNotice",
                   "SensitiveDataProcessing", "KnownChildSensitiveDataConsents", "PersonalDataConsents",
                   "AdditionalDataProcessingConsent"}
 
@@ -76,7 +78,7 @@ def expected_sections(region):
                            if preset and preset.gpp_section else {})}
 
 
-def what_the_decisions_say(outcome, signals, settings):
+def what_the_decisions_say(region, outcome, signals, settings):
     """Each field's value, from the decisions and the settings: the IAB's meanings, written out by hand."""
     def told(flag):
         return 1 if flag else 2
@@ -99,6 +101,9 @@ def what_the_decisions_say(outcome, signals, settings):
         "MspaMode": 0 if not covered else 1 if settings.mspa_mode == gpp.OPT_OUT_OPTION_MODE else 2,
         "Gpc": signals.gpc,
         "GpcSegmentType": 1,
+        # Told of the right to limit the use of sensitive data: only California gives it, and only a site
+        # that uses such data offers the link; 0 (not applicable) otherwise.
+        "SensitiveDataLimitUseNotice": 1 if settings.uses_sensitive_data and region == "US-CA" else 0,
     }
 
 
@@ -132,7 +137,7 @@ def test_the_iab_library_reads_in_every_string_what_the_decisions_say():
         sections = expected_sections(case[0])
         assert decoded["sectionIds"] == list(sections), case
         assert set(decoded["sections"]) == set(sections.values()), case
-        expected = what_the_decisions_say(outcome, signals, settings)
+        expected = what_the_decisions_say(case[0], outcome, signals, settings)
         for name, fields in decoded["sections"].items():
             layout = gpp.LAYOUTS[name]
             assert fields[layout.core[0].name] == layout.version, (case, name)
@@ -149,10 +154,14 @@ def test_the_iab_library_reads_in_every_string_what_the_decisions_say():
             assert fields == encoded.sections[name], (case, name)
         # The library, given the same fields, writes the very same string.
         assert answer["encoded"] == {"string": encoded.string}, (case, answer["encoded"])
+        # What the API answers (remembered per region, decisions, GPC and settings) is this very string.
+        assert gpp.answer(case[0], outcome, signals, settings) == {
+            "string": encoded.string, "applicable_sections": list(encoded.applicable_sections)}, case
     # The combinations reach both answers of every opt-out, GPC and MSPA field.
     for field in ("SaleOptOut", "SharingOptOut", "TargetedAdvertisingOptOut", "MspaCoveredTransaction",
                   "MspaOptOutOptionMode", "MspaServiceProviderMode", "MspaMode", "SaleOptOutNotice"):
         assert {(field, "1"), (field, "2")} <= seen, field
+    assert {("SensitiveDataLimitUseNotice", "1"), ("SensitiveDataLimitUseNotice", "0")} <= seen
     assert {("Gpc", "true"), ("Gpc", "false")} <= seen
     # NAI alone leaves the sale opt-out off but opts out of targeted advertising: the two can differ.
     assert any(o.purposes["advertising"].granted and not o.ad_personalization.granted for _, o, *_ in made)

@@ -56,13 +56,14 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
     if in_force is None:
         in_force = {p.version for p in rules.policies}
     purposes = site.purposes.order_by("position", "key")
+    us = us_privacy(region, rules.gpp_settings)
     return {
         "site": site.key,
         "name": site.name,
         "regime": rules.regime_for(region),
         "country": regions.country_of(region),
         "region": region,
-        "us_privacy": us_privacy(region, rules.gpp_settings),
+        "us_privacy": us,
         "language": lang,
         "languages": site.languages or ["en"],
         # Pages elsewhere get no banner and a console warning naming their origin (the list is no secret:
@@ -79,7 +80,7 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
         "ga_measurement_ids": site.ga_measurement_ids,
         "texts": localized(site.banner_texts, lang, site.default_language) or {},
         # Interface strings in the same language, the site's own texts taking precedence.
-        "ui": {**us_wording(ui_strings(lang), site.sells_or_shares),
+        "ui": {**us_links(us_wording(ui_strings(lang), site.sells_or_shares), us),
                **(localized(site.banner_texts, lang, site.default_language) or {})},
         "purposes": [
             {
@@ -122,6 +123,13 @@ def us_wording(strings: dict, sells_or_shares: bool) -> dict:
     if not sells_or_shares:
         strings["notice"], strings["do_not_sell"] = notice, opt_out
     return strings
+
+
+def us_links(strings: dict, us: dict | None) -> dict:
+    """The words of the links US laws ask for, only where the banner shows them (they are long)."""
+    shown = {"privacy_choices": us and us["privacy_choices_link"], "limit_sensitive": us and us["limit_sensitive_link"],
+             "limit_sensitive_note": us and us["limit_sensitive_link"]}
+    return {key: text for key, text in strings.items() if shown.get(key, True)}
 
 
 def pick_language(languages: list[str] | None, wanted: list[str]) -> str:

@@ -37,6 +37,11 @@ def test_the_site_script_starts_with_the_gpp_stub_only_where_us_sections_apply(c
     fields, code = boot(client.get("/c/demo.js", HTTP_CF_IPCOUNTRY="US", HTTP_CF_REGION_CODE="CA"))
     assert fields["config"]["us_privacy"]["gpp_sections"] == [7, 8]
     assert code == stub + runtime  # before the runtime: calls made before it are queued
+    # The link's words come where the banner shows it: California's, not the limit-sensitive one's (the demo
+    # site declares no sensitive data).
+    assert fields["config"]["ui"]["privacy_choices"] == "Your Privacy Choices"
+    assert "limit_sensitive" not in fields["config"]["ui"]
     fields, code = boot(client.get("/c/demo.js", HTTP_CF_IPCOUNTRY="FR"))
     assert fields["config"]["us_privacy"] is None
     assert code == runtime  # no window.__gpp outside the US
+    assert "privacy_choices" not in fields["config"]["ui"]

@@ -12,6 +12,7 @@ import hashlib
 import pytest
 
 from banner.embed import RUNTIME_VERSION
+from consent.models import Site
 from tests.support import ROOT
 from tests.support.banner import MARK_STYLED
 
@@ -175,12 +176,17 @@ def test_the_privacy_choices_link_shows_in_california_with_its_icon_and_opens_th
     link.wait_for(state="visible")
     assert link.inner_text().strip() == "Your Privacy Choices"
     assert link.locator("svg path").count() == 4  # the opt-out toggle, drawn inline (no image request)
+    # The demo site declares no sensitive data: nothing to limit, no second link.
+    assert page.locator(f"{BANNER} >> button[data-action='limit']").count() == 0
     link.click()
     page.locator(DIALOG).wait_for(state="visible")
 
 
 def test_axe_finds_no_violations_on_the_californian_banner_and_its_preferences(california, demo, axe):
     page = california
+    site = Site.objects.get(key="demo")
+    site.uses_sensitive_data = True  # California's right to limit it: the banner's second link
+    site.save()
     page.add_init_script(MARK_STYLED)
     open_demo(page, demo)
     page.locator(BANNER).wait_for(state="visible")

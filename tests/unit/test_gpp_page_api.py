@@ -12,7 +12,7 @@ import json
 import shutil
 import subprocess
 
-from tests.support import ROOT
+from tests.support import ROOT, banner_node_test
 from tests.support import missing as tool_missing
 from tests.unit import test_gpp_iab as made
 
@@ -52,3 +52,10 @@ def test_a_damaged_string_is_refused_by_both():
     """The comparison can fail: a header listing a section the string does not carry is refused."""
     answer = both_decoders(["DBABrw~CVQqAAAAAACA.QA"])[0]
     assert "error" in answer["iab"] and "error" in answer["ours"]
+
+
+def test_the_page_api_answers_and_fires_events_as_gpp_1_1_says_in_a_fake_page():
+    """``banner_static/test/gpp.test.js`` under node (CI runs pytest, not ``node --test`` itself): the stub's
+    answers and queue, the takeover, the order of events on a choice, which string wins, frames."""
+    output = banner_node_test("gpp.test.js", "the GPP page API's calls and events")
+    assert "# tests 7" in output and "# fail 0" in output, output

@@ -198,6 +198,24 @@ def test_axe_finds_no_violations_on_the_californian_banner_and_its_preferences(c
     assert axe_violations(page, axe) == []
 
 
+def test_the_pinned_runtime_loads_the_pinned_gpp_file_and_installs_the_api_itself(california, demo):
+    """A page embedding the versioned runtime with SRI has no stub in front of it: the GPP file installs
+    the API once the config has come (the README says to use the site script with Prebid.js)."""
+    page = california
+    runtime = (ROOT / "banner_static" / "dist" / "cmp.min.js").read_bytes()
+    integrity = "sha384-" + base64.b64encode(hashlib.sha384(runtime).digest()).decode()
+    html = (f'<!doctype html><html lang="en"><head><script src="/c/v/{RUNTIME_VERSION}/cmp.min.js" data-site="demo" '
+            f'integrity="{integrity}" crossorigin="anonymous"></script></head><body><p>Pinned</p></body></html>')
+    page.route("**/pinned.html", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    page.goto(demo + "/pinned.html")
+    page.wait_for_function("window.cmp && window.cmp.ready")
+    page.evaluate("window.cmp.ready")
+    page.wait_for_function("typeof window.__gpp === 'function'")
+    consent = page.evaluate(PREBID)
+    assert consent["gppString"] == server_string(page)["string"] and consent["applicableSections"] == [7, 8]
+    assert sum(url.endswith(GPP_FILE) for url in page.gpp_requests) == 1
+
+
 def test_outside_the_us_there_is_no_gpp_api_no_gpp_file_and_no_privacy_choices_link(browser, demo):
     context = browser.new_context(extra_http_headers={"CF-IPCountry": "FR"})
     page = context.new_page()

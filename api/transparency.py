@@ -66,7 +66,9 @@ class ReceiptLogSerializer(serializers.Serializer):
 
 
 class ReceiptSerializer(serializers.Serializer):
-    receipt = serializers.DictField(help_text="The signed payload, readable: Kantara Consent Receipt / ISO/IEC TS 27560 structure.")
+    receipt = serializers.DictField(help_text="The signed payload, readable: Kantara Consent Receipt / ISO/IEC TS 27560 "
+                                    "structure, with `gpp` (`{string, applicable_sections}`: the IAB GPP string the "
+                                    "event's decisions were answered with; absent for events of before it).")
     signature = serializers.DictField(help_text="`{alg: EdDSA, kid, value}`: the JWS's key id and signature.")
     jws = serializers.CharField(help_text="The receipt as a JWS (RFC 7515, EdDSA): check it with the keys at /.well-known/jwks.json.")
     log = ReceiptLogSerializer()

@@ -175,6 +175,7 @@ class ReceiptListView(APIView):
                                       "policyUrl": "https://example.com/privacy", "policyVersion": "1",
                                       "services": [{"service": "Demo Shop", "purposes": [
                                           {"purpose": "analytics", "state": "granted", "consentType": "EXPLICIT"}]}],
+                                      "gpp": {"string": "DBAA", "applicable_sections": [-1]},
                                       "auditLog": {"eventId": 42, "eventHash": "9f2c…", "hashAlg": "SHA-256"}},
                           "signature": {"alg": "EdDSA", "kid": "k2026", "value": "…"},
                           "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6ImsyMDI2IiwidHlwIjoiY21wLXJlY2VpcHQrandzIn0.…",

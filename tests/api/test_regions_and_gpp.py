@@ -263,3 +263,27 @@ def test_the_fail_closed_answer_carries_an_opted_out_string(api, demo_site, monk
     result = iab([{"string": answer["gpp"]["string"], "sections": {}}])[0]["decoded"]
     assert result["sections"]["usca"]["SaleOptOut"] == 1 and result["sections"]["usca"]["Gpc"] is True
     assert re.fullmatch(r"[A-Za-z0-9_~.-]+", answer["gpp"]["string"])
+
+
+def test_an_expiry_tells_the_webhook_the_string_of_the_decisions_after_it(api, demo_site):
+    """A Texan who refused sale: once the choice expires, the opt-out regime's defaults sell again, and the
+    expiry's webhook message, event and receipt say so in Texas's sections, as the lookup does."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from consent import expiry
+
+    WebhookEndpoint.objects.create(site=demo_site, url="https://hooks.example.com/consent", secret="s" * 64)
+    visitor = new_visitor_id()
+    refused = write(api, visitor, "US-TX", False)
+    Visitor.objects.filter(uuid=visitor).update(chosen_at=timezone.now() - timedelta(days=400))
+    assert expiry.expire_choices() == 1
+    message = OutboxMessage.objects.filter(payload__visitor_id=visitor).order_by("created_at").last().payload
+    event = ConsentEvent.objects.get(visitor__uuid=visitor, source="expiry")
+    looked_up = api.get(lookup_url(visitor)).json()
+    assert message["gpp"] == event.gpp == looked_up["gpp"] != refused["gpp"]
+    assert message["decisions"]["advertising"] == {"granted": True, "reason": "expired"}  # granted: opt-out regime
+    result = iab([{"string": message["gpp"]["string"], "sections": {}}])[0]["decoded"]
+    check_decoded("US-TX", looked_up, result)
+    assert result["sections"]["ustx"]["SaleOptOut"] == 2

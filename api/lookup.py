@@ -5,7 +5,7 @@ what the answer needs: one round trip to the cache for the site's rules
 version and the visitor's state together (consent/lookups.py), the decision
 rule, and a JSON body. It skips REST framework's negotiation, authentication
 and throttling (the lookup has none of those) and the session, auth and
-message middleware (``api/fastpath.py``). The OpenAPI operation is
+message middleware (``cmp/fastpath.py``). The OpenAPI operation is
 documented on :class:`api.views.DecisionLookupView`, which routes here.
 
 When storage fails it fails closed: a 503 that still carries every decision,

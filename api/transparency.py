@@ -118,32 +118,30 @@ class ProofView(APIView):
         return Response(self.prove(site_key, **query.validated_data), headers=CACHE)
 
 
-def proof_schema(operation_id, summary, description, query, answer):
-    """The schema of a proof endpoint: its query parameters, its answer and the errors every proof shares."""
+def proof_schema(operation_id, summary, query, answer):
+    """The schema of a proof endpoint (its description is the view's docstring): its query parameters, its
+    answer and the errors every proof shares."""
     return extend_schema_view(get=extend_schema(
-        operation_id=operation_id, summary=summary, description=description, parameters=[query],
+        operation_id=operation_id, summary=summary, parameters=[query],
         responses={200: answer, 400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
     ))
 
 
-@proof_schema(
-    "log_inclusion_proof", "Prove a receipt's event is in the site's log",
-    "The audit path of the event named by `event_id` and `event_hash` (both from its receipt's "
-    "`auditLog`) in a signed tree head: hashing the leaf `SHA-256(0x00 ‖ \"<event_id>:<event_hash>\")` "
-    "up the path must give the head's `root_hash` (RFC 9162 §2.1.3.2).",
-    InclusionQuery, InclusionProofSerializer,
-)
+@proof_schema("log_inclusion_proof", "Prove a receipt's event is in the site's log", InclusionQuery, InclusionProofSerializer)
 class InclusionProofView(ProofView):
+    """The audit path of the event named by `event_id` and `event_hash` (both from its receipt's `auditLog`)
+    in a signed tree head: hashing the leaf `SHA-256(0x00 ‖ "<event_id>:<event_hash>")` up the path must give
+    the head's `root_hash` (RFC 9162 §2.1.3.2)."""
+
     query = InclusionQuery
     prove = staticmethod(log.inclusion_proof)
 
 
-@proof_schema(
-    "log_consistency_proof", "Prove a later tree head extends an earlier one",
-    "The hashes that let anyone recompute both heads' roots (RFC 9162 §2.1.4.2): proof that the tree "
-    "of `second` leaves holds the tree of `first` leaves unchanged as its beginning.",
-    ConsistencyQuery, ConsistencyProofSerializer,
-)
+@proof_schema("log_consistency_proof", "Prove a later tree head extends an earlier one", ConsistencyQuery,
+              ConsistencyProofSerializer)
 class ConsistencyProofView(ProofView):
+    """The hashes that let anyone recompute both heads' roots (RFC 9162 §2.1.4.2): proof that the tree of
+    `second` leaves holds the tree of `first` leaves unchanged as its beginning."""
+
     query = ConsistencyQuery
     prove = staticmethod(log.consistency_proof)

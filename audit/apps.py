@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit log"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the deploy checks)

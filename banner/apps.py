@@ -4,4 +4,3 @@ from django.apps import AppConfig
 class BannerConfig(AppConfig):
     name = "banner"
     verbose_name = "Banner"
-    default_auto_field = "django.db.models.BigAutoField"

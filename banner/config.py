@@ -57,6 +57,10 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
         in_force = {p.version for p in rules.policies}
     purposes = site.purposes.order_by("position", "key")
     us = us_privacy(region, rules.gpp_settings)
+    strings = us_links(ui_strings(lang), us)
+    opt_outs = other_opt_outs(strings)
+    # Interface strings in the same language, the site's own texts taking precedence.
+    ui = {**us_wording(strings, site.sells_or_shares), **(localized(site.banner_texts, lang, site.default_language) or {})}
     return {
         "site": site.key,
         "name": site.name,
@@ -79,9 +83,8 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
         "honor_dnt": site.honor_dnt,
         "ga_measurement_ids": site.ga_measurement_ids,
         "texts": localized(site.banner_texts, lang, site.default_language) or {},
-        # Interface strings in the same language, the site's own texts taking precedence.
-        "ui": {**us_links(us_wording(ui_strings(lang), site.sells_or_shares), us),
-               **(localized(site.banner_texts, lang, site.default_language) or {})},
+        "ui": ui,
+        "opt_outs": opt_outs,
         "purposes": [
             {
                 "key": p.key,
@@ -130,6 +133,25 @@ def us_links(strings: dict, us: dict | None) -> dict:
     shown = {"privacy_choices": us and us["privacy_choices_link"], "limit_sensitive": us and us["limit_sensitive_link"],
              "limit_sensitive_note": us and us["limit_sensitive_link"]}
     return {key: text for key, text in strings.items() if shown.get(key, True)}
+
+
+# The other opt-outs the policy promises, linked from the preferences dialog: the industry's page, Google's
+# add-on, and the phone's own settings (the vendors' help pages).
+OPT_OUT_LINKS = {
+    "opt_out_nai": "https://optout.networkadvertising.org/",
+    "opt_out_ga": "https://tools.google.com/dlpage/gaoptout",
+    "help_ios": "https://support.apple.com/en-us/102420",
+    "help_android": "https://support.google.com/googleplay/android-developer/answer/6048248",
+}
+
+
+def other_opt_outs(strings: dict) -> list:
+    """The dialog's "Other ways to opt out", taken out of ``strings``: one list per item, each of
+    ``[text, link or None]`` pieces the runtime inserts as text in a row (the phone's sentence, then its two links)."""
+    def piece(key):
+        return [strings.pop(key), OPT_OUT_LINKS.get(key)]
+
+    return [[piece("opt_out_nai")], [piece("opt_out_ga")], [piece("opt_out_phone"), piece("help_ios"), piece("help_android")]]
 
 
 def pick_language(languages: list[str] | None, wanted: list[str]) -> str:

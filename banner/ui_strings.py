@@ -52,6 +52,28 @@ UI_STRINGS = {
     ),
     "confirm": pgettext_lazy("banner", "Yes, allow advertising"),
     "nai_optout": pgettext_lazy("banner", "Opt out of interest-based ads"),
+    # What the box above does (consent/decisions.py: ad_personalization denied, advertising as chosen).
+    "nai_explained": pgettext_lazy(
+        "banner",
+        "This turns off ads chosen from your interests and the sites you visit; if you allow advertising, "
+        "you may still see ads that are not personalized.",
+    ),
+    # The other opt-outs the policy promises; the config sends them as ``opt_outs`` with their links (banner/config.py).
+    "other_opt_outs": pgettext_lazy("banner", "Other ways to opt out"),
+    "opt_out_nai": pgettext_lazy(
+        "banner",
+        "Opt out of interest-based ads from the member companies of the Network Advertising Initiative on its "
+        "opt-out page.",
+    ),
+    "opt_out_ga": pgettext_lazy(
+        "banner", "Stop Google Analytics from measuring your visits to any site with Google's opt-out browser add-on."),
+    "opt_out_phone": pgettext_lazy(
+        "banner",
+        "On a phone, limit ad tracking in its settings: turn off “Allow Apps to Request to Track” on an "
+        "iPhone, or delete the advertising ID on Android.",
+    ),
+    "help_ios": pgettext_lazy("banner", "iPhone help"),
+    "help_android": pgettext_lazy("banner", "Android help"),
     "allow": pgettext_lazy("banner", "Allow {purpose}"),
     "blocked": pgettext_lazy("banner", "This content needs your consent to {purpose}."),
     "rights": pgettext_lazy("banner", "Your privacy rights"),

@@ -1,6 +1,6 @@
 """Compressed answers: brotli where the client asks for it, else gzip (Django's GZipMiddleware).
 
-It sits just below the lookup's fast path (``api/fastpath.py``), so the
+It sits just below the fast path (``cmp/fastpath.py``), so the
 lookup, a few hundred bytes on the hot path, never passes through it; the
 banner script ``/c/<site>.js``, the config API and the HTML pages do. Static
 files are compressed ahead of time by WhiteNoise.

@@ -55,8 +55,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "api.fastpath.LookupFastPathMiddleware",  # the consent lookup stops here
-    "banner.fastpath.EmbedFastPathMiddleware",  # and the site script /c/<site>.js (banner/fastpath.py)
+    "cmp.fastpath.FastPathMiddleware",  # the consent lookup and the site script /c/<site>.js stop here
     "cmp.compression.CompressionMiddleware",  # brotli or gzip below the lookup (cmp/compression.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class ConsentConfig(AppConfig):
     name = "consent"
     verbose_name = "Consent"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
         from .defaults import connect_defaults

@@ -79,11 +79,11 @@ class Purpose:
 class Signals:
     """The opt-out signals seen for a visitor. Each one can only take away."""
 
-    gpc: bool = False
-    ga_optout: bool = False
-    nai_optout: bool = False
-    lat: bool = False
-    dnt: bool = False
+    gpc: bool = False  # Global Privacy Control: Sec-GPC, navigator.globalPrivacyControl
+    ga_optout: bool = False  # Google's Analytics opt-out add-on, as the banner sees it
+    nai_optout: bool = False  # the platform's NAI industry opt-out cookie (banner/nai.py)
+    lat: bool = False  # an app's "limit ad tracking", sent by the site's server
+    dnt: bool = False  # Do Not Track, counted only where the site honours it
 
     @classmethod
     def from_mapping(cls, data: Mapping | None) -> Signals:

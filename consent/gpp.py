@@ -53,7 +53,7 @@ BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 @dataclass(frozen=True)
 class GppSettings:
-    """What the site says about itself (to become site settings; the defaults are the demo shop's)."""
+    """What the site says about itself (its GPP settings, ``Site.gpp_settings``; the defaults are the demo shop's)."""
 
     # The privacy notice tells of sharing personal data with third parties / of processing for ads
     # (``SharingNotice``, or ``ProcessingNotice`` in the newer state sections).

@@ -41,11 +41,8 @@ class Site(models.Model):
     # Help texts are HTML in Django's forms and admin: the placeholder's brackets are entities.
     key = models.SlugField(max_length=64, unique=True, help_text="Used in the embed URL: /c/&lt;key&gt;.js")
     name = models.CharField(max_length=200)
-    allowed_origins = models.JSONField(
-        default=list,
-        blank=True,
-        help_text='Origins that may embed the banner and call the API, e.g. ["https://shop.example.com"].',
-    )
+    allowed_origins = models.JSONField(default=list, blank=True, help_text=(
+        'Origins that may embed the banner and call the API, e.g. ["https://shop.example.com"].'))
     default_regime = models.CharField(
         max_length=10,
         choices=REGIME_CHOICES,
@@ -63,11 +60,8 @@ class Site(models.Model):
     honor_dnt = models.BooleanField(default=False, help_text="Treat Do Not Track like Global Privacy Control.")
     ga_measurement_ids = models.JSONField(default=list, blank=True, help_text='e.g. ["G-ABC123XYZ"]')
     languages = models.JSONField(default=list, blank=True, help_text='First is the default, e.g. ["en", "fr"].')
-    banner_texts = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text='Per language: {"en": {"title": "...", "description": "..."}}. Shown as plain text.',
-    )
+    banner_texts = models.JSONField(default=dict, blank=True, help_text=(
+        'Per language: {"en": {"title": "...", "description": "..."}}. Shown as plain text.'))
     retention_days = models.PositiveIntegerField(
         default=730,
         help_text="Consent events and visitors are deleted this many days after the visitor's last event (24 months by default).",

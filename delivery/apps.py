@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class DeliveryConfig(AppConfig):
     name = "delivery"
     verbose_name = "Webhook delivery"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
         from consent.signals import decisions_changed, tree_head_signed

@@ -38,11 +38,12 @@ class DataSubjectRequest(models.Model):
     }
 
     class Status(models.TextChoices):
-        UNVERIFIED = "unverified", "Waiting for email verification"
-        VERIFIED = "verified", "Verified: to be answered"
+        UNVERIFIED = "unverified", "Waiting for email verification"  # until the requester follows the link
+        VERIFIED = "verified", "Verified: to be answered"  # the team's queue, within the legal deadline
+        # Closed:
         FULFILLED = "fulfilled", "Fulfilled"
         DENIED = "denied", "Denied"
-        EXPIRED = "expired", "Expired unverified"
+        EXPIRED = "expired", "Expired unverified"  # the link was never followed
 
     CLOSED = (Status.FULFILLED, Status.DENIED, Status.EXPIRED)
 

@@ -57,17 +57,15 @@ class ScanAdmin(ReadOnly):
 
 class Unclassified(admin.SimpleListFilter):
     title = "classification"
-    parameter_name = "classified"
+    parameter_name = "classified"  # ?classified=no: the owner's queue (the README's "Not classified yet")
 
     def lookups(self, request, model_admin):
         return [("no", "Not classified yet"), ("yes", "Classified")]
 
     def queryset(self, request, queryset):
-        if self.value() == "no":
-            return queryset.filter(purpose="")
-        if self.value() == "yes":
-            return queryset.exclude(purpose="")
-        return queryset
+        # "no" is the owner's queue: items no purpose claims yet.
+        keep_or_drop = {"no": queryset.filter, "yes": queryset.exclude}.get(self.value())
+        return keep_or_drop(purpose="") if keep_or_drop else queryset
 
 
 class TrackerForm(forms.ModelForm):

@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class ScannerConfig(AppConfig):
     name = "scanner"
     verbose_name = "Tracker scanner"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
         from banner.signals import embed_boot

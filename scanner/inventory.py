@@ -3,6 +3,9 @@
 - :func:`declaration`: per purpose of the site, the cookies and storage keys
   its pages set and the vendors they call, in one language (the preferences
   dialog and the privacy-policy page show it).
+- :func:`dialog_declaration`: the same, worded for the banner's preferences
+  dialog (fetched only when the visitor opens it): per purpose, a summary and
+  lines of text ready to insert, so the runtime formats nothing.
 - :func:`blocking_rules`: per optional purpose, the hosts whose scripts,
   frames and images wait for it (the catalogue's, then the inventory's, the
   owner's classification first), and the cookie and storage names to delete
@@ -14,13 +17,16 @@ from collections import defaultdict
 
 from django.core.cache import cache
 from django.db.models import Max
+from django.utils.timesince import TIME_STRINGS
+from django.utils.translation import override, pgettext
 
 from banner.config import localized
+from consent.languages import interface_language
 from consent.models import Purpose, Site
 
 from . import catalogue
 from .classify import purpose_for
-from .kinds import COOKIE, REQUEST
+from .kinds import COOKIE, LOCAL_STORAGE, REQUEST
 from .models import Tracker
 
 
@@ -57,6 +63,42 @@ def declaration(site: Site, language: str | None) -> dict:
         "purposes": purposes,
         "unclassified": len(by_purpose.get("", [])),
     }
+
+
+DURATION_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def duration(seconds: int | None) -> str:
+    """A cookie's lifetime in words, in the active language (Django's own translated units)."""
+    if seconds is None:
+        return pgettext("banner", "session")
+    unit, size = next(((unit, size) for unit, size in DURATION_UNITS if seconds >= size), DURATION_UNITS[-1])
+    return TIME_STRINGS[unit] % {"num": max(1, seconds // size)}
+
+
+def dialog_declaration(site: Site, language: str | None) -> dict:
+    """The declaration as the preferences dialog lists it under each purpose that has anything to declare:
+    ``{"purposes": {key: {"summary": text, "lists": [[heading, [line, …]], …]}}}``, every text in the
+    visitor's language, so the runtime only inserts text (and stays small)."""
+    full = declaration(site, language)
+    purposes = {}
+    with override(interface_language(full["language"])):
+        for purpose in full["purposes"]:
+            stored = [
+                " · ".join(filter(None, [c["name"], c["vendor"], c["domain"],
+                                         duration(c["lifetime_seconds"]) if c["kind"] == COOKIE
+                                         else "localStorage" if c["kind"] == LOCAL_STORAGE else "sessionStorage"]))
+                for c in purpose["cookies"]
+            ]
+            vendors = [v["name"] if v["hosts"] == [v["name"]] else f"{v['name']}: {', '.join(v['hosts'])}"
+                       for v in purpose["vendors"]]
+            if not stored and not vendors:
+                continue
+            lists = [[heading, lines] for heading, lines in (
+                (pgettext("banner", "Cookies and storage"), stored), (pgettext("banner", "Vendors"), vendors)) if lines]
+            summary = pgettext("banner", "Cookies and vendors (%(count)s)") % {"count": len(stored) + len(vendors)}
+            purposes[purpose["key"]] = {"summary": summary, "lists": lists}
+    return {"language": full["language"], "purposes": purposes}
 
 
 def blocking_rules(site: Site) -> dict:

@@ -1,7 +1,7 @@
-"""The inventory as others read it: the cookie declaration (JSON for the banner's dialog,
-HTML for a privacy-policy page) and the banner's blocking and clean-up rules.
+"""The inventory as others read it: the cookie declaration (JSON, whole or worded for the banner's
+dialog; HTML for a privacy-policy page) and the banner's blocking and clean-up rules.
 
-All three are public, as a site's cookie declaration must be; they are
+All four are public, as a site's cookie declaration must be; they are
 answered for any origin's page, carry an ETag, and may be cached for a while.
 """
 import hashlib
@@ -20,9 +20,10 @@ from consent.errors import NotFound
 from consent.models import Site
 from consent.sites import require_rules
 
-from .inventory import blocking_rules, declaration
+from .inventory import blocking_rules, declaration, dialog_declaration
 
 CACHE_CONTROL = "public, max-age=300"
+ANSWERS = {200: dict, 304: None, 404: ERRORS[404]}
 
 
 def _site(site_key) -> Site:
@@ -37,33 +38,43 @@ def _json(request, data) -> HttpResponse:
     return get_conditional_response(request, etag=etag, response=response)
 
 
-class DeclarationView(APIView):
-    permission_classes = [AllowAny]  # public: the pages that embed the banner read it (security: [{}])
+class PublicSiteData(APIView):
+    """Public JSON about one site, for any origin's page (security: [{}]), with an ETag; the schema takes
+    each view's docstring as its description."""
 
-    @extend_schema(
-        operation_id="cookie_declaration",
-        summary="The site's cookie declaration",
-        description="Per purpose of the site: the cookies and storage keys its pages set and the vendors they call, "
-        "as found by the scanner and classified by the owner, in the requested language.",
-        parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")],
-        responses={200: dict, 304: None, 404: ERRORS[404]},
-    )
+    permission_classes = [AllowAny]
+
     def get(self, request, site_key):
-        return _json(request, declaration(_site(site_key), request.query_params.get("lang")))
+        return _json(request, self.data(_site(site_key), request.query_params.get("lang")))
 
 
-class TrackerRulesView(APIView):
-    permission_classes = [AllowAny]  # public: the pages that embed the banner read it (security: [{}])
+@extend_schema(operation_id="cookie_declaration", summary="The site's cookie declaration", responses=ANSWERS,
+               parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")])
+class DeclarationView(PublicSiteData):
+    """Per purpose of the site: the cookies and storage keys its pages set and the vendors they call,
+    as found by the scanner and classified by the owner, in the requested language."""
 
-    @extend_schema(
-        operation_id="tracker_rules",
-        summary="What the banner blocks and cleans up, per optional purpose",
-        description="`hosts`: hosts (and their subdomains) whose scripts, frames and images wait for the purpose; "
-        "`cookies` and `storage`: names to delete when it is declined (a trailing * marks a prefix).",
-        responses={200: dict, 304: None, 404: ERRORS[404]},
-    )
-    def get(self, request, site_key):
-        return _json(request, blocking_rules(_site(site_key)))
+    data = staticmethod(declaration)
+
+
+@extend_schema(operation_id="dialog_declaration", responses=ANSWERS,
+               summary="The cookie declaration as the banner's preferences dialog lists it",
+               parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")])
+class DialogDeclarationView(PublicSiteData):
+    """Fetched by the banner only when the visitor opens its preferences dialog. `purposes`: for each purpose with
+    anything to declare, a `summary` and `lists` of `[heading, [line, ...]]` (cookies and storage keys with their
+    vendor, host and lifetime; vendors with their hosts), all worded in the requested language."""
+
+    data = staticmethod(dialog_declaration)
+
+
+@extend_schema(operation_id="tracker_rules", summary="What the banner blocks and cleans up, per optional purpose",
+               responses=ANSWERS)
+class TrackerRulesView(PublicSiteData):
+    """`hosts`: hosts (and their subdomains) whose scripts, frames and images wait for the purpose;
+    `cookies` and `storage`: names to delete when it is declined (a trailing * marks a prefix)."""
+
+    data = staticmethod(lambda site, language: blocking_rules(site))
 
 
 def declaration_page(request, site_key):

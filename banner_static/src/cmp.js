@@ -27,9 +27,9 @@ import { consentDefault, ran, release, update, watch } from "./gating.js";
 import { newVisitor } from "./identity.js";
 import { consentMode, decide, optOutPreference, staleReason } from "./rule.js";
 import { clean } from "./cleanup.js";
-import { fetchConfig, fetchDecision, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
+import { fetchConfig, fetchDecision, fetchDeclaration, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
 import { signals } from "./signals.js";
-import { ask, askAboutConflict, build, canAdopt, closeDialog, hide, offerReceipt, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
+import { ask, askAboutConflict, build, canAdopt, closeDialog, declare, hide, offerReceipt, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
 
 const d = document;
 const me = d.currentScript;
@@ -46,6 +46,7 @@ let server = {};                         // signals of the server's last answer 
 let decisions = {};                      // purpose -> granted
 let pendingConflict = null;              // choices waiting for the visitor to confirm a conflict
 let trackers = null;                     // the clean-up rules (a promise), fetched once the banner is up
+let declared = null;                     // the cookie declaration (a promise), fetched once the dialog opens
 
 const CSS = `${origin}/c/cmp.css?v=${VERSION}`;
 
@@ -191,6 +192,12 @@ function downloadReceipt() {
     .catch(() => { /* nothing recorded yet, or offline: nothing to save */ });
 }
 
+// The cookie declaration, asked for only when the dialog opens (most page views never need it); without
+// it (offline, an error) the dialog works as before, and the next opening asks again.
+function declaration() {
+  declared = declared || fetchDeclaration(origin, site, cfg.language).then(declare, () => { declared = null; });
+}
+
 // An iframe waiting for its purpose: its placeholder's button allows that purpose.
 function waitingFrame(frame, purpose) {
   placeholder(cfg, frame, purpose, () => {
@@ -210,7 +217,7 @@ function start(config) {
   const whenBody = () => {
     const pending = state && hasFlag(state, "q");
     const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt), chosen: !!state };
-    build(cfg, view, { act, rightsUrl, receipt: downloadReceipt }, outcome.needs_choice && !(pending && !staleReason(ctx)));
+    build(cfg, view, { act, rightsUrl, receipt: downloadReceipt, opened: declaration }, outcome.needs_choice && !(pending && !staleReason(ctx)));
     // What declined purposes left behind is cleaned once the banner is up: no request before it.
     trackers = fetchTrackers(origin, site);
     trackers.then(rules => rules && clean(rules, decisions));

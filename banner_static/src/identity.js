@@ -24,45 +24,44 @@ function token() {
   return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-const utf8 = s => Array.from(unescape(encodeURIComponent(s)), c => c.charCodeAt(0));
+const utf8 = s => [...new TextEncoder().encode(s)];
 
 // SHA-256 (FIPS 180-4) of a byte array, synchronous: crypto.subtle is async and absent from
-// pages served over plain http, and the id must exist as soon as the page API does.
-const K = [];
+// pages served over plain http, and the id must exist as soon as the page API does. Written for
+// size: the constants are computed (first 32 bits of the fractional parts of the square roots of
+// the first 8 primes, and of the cube roots of the first 64), the working variables are one array.
+const K = [], IV = [];
 (() => {
   const frac = x => ((x - Math.floor(x)) * 4294967296) | 0;
   for (let n = 2, found = 0; found < 64; n++) {
     let prime = true;
     for (let d = 2; d * d <= n; d++) if (n % d === 0) { prime = false; break; }
-    if (prime) K[found++] = frac(Math.cbrt(n));
+    if (prime) { IV[found] = frac(Math.sqrt(n)); K[found++] = frac(Math.cbrt(n)); }
   }
 })();
 
 function sha256(bytes) {
-  const H = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+  let H = IV.slice(0, 8);
   const m = bytes.concat([0x80]);
   while (m.length % 64 !== 56) m.push(0);
-  const bits = bytes.length * 8;
-  for (let i = 7; i >= 0; i--) m.push(i > 3 ? 0 : (bits >>> (i * 8)) & 0xff);
-  const w = new Array(64);
+  const bits = bytes.length * 8;  // ids hash a few hundred bytes: the length's upper 32 bits are 0
+  m.push(0, 0, 0, 0, bits >>> 24, (bits >>> 16) & 255, (bits >>> 8) & 255, bits & 255);
   const rotr = (x, n) => (x >>> n) | (x << (32 - n));
   for (let off = 0; off < m.length; off += 64) {
-    for (let i = 0; i < 16; i++) w[i] = (m[off + 4 * i] << 24) | (m[off + 4 * i + 1] << 16) | (m[off + 4 * i + 2] << 8) | m[off + 4 * i + 3];
-    for (let i = 16; i < 64; i++) {
-      const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
-      const s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
-      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
-    }
-    let [a, b, c, d, e, f, g, h] = H;
+    const w = [];
+    let v = H;
     for (let i = 0; i < 64; i++) {
-      const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
-      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+      const x = w[i - 15], y = w[i - 2];
+      w[i] = i < 16 ? (m[off + 4 * i] << 24) | (m[off + 4 * i + 1] << 16) | (m[off + 4 * i + 2] << 8) | m[off + 4 * i + 3]
+        : (w[i - 16] + (rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) + w[i - 7] + (rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10))) | 0;
+      const [a, b, c, d, e, f, g, h] = v;
+      const t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+      const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      v = [(t1 + t2) | 0, a, b, c, (d + t1) | 0, e, f, g];
     }
-    H[0] = (H[0] + a) | 0; H[1] = (H[1] + b) | 0; H[2] = (H[2] + c) | 0; H[3] = (H[3] + d) | 0;
-    H[4] = (H[4] + e) | 0; H[5] = (H[5] + f) | 0; H[6] = (H[6] + g) | 0; H[7] = (H[7] + h) | 0;
+    H = H.map((x, i) => (x + v[i]) | 0);
   }
   const out = [];
-  H.forEach(x => out.push((x >>> 24) & 0xff, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff));
+  H.forEach(x => out.push(x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255));
   return out;
 }

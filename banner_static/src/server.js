@@ -13,6 +13,10 @@ export const fetchDecision = (url, visitor) => json(url + encodeURIComponent(vis
 // What the banner cleans up per purpose (the scanner's inventory); null when unavailable.
 export const fetchTrackers = (origin, site) => json(`${origin}/api/v1/sites/${site}/trackers`).catch(() => null);
 
+// The cookie declaration as the preferences dialog lists it (scanner/inventory.py), in its language.
+export const fetchDeclaration = (origin, site, lang) =>
+  json(`${origin}/api/v1/sites/${site}/declaration/dialog?lang=${encodeURIComponent(lang)}`).then(d => d.purposes);
+
 // Resolves with {ok, answer} once the server has answered for good (a 4xx will not get
 // better by retrying); rejects when the choice is worth sending again later.
 export function postChoice(url, body) {

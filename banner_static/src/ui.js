@@ -7,6 +7,7 @@ let opener = null;   // what had focus before the dialog opened
 let css;             // the stylesheet's URL, for a <link> where a sheet cannot be adopted
 let text;            // the stylesheet's text, when it came with the site script or was fetched
 let sheet;           // the constructed stylesheet every shadow root adopts (no request, no wait)
+const rows = {};     // the dialog's row of each purpose, where its cookie declaration goes
 
 // Constructed stylesheets: applied at once, and not inline styles (a strict CSP is fine).
 export const canAdopt = "adoptedStyleSheets" in Document.prototype && "replaceSync" in CSSStyleSheet.prototype;
@@ -43,7 +44,8 @@ function button(action, label, act) {
   return b;
 }
 
-// view: {optOutSignal: an opt-out preference signal is honoured}; handlers: {act, rightsUrl, receipt}.
+// view: {optOutSignal: an opt-out preference signal is honoured}; handlers: {act, rightsUrl, receipt,
+// opened: called each time the dialog opens}.
 export function build(cfg, view, handlers, show) {
   const t = cfg.ui, act = handlers.act, theme = cfg.theme || {};
   const host = el("div", { id: "cmp-root" });
@@ -75,7 +77,7 @@ export function build(cfg, view, handlers, show) {
   const dialog = buildDialog(cfg, view, handlers);
   root.appendChild(dialog);
   d.body.insertBefore(host, d.body.firstChild);  // first in tab order
-  ui = { host, root, banner, dialog, modal };
+  ui = { host, root, banner, dialog, modal, opened: handlers.opened };
   // Shown only once styled: no flash of unstyled content, no fade, and no layout shift
   // (the banner is fixed, so it moves nothing on the page).
   style(root, cfg, () => { if (show) showBanner(); });
@@ -115,13 +117,21 @@ function buildDialog(cfg, view, handlers) {
     label.appendChild(d.createTextNode(" " + p.name + (p.essential ? " (" + t.always_on + ")" : "")));
     row.appendChild(label);
     row.appendChild(el("p", { id: id + "-d", class: "desc" }, p.description));
-    dialog.appendChild(row);
+    dialog.appendChild(rows[p.key] = row);
   });
-  const nai = el("input", { type: "checkbox", id: "cmp-nai" });
+  const nai = el("input", { type: "checkbox", id: "cmp-nai", "aria-describedby": "cmp-nai-d" });
   const naiLabel = el("label", { for: "cmp-nai", class: "nai" });
   naiLabel.appendChild(nai);
   naiLabel.appendChild(d.createTextNode(" " + t.nai_optout));
-  dialog.appendChild(naiLabel);
+  dialog.append(naiLabel, el("p", { id: "cmp-nai-d", class: "desc" }, t.nai_explained));
+  // Other ways to opt out: rows of [text, link or null] pieces (banner/config.py), links in a new tab.
+  const other = el("ul", { class: "other", "aria-labelledby": "cmp-other" });
+  cfg.opt_outs.forEach(item => {
+    const li = el("li");
+    item.forEach(([text, href]) => li.append(href ? el("a", { href, class: "link", target: "_blank", rel: "noopener noreferrer" }, text) : text, " "));
+    other.appendChild(li);
+  });
+  dialog.append(el("h3", { id: "cmp-other" }, t.other_opt_outs), other);
   const conflict = el("div", { class: "conflict", role: "alert", hidden: "" });
   conflict.appendChild(el("p", {}, t.gpc_conflict));
   conflict.appendChild(button("confirm-gpc", t.confirm, act));
@@ -159,8 +169,24 @@ export function open(decisions, naiOptOut) {
     if (!ui.modal && !ui.banner.hidden) { ui.banner.hidden = true; ui.restore = true; }
     ui.dialog.showModal();
   }
+  if (ui.opened) ui.opened();
   const first = ui.dialog.querySelector("input:not([disabled]),button");
   if (first) first.focus();
+}
+
+// The site's cookie declaration, under each purpose: {purpose: {summary, lists: [[heading, [line…]]…]}},
+// worded by the server (scanner/inventory.py) and inserted as text, collapsed.
+export function declare(purposes) {
+  for (const key in purposes) {
+    const p = purposes[key], box = el("details", { class: "decl" });
+    box.appendChild(el("summary", {}, p.summary));
+    p.lists.forEach(([heading, lines]) => {
+      const list = el("ul");
+      lines.forEach(line => list.appendChild(el("li", {}, line)));
+      box.append(el("p", {}, heading), list);
+    });
+    if (rows[key]) rows[key].appendChild(box);
+  }
 }
 
 // What the dialog's boxes say: {choices: purpose -> checked, nai: checked}.

@@ -1,11 +1,11 @@
 """Benchmark of the tamper-evident audit log, on PostgreSQL.
 
-    .venv/bin/python bench/audit/bench_audit.py [--visitors 10000] [--workers 4] [--big-log 1000000]
+    .venv/bin/python bench/audit/bench_audit.py [--visitors 5000] [--workers 4] [--big-log 1000000]
 
 Uses its own database (cmp_bench, dropped and re-created; set BENCH_DATABASE_URL
 to change it), never the test database. In one run it measures:
 
-1. appends/s for 10,000 visitors (two events each: the first choice and a
+1. appends/s for 5,000 visitors (two events each: the first choice and a
    change of mind) written concurrently by several processes through the real
    write path (``writes.record_consent``: visitor row lock, decision, event),
    *without* the hash chain (the event inserted as before), *with* it
@@ -41,6 +41,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from bench import results  # noqa: E402
+
+# Production settings (DEBUG off), in this process and the workers it starts.
+os.environ.update(DEBUG="0", SECRET_KEY="bench-" + "x" * 50, CMP_SIGNING_KEYS="bench:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+
+# What the figures depend on: results.write stamps the file with their SHA-256.
+MEASURED = ["bench/audit/bench_audit.py", "consent/writes.py", "consent/chain.py", "consent/rows.py",
+            "audit/log.py", "audit/merkle.py", "audit/verify.py", "audit/checker.py", "audit/exports.py",
+            "audit/signing.py"]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/cmp_bench"
 TOKEN_PAD = "-bench-token-padding-0123456789abcdef"
 
@@ -57,15 +67,17 @@ def django_setup():
     django.setup()
 
 
-def visitor_ids(count):
-    import uuid
+def visitors(count):
+    """(id, token) of each visitor, the id certified by its token as the banner makes them (consent/identity.py)."""
+    from consent.identity import certified_id
 
-    return [uuid.UUID(int=(0xB0 << 120) + i) for i in range(count)]
+    tokens = [f"bench-visitor-{i:08d}{TOKEN_PAD}" for i in range(count)]
+    return [(certified_id(token), token) for token in tokens]
 
 
 # --- worker process: appends ------------------------------------------------------
 
-def worker(mode, index, workers, visitors, start_at):
+def worker(mode, index, workers, count_of_visitors, start_at):
     django_setup()
     from consent import chain, writes
     from consent.client import ClientInfo
@@ -84,7 +96,7 @@ def worker(mode, index, workers, visitors, start_at):
 
         chain.append_event = plain
     rules = site_rules("demo")
-    ids = visitor_ids(visitors)
+    ids = visitors(count_of_visitors)
     who = ClientInfo("FR", "203.0.113.0/24", "bench", {})
     first = ids[index::workers]
     second = ids[(index + 1) % workers::workers]  # another process changes its mind: chains are written across processes
@@ -94,8 +106,8 @@ def worker(mode, index, workers, visitors, start_at):
     count = 0
     for batch, choices in ((first, {"analytics": True, "advertising": False, "recognition": False}),
                            (second, {"analytics": False, "advertising": True, "recognition": False})):
-        for vid in batch:
-            write = writes.ConsentWrite(visitor_id=vid, token=f"{vid}{TOKEN_PAD}", choices=choices,
+        for vid, token in batch:
+            write = writes.ConsentWrite(visitor_id=vid, token=token, choices=choices,
                                         policy_version="1", banner_version="1.0.0", language="fr", source="banner")
             writes.record_consent(rules, write, who)
             count += 1
@@ -311,14 +323,13 @@ LABELS = {"plain": "without hash chain", "chained": "hash chain only (baseline)"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--visitors", type=int, default=10_000)
+    parser.add_argument("--visitors", type=int, default=5_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--big-log", type=int, default=1_000_000)
     args = parser.parse_args()
 
     started, load_before = time.time(), os.getloadavg()[0]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    started_at = datetime.now(UTC)
     reset_database()
     django_setup()
     import django
@@ -367,10 +378,8 @@ def main():
     cpu = os.cpu_count()
     ratio = rates["tree"] / rates["chained"]
     lines = [
-        "# Audit log benchmark",
-        "",
-        f"`.venv/bin/python bench/audit/bench_audit.py` at commit {commit}{' (with uncommitted changes)' if dirty else ''}, "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC — PostgreSQL {pg // 10000}.{pg % 10000}, {cpu} CPU cores, "
+        f"`.venv/bin/python bench/audit/bench_audit.py --visitors {args.visitors} --workers {args.workers} "
+        f"--big-log {args.big_log}`: PostgreSQL {pg // 10000}.{pg % 10000}, {cpu} CPU cores, "
         f"Django {django.get_version()}, {args.workers} writer processes; whole run {total_s:.0f} s. "
         f"Load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (the machine is shared: "
         "compare the rows of one run with each other, not with another run's).",
@@ -437,8 +446,30 @@ def main():
         f"Ten times the rows, peak RSS {whole['peak_kb'] / max(small['peak_kb'], 1):.2f}× : memory does not grow with the export.",
         "",
     ]
-    (Path(__file__).parent / "RESULTS.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    readme = [
+        "| measure | result |",
+        "|---|---|",
+        f"| appends/s without the hash chain / with it (the baseline) / with it and the site log, a tree head signed "
+        f"every second (beat: every 10 minutes) | {rates['plain']:,.0f} / {rates['chained']:,.0f} / "
+        f"{rates['tree']:,.0f} (**{ratio:.0%}** of the baseline; target 80 %) |",
+        f"| `verify_audit` after the appends (chains, site log, leaves against events) | {report.events:,} events in "
+        f"{verify_s:.2f} s |",
+        f"| site log at {big['events']:,} events: inclusion proof / consistency proof | {big['inclusion_hashes']} hashes "
+        f"({big['inclusion_json']:,} B as JSON with its signed head) / {big['consistency_hashes']} hashes "
+        f"({big['consistency_json']:,} B) |",
+        f"| checking a receipt as an outsider: 2 Ed25519 signatures and the inclusion proof / a consistency proof | "
+        f"{big['check_receipt_ms']:.2f} ms / {big['check_consistency_ms']:.3f} ms (median, no network) |",
+        f"| serving an inclusion / a consistency proof at {big['events']:,} events | {big['serve_inclusion_ms']:.1f} ms / "
+        f"{big['serve_consistency_ms']:.1f} ms (median) |",
+        f"| what the log stores | {(big['leaf_bytes'] + big['node_bytes']) / big['events']:.0f} B per event (leaves and "
+        f"every eighth level of subtrees), beside {big['event_bytes'] / big['events']:.0f} B per event of the events |",
+        f"| `verify_audit` of the site log at {big['events']:,} events (tree rebuilt, every leaf against its event) | "
+        f"{big['verify_log_s']:.1f} s |",
+        f"| export of {small['rows']:,} / {whole['rows']:,} events (CSV, streamed) | peak RSS "
+        f"{small['peak_kb'] / 1024:.0f} MiB / {whole['peak_kb'] / 1024:.0f} MiB |",
+    ]
+    results.write(Path(__file__).parent / "RESULTS.md", "Audit log benchmark", "bench/audit/bench_audit.py",
+                  MEASURED, "\n".join(lines), "\n".join(readme), started_at)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from bench import results, stack  # noqa: E402
 PEERS = HERE / "peers"
 DB = "perf_banner"
 MEASURED = ["bench/banner/bench_banner.py", "bench/banner/peers/package-lock.json", "banner/embed.py",
-            "banner/fastpath.py", "banner/config.py", "banner_static/dist/cmp.min.js", "banner_static/dist/cmp.min.css", "cmp/compression.py"]
+            "cmp/fastpath.py", "banner/config.py", "banner_static/dist/cmp.min.js", "banner_static/dist/cmp.min.css", "cmp/compression.py"]
 PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>{head}</head>'
         '<body><main><h1>Shop</h1><p>Hello.</p></main>{body}</body></html>')
 TAG = "window.tagRan = performance.now();"

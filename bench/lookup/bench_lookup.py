@@ -39,7 +39,7 @@ PEER_VENV = stack.ROOT / "bench" / "peer" / ".venv"
 PEER_COOKIE = "Cookie: cookie_consent=analytics=2026-11-25T10:00:00|advertising=-1"
 MEASURED = ["bench/lookup/bench_lookup.py", "bench/lookup/bench_settings.py", "bench/lookup/bench_urls.py",
             "bench/stack.py", "bench/lua/zipf_lookups.lua", "bench/lua/visitors.lua",
-            "bench/peer/settings.py", "bench/peer/requirements.txt", "api/fastpath.py", "api/lookup.py",
+            "bench/peer/settings.py", "bench/peer/requirements.txt", "cmp/fastpath.py", "api/lookup.py",
             "consent/lookups.py", "consent/cache.py", "cmp/redis_cache.py", "consent/sites.py",
             "consent/decisions.py", "consent/client.py", "cmp/settings.py"]
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import results, stack
 
 DB = "perf_bench_scale"
-MEASURED = ["bench/lookup/bench_scale.py", "bench/stack.py", "bench/lookup/bench_settings.py", "api/fastpath.py",
+MEASURED = ["bench/lookup/bench_scale.py", "bench/stack.py", "bench/lookup/bench_settings.py", "cmp/fastpath.py",
             "api/lookup.py", "consent/lookups.py", "consent/cache.py", "cmp/redis_cache.py", "consent/sites.py",
             "consent/models.py"]
 

@@ -8,5 +8,5 @@ from cmp.settings import *  # noqa: F403
 from cmp.settings import MIDDLEWARE
 
 ROOT_URLCONF = "bench.lookup.bench_urls"
-_FAST_PATH = MIDDLEWARE.index("api.fastpath.LookupFastPathMiddleware")
+_FAST_PATH = MIDDLEWARE.index("cmp.fastpath.FastPathMiddleware")
 MIDDLEWARE = [*MIDDLEWARE[:_FAST_PATH + 1], "bench.lookup.bench_urls.TrivialFastPath", *MIDDLEWARE[_FAST_PATH + 1:]]

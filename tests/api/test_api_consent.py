@@ -185,21 +185,17 @@ def test_lookup_applies_gpc_header(api, demo_site, visitor_id):
     assert body["signals"]["gpc"] is True
 
 
-def test_material_policy_change_makes_earlier_choice_absent(api, demo_site, visitor_id):
+@pytest.mark.parametrize("material, analytics, needs_choice", [
+    (True, {"granted": False, "reason": "policy_changed"}, True),  # a material change makes the earlier choice absent
+    (False, {"granted": True, "reason": "choice"}, False),  # another change keeps it
+])
+def test_a_new_policy_version_asks_again_only_when_material(api, demo_site, visitor_id, material, analytics, needs_choice):
     post(api, consent_body(visitor_id))
-    PolicyVersion.objects.create(site=demo_site, version="2", url="https://example.com/p2", material=True)
+    PolicyVersion.objects.create(site=demo_site, version="2", url="https://example.com/p2", material=material)
     body = api.get(lookup_url(visitor_id)).json()
-    assert body["decisions"]["analytics"] == {"granted": False, "reason": "policy_changed"}
+    assert body["decisions"]["analytics"] == analytics
     assert body["policy_version"] == "2"
-    assert body["needs_choice"] is True
-
-
-def test_non_material_policy_change_keeps_choice(api, demo_site, visitor_id):
-    post(api, consent_body(visitor_id))
-    PolicyVersion.objects.create(site=demo_site, version="1.1", url="https://example.com/p11", material=False)
-    body = api.get(lookup_url(visitor_id)).json()
-    assert body["decisions"]["analytics"] == {"granted": True, "reason": "choice"}
-    assert body["policy_version"] == "1.1"
+    assert body["needs_choice"] is needs_choice
 
 
 def test_same_visitor_id_on_two_sites_is_two_visitors(api, demo_site, visitor_id):

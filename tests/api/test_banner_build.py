@@ -42,6 +42,7 @@ def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
     ("1.1.2", "aSeicWyn2cuS52xNS5C0znEqmDJeKj1VaYgs9XohEXpIH/AUBQIVxjFdCaxowFMD"),
     ("1.1.3", "Aja0lOZkYUEGAVppjjf6PB1C9z71RgumSFcORtOifNdZ4sSDTyauflrLJQsd8g+8"),
     ("1.2.0", "L8DIJZzJ6vGm92FT+aXB6go+YH44cAkCmL9fG6/CqoH0/v/2uIUvVVNk4tnkpcdz"),
+    ("1.3.0", "GEL68WywICKiEq4AxEGHqYv57An2FUVGmGkbNvwRmKF0F3fRm7FnHB3s7f3dlK12"),
 ])
 def test_released_runtimes_keep_their_bytes(client, demo_site, version, published):
     # Each was published with this SRI hash in the README; sites may pin it.

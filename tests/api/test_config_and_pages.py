@@ -27,6 +27,21 @@ def test_config_in_the_requested_language(api, demo_site):
     assert body["direction"] == "ltr"
 
 
+def test_config_carries_the_other_opt_outs_with_their_links_in_the_visitors_language(api, demo_site):
+    demo_site.languages = ["en", "he"]
+    demo_site.save()
+    for lang, words in (("en", "Other ways to opt out"), ("he", "דרכים נוספות לסירוב")):
+        body = api.get(CONFIG + f"?lang={lang}").json()
+        assert body["ui"]["other_opt_outs"] == words and body["ui"]["nai_explained"]
+        links = [[href for _, href in item] for item in body["opt_outs"]]
+        assert links == [["https://optout.networkadvertising.org/"], ["https://tools.google.com/dlpage/gaoptout"],
+                         [None, "https://support.apple.com/en-us/102420",
+                          "https://support.google.com/googleplay/android-developer/answer/6048248"]]
+        texts = [text for item in body["opt_outs"] for text, _ in item]
+        assert all(texts) and "opt_out_nai" not in body["ui"]  # sent once, with its link
+    assert texts[0].startswith("סרבו") and "“Allow Apps to Request to Track”" not in texts[2]
+
+
 def test_config_falls_back_to_the_site_default_language(api, demo_site):
     body = api.get(CONFIG + "?lang=ja").json()
     assert body["language"] == "en"

@@ -57,8 +57,7 @@ def test_an_unknown_visitor_gets_its_regions_regime_and_sections(api, client, de
     assert answer["regime"] == regime
     assert answer["gpp"]["applicable_sections"] == SECTIONS[place]
     assert config(client, place)["regime"] == regime
-    assert config(client, place)["region"] == ("US-CA" if place == "US-CA" else "US-TX" if place == "US-TX"
-                                               else "FR-IDF" if place == "FR" else place)
+    assert config(client, place)["region"] == {"FR": "FR-IDF"}.get(place, place)  # Paris: Île-de-France
 
 
 def test_a_state_without_overrides_gets_its_preset_not_the_default(api, client, demo_site):

@@ -1,11 +1,15 @@
 """The inventory as it is read and kept: the declaration (JSON and HTML), the blocking rules,
-one scan per site, the owner's classification, the admin's scan button, the weekly schedule."""
+one scan per site, the owner's classification across rescans, the admin's scan button and violations list,
+the command's queued scan, the weekly schedule."""
+import re
 import subprocess
 import sys
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -14,6 +18,7 @@ from delivery.models import OutboxMessage, WebhookEndpoint
 from delivery.outbox import queue_event
 from scanner import scans
 from scanner.models import Scan, ScanSettings, Tracker
+from scanner.observations import Item, PagePass
 from scanner.tasks import schedule_weekly_scans
 from tests.support import ROOT
 
@@ -66,7 +71,41 @@ def test_the_declaration_answers_the_sites_origins_only(client, inventory):
     assert "Access-Control-Allow-Origin" not in stranger
 
 
+def test_the_dialogs_declaration_is_worded_per_purpose_in_the_visitors_language(client, inventory):
+    answer = client.get("/api/v1/sites/demo/declaration/dialog?lang=fr-CA", HTTP_ORIGIN=ORIGIN)
+    assert answer.status_code == 200 and answer["Access-Control-Allow-Origin"] == ORIGIN
+    assert answer["Cache-Control"] == "public, max-age=300" and "Origin" in answer["Vary"]
+    body = answer.json()
+    assert body["language"] == "fr"
+    # Only purposes with something to declare; recognition has nothing.
+    assert set(body["purposes"]) == {"analytics", "advertising", "authentication", "security"}
+    analytics = body["purposes"]["analytics"]
+    assert analytics["summary"] == "Cookies et fournisseurs (4)"
+    assert [analytics["lists"][0][0], *[line.replace("\xa0", " ") for line in analytics["lists"][0][1]]] == [
+        "Cookies et stockage", "_ga · Google Analytics · shop.example.com · 1 année",  # Django's own French
+        "_ga_XYZ · Google Analytics · shop.example.com · session", "ZD-suid · Zendesk · shop.example.com · localStorage"]
+    assert analytics["lists"][1:] == [
+        ["Fournisseurs", ["Google Tag Manager: www.googletagmanager.com"]],
+    ]
+    # A vendor known only by its host is named once; the unclassified item is nowhere.
+    assert body["purposes"]["security"]["lists"] == [["Fournisseurs", ["static.hotjar.com"]]]
+    assert "<script>" not in answer.content.decode()
+    again = client.get("/api/v1/sites/demo/declaration/dialog?lang=fr-CA", HTTP_IF_NONE_MATCH=answer["ETag"])
+    assert again.status_code == 304
+    english = client.get("/api/v1/sites/demo/declaration/dialog").json()["purposes"]["analytics"]
+    assert english["summary"] == "Cookies and vendors (4)" and english["lists"][0][1][0].endswith(" · 1 year")
+
+
+@pytest.mark.parametrize("seconds, words", [(None, "session"), (59, "1 minute"), (7200, "2 hours"), (86400 * 3, "3 days"),
+                                            (86400 * 90, "3 months"), (86400 * 800, "2 years")])
+def test_a_cookie_lifetime_in_words(seconds, words):
+    from scanner.inventory import duration
+
+    assert duration(seconds).replace("\xa0", " ") == words
+
+
 @pytest.mark.parametrize("path", ["/api/v1/sites/nope/declaration", "/api/v1/sites/nope/trackers", "/declaration/nope/",
+                                  "/api/v1/sites/nope/declaration/dialog",
                                   "/api/v1/sites/" + "x" * 300 + "/trackers", "/declaration/%00%3Cscript%3E/"])
 def test_an_unknown_site_is_a_404_that_says_so(client, db, path):
     answer = client.get(path)
@@ -214,3 +253,94 @@ def test_the_web_process_never_imports_the_browser():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# What Chromium's passes over the proof page give (scanner.chromium), as plain records.
+PAGE = "https://shop.example.com/"
+INLINE = f"inline script in {PAGE}"
+GTAG = "https://www.googletagmanager.com/gtag/js?id=G-1"
+
+
+def passes():
+    ab = Item("cookie", "shop_ab", "shop.example.com", True, INLINE, 3600, False, "Lax", False)
+    ga = Item("cookie", "_ga", "shop.example.com", True, GTAG, 34560000, False, "Lax", False)
+    gtm = Item("request", "www.googletagmanager.com", "www.googletagmanager.com", False, PAGE,
+               resource_type="script", initiator=PAGE)
+    return [PagePass(PAGE, "before", [ab, gtm]), PagePass(PAGE, "reject", [ab]), PagePass(PAGE, "accept", [ab, ga, gtm])]
+
+
+def recorded(site, monkeypatch, at):
+    """A whole scan of ``site`` recorded at ``at``, as a worker records it once every page is seen."""
+    monkeypatch.setattr(scans, "timezone", type("Clock", (), {"now": staticmethod(lambda: at)}))
+    scan = scans.claim(scans.create_scan(site, "task").pk)
+    scans.record(scan, passes())
+    scan.refresh_from_db()
+    assert scan.status == Scan.DONE
+    return scan
+
+
+def test_a_rescan_keeps_the_owners_classification_and_first_seen_and_moves_last_seen(staff, demo_site, monkeypatch):
+    first_at = timezone.now() - timedelta(days=7)
+    first = recorded(demo_site, monkeypatch, first_at)
+    ab, ga = Tracker.objects.get(name="shop_ab"), Tracker.objects.get(name="_ga")
+    assert (ab.purpose, ab.classified_by) == ("", "")             # unknown to both references
+    assert (ga.purpose, ga.classified_by) == ("analytics", "ocd")
+    assert set(first.violations.values_list("tracker__name", "phase")) == {
+        ("shop_ab", "before"), ("shop_ab", "reject"), ("www.googletagmanager.com", "before")}
+
+    # The owner says what the unknown cookie is, and overrides the database on _ga.
+    for tracker, purpose in ((ab, "authentication"), (ga, "recognition")):
+        answer = staff.post(f"/admin/scanner/tracker/{tracker.pk}/change/", {"purpose": purpose})
+        assert answer.status_code == 302
+
+    second = recorded(demo_site, monkeypatch, first_at + timedelta(days=7))
+    for tracker, purpose in ((ab, "authentication"), (ga, "recognition")):
+        tracker.refresh_from_db()
+        assert (tracker.purpose, tracker.classified_by) == (purpose, "owner"), tracker.name
+        assert tracker.first_seen == first_at
+        assert tracker.last_seen == first_at + timedelta(days=7)
+    assert Tracker.objects.get(name="www.googletagmanager.com").first_seen == first_at
+    assert Tracker.objects.filter(site=demo_site).count() == 3  # updated in place, not added again
+    # The owner's word also decides the findings: an essential cookie is no violation.
+    assert set(second.violations.values_list("tracker__name", "phase")) == {("www.googletagmanager.com", "before")}
+
+
+def test_the_violations_list_shows_page_item_phase_and_what_set_it(staff, demo_site, monkeypatch):
+    recorded(demo_site, monkeypatch, timezone.now())
+    listing = staff.get("/admin/scanner/violation/")
+    assert listing.status_code == 200
+    rows = {cells("phase", row): row for row in re.findall(r"<tr>.*?</tr>", listing.content.decode(), re.S)
+            if "shop_ab" in row}
+    assert set(rows) == {"Before any choice", "After Reject all"}
+    for row in rows.values():
+        assert (cells("page", row), cells("tracker", row), cells("set_by", row)) == (
+            PAGE, "Cookie shop_ab (shop.example.com)", INLINE)
+    before = staff.get("/admin/scanner/violation/?phase=before").content.decode()
+    assert {(cells("tracker", row), cells("phase", row)) for row in re.findall(r"<tr>.*?</tr>", before, re.S)
+            if "field-phase" in row} == {
+        ("Cookie shop_ab (shop.example.com)", "Before any choice"),
+        ("Request to www.googletagmanager.com", "Before any choice")}
+
+
+def cells(field, row):
+    """The text of the changelist cell of ``field`` in ``row``."""
+    found = re.search(rf'class="field-{field}[^"]*">(?:<a [^>]*>)?(.*?)(?:</a>)?</t[dh]>', row, re.S)
+    return found and found.group(1)
+
+
+def test_scan_site_without_here_queues_the_scan_for_a_worker(demo_site, django_capture_on_commit_callbacks):
+    demo_site.allowed_origins = []  # nothing to open: the worker's run ends at once, without a browser
+    demo_site.save()
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True) as handovers:
+        call_command("scan_site", "demo", stdout=out)
+        scan = Scan.objects.get()
+        # Queued, not run here: the command returns before any worker has it.
+        assert (scan.trigger, scan.status) == ("command", Scan.QUEUED)
+        assert out.getvalue().startswith(f"Scan {scan.pk} of demo: queued, 0 pages")
+        with pytest.raises(CommandError, match=f"already has scan {scan.pk} queued"):
+            call_command("scan_site", "demo", stdout=StringIO())
+    assert len(handovers) == 1
+    scan.refresh_from_db()
+    # The task got it after the commit (eagerly here) and ran it.
+    assert scan.status == Scan.FAILED and "no page to open" in scan.error and scan.attempts == 1

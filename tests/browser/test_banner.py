@@ -15,6 +15,19 @@ PENDING_CLEARED = "(() => { const m = document.cookie.match(/cmp_demo=[^;]*!([a-
 DIALOG = "#cmp-root >> dialog.prefs"
 
 
+# An opt-out signal as a browser sends it: its request header and its navigator property.
+GPC = ({"Sec-GPC": "1"}, "globalPrivacyControl", "true")
+DNT = ({"DNT": "1"}, "doNotTrack", "'1'")
+
+
+def signalling_page(browser, signal):
+    """A page in a new context that sends ``signal`` (GPC or DNT) on every request and shows it to scripts."""
+    header, prop, value = signal
+    context = browser.new_context(extra_http_headers=header)
+    context.add_init_script(f"Object.defineProperty(Navigator.prototype, '{prop}', {{get: () => {value}}});")
+    return context, context.new_page()
+
+
 def open_demo(page, url, **kwargs):
     track_writes(page)
     page.goto(url + "/demo/", **kwargs)
@@ -218,9 +231,7 @@ def test_ga_optout_addon_denies_analytics(page, demo):
 
 
 def test_gpc_denies_advertising_unless_confirmed(browser, demo):
-    context = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
-    context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});")
-    page = context.new_page()
+    context, page = signalling_page(browser, GPC)
     open_demo(page, demo)
     assert page.locator(f"{BANNER} >> .gpc").inner_text() == "Opt-out preference signal honored"
     click(page, "accept")
@@ -240,9 +251,7 @@ def test_honoured_dnt_asks_like_gpc_and_banner_and_server_agree(browser, demo):
     from consent.models import Site
 
     Site.objects.filter(key="demo").update(honor_dnt=True)
-    context = browser.new_context(extra_http_headers={"DNT": "1"})
-    context.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});")
-    page = context.new_page()
+    context, page = signalling_page(browser, DNT)
     open_demo(page, demo)
     click(page, "accept")
     page.locator(f"{DIALOG} >> .conflict").wait_for(state="visible")
@@ -269,19 +278,6 @@ def test_nai_optout_then_visit_denies_personalised_ads(page, demo):
     answer = json.loads(page.evaluate(f"fetch('/api/v1/sites/demo/decisions/{visitor_id}').then(r => r.text())"))
     assert answer["ad_personalization"] == {"granted": False, "reason": "nai_optout"}
     assert answer["decisions"]["advertising"]["granted"] is True
-
-
-def test_opt_out_regime_runs_tags_until_refused(browser, demo):
-    context = browser.new_context(extra_http_headers={"CF-IPCountry": "US"})
-    page = context.new_page()
-    open_demo(page, demo)
-    page.wait_for_function("(window.cmpDemoRan || []).length >= 3")
-    banner = page.locator(BANNER)
-    assert "Do not sell or share my personal information" in banner.locator("button").all_inner_texts()
-    click(page, "do-not-sell")
-    wait_saved(page, 1)
-    assert ConsentEvent.objects.get().choices == {"analytics": True, "advertising": False, "recognition": False}
-    context.close()
 
 
 def test_tags_added_later_are_gated_too(page, demo):

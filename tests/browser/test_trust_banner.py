@@ -7,6 +7,8 @@ import pytest
 from consent.models import ConsentEvent, Site, Visitor, hash_token
 from tests.support import http, new_token, write_url
 
+from .test_banner import GPC, signalling_page
+
 pytestmark = pytest.mark.browser
 BANNER = "#cmp-root >> section.banner"
 ALL = {"analytics": True, "advertising": True, "recognition": True}
@@ -79,9 +81,7 @@ def test_a_choice_refused_for_an_id_taken_by_a_stranger_goes_to_a_new_id(page, d
 
 
 def test_the_banner_confirms_a_grant_over_gpc_only_from_its_conflict_dialog(browser, demo):
-    context = browser.new_context(extra_http_headers={"Sec-GPC": "1"})
-    context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});")
-    page = context.new_page()
+    context, page = signalling_page(browser, GPC)
     open_demo(page, demo)
     visitor = page.evaluate("window.cmp.visitorId")
     page.locator(f"{BANNER} >> button[data-action='accept']").click()

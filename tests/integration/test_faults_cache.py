@@ -90,12 +90,18 @@ def test_a_slow_redis_within_the_timeout_changes_no_answer(api, demo_site, visit
     assert not CacheInvalidationFailure.objects.exists()  # slow, not failed: every version reached Redis
 
 
+def grant_and_cache(api, visitor_id) -> str:
+    """A first write granting analytics, looked up twice so that Redis holds the grant; its token."""
+    token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
+    for _ in range(2):
+        assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"] == {"granted": True, "reason": "choice"}
+    assert caches["default"].get(f"visitor:{{demo:{visitor_id}}}") is not None, "the grant should be cached"
+    return token
+
+
 @pytest.mark.django_db(transaction=True)  # the invalidation after commit must really run
 def test_redis_too_slow_during_a_write_then_fast_again_serves_no_stale_decision(api, demo_site, visitor_id, cut_able_redis):
-    token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
-    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
-    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
-    assert caches["default"].get(f"visitor:{{demo:{visitor_id}}}") is not None, "the grant should be cached before"
+    token = grant_and_cache(api, visitor_id)
 
     cut_able_redis.delay = 1.0  # slower than the client's half-second timeout: its answers come too late
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")
@@ -110,10 +116,7 @@ def test_redis_too_slow_during_a_write_then_fast_again_serves_no_stale_decision(
 
 @pytest.mark.django_db(transaction=True)  # the invalidation after commit must really run
 def test_redis_unreachable_during_a_write_then_back_serves_no_stale_decision(api, demo_site, visitor_id, cut_able_redis):
-    token = api.post(write_url(), consent_body(visitor_id), format="json").json()["token"]
-    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["granted"] is True
-    assert api.get(lookup_url(visitor_id)).json()["decisions"]["analytics"]["reason"] == "choice"
-    assert caches["default"].get(f"visitor:{{demo:{visitor_id}}}") is not None, "the grant should be cached before the cut"
+    token = grant_and_cache(api, visitor_id)
 
     cut_able_redis.cut()
     changed = api.post(write_url(), consent_body(visitor_id, token=token, choices={"analytics": False}), format="json")

@@ -94,8 +94,9 @@ def test_the_english_catalog_translates_nothing():
 UI_KEYS = {
     "title", "description", "notice", "accept_all", "reject_all", "customize", "save", "close", "policy",
     "preferences", "always_on", "do_not_sell", "gpc_honored", "gpc_conflict", "confirm", "nai_optout", "allow",
-    "blocked", "rights", "receipt", "notice_targeted", "opt_out_targeted", "privacy_choices", "limit_sensitive",
-    "limit_sensitive_note",
+    "blocked", "rights", "receipt", "notice_targeted", "opt_out_targeted",
+    "nai_explained", "other_opt_outs", "opt_out_nai", "opt_out_ga", "opt_out_phone", "help_ios", "help_android",
+    "privacy_choices", "limit_sensitive", "limit_sensitive_note",
 }
 REJECT_ALL = {
     "en": "Reject all", "fr": "Tout refuser", "de": "Alle ablehnen", "es": "Rechazar todo", "nl": "Alles weigeren",

@@ -1,4 +1,5 @@
-"""The proof page: a shop page with five untagged trackers on their own host names, and a leaky inline script.
+"""The proof page: a shop page with five untagged trackers on their own host names, and a leaky inline script
+(and, beyond the five, a pixel a script sends to another host and a pixel in the markup).
 
 :class:`ProofShop` serves the shop and each tracker by the request's Host,
 on 127.0.0.2 (127.0.0.1 is left to the platform; nothing here is on the
@@ -22,23 +23,42 @@ GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c000
 
 # The five trackers: host -> what the scan must find it to be (the catalogue's category and vendor).
 TRACKERS = {
-    "www.googletagmanager.com": ("analytics", "Google Tag Manager"),
-    "analytics.tiktok.com": ("advertising", "TikTok Pixel"),
-    "securepubads.g.doubleclick.net": ("advertising", "Google Ads (DoubleClick)"),
-    "platform.twitter.com": ("social", "X (Twitter)"),
-    "static.zdassets.com": ("chat", "Zendesk Chat"),
+    "www.googletagmanager.com": ("analytics", "Google Tag Manager"),  # the analytics script
+    "analytics.tiktok.com": ("advertising", "TikTok Pixel"),  # a pixel, sent by its script
+    "securepubads.g.doubleclick.net": ("advertising", "Google Ads (DoubleClick)"),  # the ad iframe
+    "platform.twitter.com": ("social", "X (Twitter)"),  # the social widget
+    "static.zdassets.com": ("chat", "Zendesk Chat"),  # the chat widget
+}
+# Beyond the five: a pixel a script sends to a host of its own (Snap's pattern: the
+# script on sc-static.net, the image on tr.snapchat.com), and a pixel written in the
+# markup (Yandex Metrica's <noscript> image).
+MORE_TRACKERS = {
+    "sc-static.net": ("advertising", "Snapchat Pixel"),
+    "tr.snapchat.com": ("advertising", "Snapchat Pixel"),
+    "mc.yandex.ru": ("analytics", "Yandex Metrica"),
 }
 # Chosen among catalogued hosts that Chromium's HSTS preload list does not
 # force to HTTPS (this server speaks plain HTTP).
 LEAK = "_pk_id.1.proof"
+# The cookie a tracker's response sets with Set-Cookie: server-side Google Tag
+# Manager answers the analytics script's hit on the shop's own origin (a
+# third-party response could not set it: Chromium refuses a SameSite=Lax cookie
+# from a cross-site response, and SameSite=None needs HTTPS).
+SERVER_SET = "FPID"
+SERVER_SET_PATH = "/metrics/g/collect"
+# The sessionStorage key the pixel script writes.
+SESSION_KEY = "tt_sessionId"
+MARKUP_PIXEL = ("mc.yandex.ru", "/watch/1")
 
 SCRIPTS = {
     ("www.googletagmanager.com", "/gtag/js"): """
 document.cookie = "_ga=GA1.1.1.1; max-age=63072000; path=/; SameSite=Lax";
 document.cookie = "_gid=GA1.1.2.2; max-age=86400; path=/; SameSite=Lax";
-new Image().src = "http://www.googletagmanager.com:{port}/g/collect?v=2";""",
+new Image().src = "http://www.googletagmanager.com:{port}/g/collect?v=2";
+new Image().src = location.origin + "/metrics/g/collect?v=2";""",
     ("analytics.tiktok.com", "/i18n/pixel/events.js"): """
 document.cookie = "_ttp=proof; max-age=33696000; path=/; SameSite=Lax";
+sessionStorage.setItem("tt_sessionId", "proof");
 new Image().src = "http://analytics.tiktok.com:{port}/api/v2/pixel?event=PageView";""",
     ("platform.twitter.com", "/widgets.js"): """
 var f = document.createElement("iframe");
@@ -47,6 +67,8 @@ document.body.appendChild(f);""",
     ("static.zdassets.com", "/ekr/snippet.js"): """
 localStorage.setItem("ZD-suid", "proof");
 document.cookie = "__zlcmid=proof; max-age=31536000; path=/";""",
+    ("sc-static.net", "/scevent.min.js"): """
+new Image().src = "http://tr.snapchat.com:{port}/p?ev=PAGE_VIEW";""",
 }
 PAGES = {
     ("securepubads.g.doubleclick.net", "/ad.html"): "<!doctype html><title>Ad</title><p>An advertisement.</p>",
@@ -77,9 +99,12 @@ class ProofShop:
                     # Each script says it ran, so a test can see in which order.
                     ran = f'(window.proofRan = window.proofRan || []).push("{host}");'
                     return self.answer(200, "text/javascript", (ran + SCRIPTS[host, path].replace("{port}", str(shop.port))).encode())
+                if host == SHOP and path == SERVER_SET_PATH:
+                    return self.answer(200, "image/gif", GIF, ("Set-Cookie", f"{SERVER_SET}=FPID2.2.proof; Max-Age=63072000; "
+                                                                          "Path=/; HttpOnly; SameSite=Lax"))
                 if (host, path) in PAGES:
                     return self.answer(200, "text/html", PAGES[host, path].encode())
-                if path in ("/g/collect", "/api/v2/pixel"):
+                if path in ("/g/collect", "/api/v2/pixel", "/p", MARKUP_PIXEL[1]):
                     return self.answer(200, "image/gif", GIF)
                 self.answer(404, "text/plain", b"not here")
 
@@ -108,7 +133,7 @@ class ProofShop:
         return f"http://{SHOP}:{self.port}"
 
     def hosts(self) -> list[str]:
-        return [SHOP, *TRACKERS]
+        return [SHOP, *TRACKERS, *MORE_TRACKERS]
 
     def stop(self):
         self.server.shutdown()

@@ -56,7 +56,8 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
     if in_force is None:
         in_force = {p.version for p in rules.policies}
     purposes = site.purposes.order_by("position", "key")
-    strings = ui_strings(lang)
+    us = us_privacy(region, rules.gpp_settings)
+    strings = us_links(ui_strings(lang), us)
     opt_outs = other_opt_outs(strings)
     # Interface strings in the same language, the site's own texts taking precedence.
     ui = {**us_wording(strings, site.sells_or_shares), **(localized(site.banner_texts, lang, site.default_language) or {})}
@@ -66,7 +67,7 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
         "regime": rules.regime_for(region),
         "country": regions.country_of(region),
         "region": region,
-        "us_privacy": us_privacy(region, rules.gpp_settings),
+        "us_privacy": us,
         "language": lang,
         "languages": site.languages or ["en"],
         # Pages elsewhere get no banner and a console warning naming their origin (the list is no secret:
@@ -125,6 +126,13 @@ def us_wording(strings: dict, sells_or_shares: bool) -> dict:
     if not sells_or_shares:
         strings["notice"], strings["do_not_sell"] = notice, opt_out
     return strings
+
+
+def us_links(strings: dict, us: dict | None) -> dict:
+    """The words of the links US laws ask for, only where the banner shows them (they are long)."""
+    shown = {"privacy_choices": us and us["privacy_choices_link"], "limit_sensitive": us and us["limit_sensitive_link"],
+             "limit_sensitive_note": us and us["limit_sensitive_link"]}
+    return {key: text for key, text in strings.items() if shown.get(key, True)}
 
 
 # The other opt-outs the policy promises, linked from the preferences dialog: the industry's page, Google's

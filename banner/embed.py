@@ -12,6 +12,9 @@
 - ``/c/v/<version>/cmp.min.js``: the runtime alone, identical for every site,
   cached for a year; it reads the site from ``data-site``, fetches the config
   and stylesheet itself (in parallel), and can carry a Subresource Integrity hash.
+- ``/c/v/<version>/gpp.min.js``: the IAB GPP page API (``window.__gpp``), which the runtime of the same
+  version loads, pinned by its SRI hash, only where US sections apply (the config's ``us_privacy``); there,
+  the site script also starts with the API's stub, so calls made before the runtime are queued.
 - ``/c/cmp.css``: the banner's stylesheet.
 """
 import base64
@@ -110,7 +113,9 @@ def _site_script(site_key: str, request, region: str | None) -> str | None:
         return None
     boot = json.dumps(fields, separators=(",", ":"))[:-1]
     css = json.dumps(_built("cmp.min.css"), ensure_ascii=False)
-    return f'window.cmpBoot={boot},"config":{encoded[0].decode()},"css":{css}}};\n{_built("cmp.min.js")}'
+    # The GPP stub only where US sections apply: elsewhere there is no window.__gpp at all.
+    stub = _built("gpp-stub.min.js") if json.loads(encoded[0]).get("us_privacy") is not None else ""
+    return f'window.cmpBoot={boot},"config":{encoded[0].decode()},"css":{css}}};\n{stub}{_built("cmp.min.js")}'
 
 
 def accepted_languages(header: str, limit: int = 8) -> list[str]:
@@ -132,18 +137,27 @@ def accepted_languages(header: str, limit: int = 8) -> list[str]:
 
 def versioned_runtime(request, version):
     """The runtime of one version, forever the same bytes (sites pin it with SRI)."""
+    return _versioned(request, version, "cmp.min.js")
+
+
+def versioned_gpp(request, version):
+    """The GPP page API of one version, forever the same bytes (that version's runtime pins it with SRI)."""
+    return _versioned(request, version, "gpp.min.js")
+
+
+def _versioned(request, version, name):
     if version == RUNTIME_VERSION:
-        body = _built("cmp.min.js")
-    elif VERSION_RE.match(version) and (RELEASES / version / "cmp.min.js").is_file():
-        body = _released(version)
+        body = _built(name)
+    elif VERSION_RE.match(version) and (RELEASES / version / name).is_file():
+        body = _released(version, name)
     else:
-        return HttpResponse(f"/* no runtime {version[:16]} */", status=404, content_type="text/javascript")
+        return HttpResponse(f"/* no {name} of version {version[:16]} */", status=404, content_type="text/javascript")
     return _cached(request, body, "text/javascript", IMMUTABLE)
 
 
 @cache
-def _released(version: str) -> str:
-    return (RELEASES / version / "cmp.min.js").read_text(encoding="utf-8")
+def _released(version: str, name: str = "cmp.min.js") -> str:
+    return (RELEASES / version / name).read_text(encoding="utf-8")
 
 
 def stylesheet(request):

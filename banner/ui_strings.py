@@ -78,6 +78,15 @@ UI_STRINGS = {
     "blocked": pgettext_lazy("banner", "This content needs your consent to {purpose}."),
     "rights": pgettext_lazy("banner", "Your privacy rights"),
     "receipt": pgettext_lazy("banner", "Download my consent receipt"),
+    # Where US sections apply (the config's ``us_privacy``): the CPRA's link, in its own words and capitals,
+    # beside its opt-out icon, and the link to limit sensitive data, which opens the preferences and its note.
+    "privacy_choices": pgettext_lazy("banner", "Your Privacy Choices"),
+    "limit_sensitive": pgettext_lazy("banner", "Limit the Use of My Sensitive Personal Information"),
+    "limit_sensitive_note": pgettext_lazy(
+        "banner",
+        "To limit the use of your sensitive personal information, turn off below the purposes you do not want it "
+        "used for, then save your choices.",
+    ),
 }
 
 

@@ -13,7 +13,9 @@
  *      keeping it in the cookie until the server confirms (nothing is lost offline);
  *   4. offers the page API, window.cmp (api.js);
  *   5. deletes what declined purposes left behind: their cookies and storage keys,
- *      as the scanner's inventory names them (cleanup.js).
+ *      as the scanner's inventory names them (cleanup.js);
+ *   6. where US sections apply (the config's us_privacy), loads the IAB GPP page API,
+ *      window.__gpp (gpp.js, a file of its own pinned by its SRI hash).
  *
  * This module holds the visitor's state and the flow of a choice; the others
  * know nothing of each other.
@@ -144,7 +146,7 @@ function confirmed(ok, answer) {
     setFlag(state, "s", !!server.gpc);
     if (server.nai_optout) setFlag(state, "n", true);
     apply(answer, "server");
-    emitSaved({ decisions: Object.assign({}, decisions), visitor_id: state.v });  // the server has it now
+    emitSaved({ decisions: Object.assign({}, decisions), visitor_id: state.v, gpp: answer.gpp });  // the server has it now
     checked();  // just confirmed: the next check with the server is due tomorrow
   }
   writeCookie();
@@ -211,6 +213,7 @@ function start(config) {
   const ctx = context();
   const outcome = decide(ctx);
   apply(outcome, "banner");
+  if (cfg.us_privacy) loadGpp();
   const whenBody = () => {
     const pending = state && hasFlag(state, "q");
     const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt), chosen: !!state };
@@ -223,6 +226,17 @@ function start(config) {
     ready();
   };
   onBody(whenBody);
+}
+
+// The GPP page API, only where US sections apply (no request elsewhere), pinned by the hash the
+// build wrote here; it asks the lookup API for the visitor's string.
+function loadGpp() {
+  const s = d.createElement("script");
+  s.src = `${origin}/c/v/${VERSION}/gpp.min.js`;
+  s.integrity = GPP_INTEGRITY;
+  s.crossOrigin = "anonymous";
+  s.dataset.lookup = origin + cfg.endpoints.decisions;
+  d.head.appendChild(s);
 }
 
 // Once a day at most, the stored choice is checked with the server: if the server no longer holds

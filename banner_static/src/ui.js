@@ -14,8 +14,8 @@ export const canAdopt = "adoptedStyleSheets" in Document.prototype && "replaceSy
 
 export function useStyles(cssText, href) { text = cssText; css = href; }
 
-function el(tag, attrs, text) {
-  const node = d.createElement(tag);
+function el(tag, attrs, text, ns) {
+  const node = ns ? d.createElementNS(ns, tag) : d.createElement(tag);
   for (const a in attrs) node.setAttribute(a, attrs[a]);
   if (text != null) node.textContent = text;  // text, never HTML
   return node;
@@ -69,6 +69,10 @@ export function build(cfg, view, handlers, show) {
   buttons.forEach(([action, label]) => actions.appendChild(button(action, label, act)));
   banner.appendChild(actions);
   if (cfg.policy.url) banner.appendChild(el("a", { href: cfg.policy.url, class: "link" }, t.policy));
+  // Where US sections apply, the links US laws ask for (the CPRA's with its opt-out icon); both open the preferences.
+  const us = cfg.us_privacy || {};
+  if (us.privacy_choices_link) banner.appendChild(usLink("choices", t.privacy_choices, act, optOutIcon()));
+  if (us.limit_sensitive_link) banner.appendChild(usLink("limit", t.limit_sensitive, act));
   root.appendChild(banner);
   const dialog = buildDialog(cfg, view, handlers);
   root.appendChild(dialog);
@@ -79,10 +83,29 @@ export function build(cfg, view, handlers, show) {
   style(root, cfg, () => { if (show) showBanner(); });
 }
 
+function usLink(action, label, act, icon) {
+  const link = el("button", { type: "button", class: "link plain", "data-action": action });
+  if (icon) link.appendChild(icon);
+  link.appendChild(d.createTextNode(label));
+  link.addEventListener("click", () => act("customize"));
+  return link;
+}
+
+// The CPRA's opt-out icon, drawn here: a toggle, a tick on its white half and a cross on its blue half.
+function optOutIcon() {
+  const svg = "http://www.w3.org/2000/svg";
+  const icon = el("svg", { viewBox: "0 0 30 14", width: "30", height: "14", "aria-hidden": "true" }, null, svg);
+  [["M7 .5h16a6.5 6.5 0 010 13H7A6.5 6.5 0 017 .5z", "#fff", "#06f"], ["M16.5.5H23a6.5 6.5 0 010 13H12z", "#06f"],
+   ["M4.8 7.2l2.3 2.3 4.2-4.6", "none", "#06f"], ["M19.5 4.5l5 5m0-5l-5 5", "none", "#fff"]]
+    .forEach(([path, fill, stroke]) => icon.appendChild(el("path", { d: path, fill, stroke: stroke || "none", "stroke-width": "1.5" }, null, svg)));
+  return icon;
+}
+
 function buildDialog(cfg, view, handlers) {
   const t = cfg.ui, act = handlers.act;
   const dialog = el("dialog", { class: "prefs", "aria-labelledby": "cmp-prefs-title", dir: cfg.direction, lang: cfg.language });
   dialog.appendChild(el("h2", { id: "cmp-prefs-title" }, t.preferences));
+  if ((cfg.us_privacy || {}).limit_sensitive_link) dialog.appendChild(el("p", { class: "limit" }, t.limit_sensitive_note));
   if (view.optOutSignal) dialog.appendChild(el("p", { class: "gpc" }, t.gpc_honored));
   cfg.purposes.forEach(p => {
     const row = el("div", { class: "purpose" });

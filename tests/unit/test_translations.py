@@ -96,6 +96,7 @@ UI_KEYS = {
     "preferences", "always_on", "do_not_sell", "gpc_honored", "gpc_conflict", "confirm", "nai_optout", "allow",
     "blocked", "rights", "receipt", "notice_targeted", "opt_out_targeted",
     "nai_explained", "other_opt_outs", "opt_out_nai", "opt_out_ga", "opt_out_phone", "help_ios", "help_android",
+    "privacy_choices", "limit_sensitive", "limit_sensitive_note",
 }
 REJECT_ALL = {
     "en": "Reject all", "fr": "Tout refuser", "de": "Alle ablehnen", "es": "Rechazar todo", "nl": "Alles weigeren",

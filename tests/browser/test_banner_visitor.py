@@ -32,19 +32,36 @@ def test_with_gpc_accept_all_asks_about_sale_and_sharing_with_the_other_choices_
 
 def test_change_fires_once_per_change_and_saved_once_the_server_has_it(page, demo):
     open_demo(page, demo)
-    page.evaluate("""window.changes = []; window.answers = [];
+    # The two ways to hear "saved" (README, page API): cmp.on('saved') and the cmp:saved DOM event.
+    page.evaluate("""window.changes = []; window.answers = []; window.saved = [];
         cmp.on('change', d => changes.push(d.decisions.analytics));
+        cmp.on('saved', d => saved.push(d.decisions.analytics));
         document.addEventListener('cmp:saved', e => fetch('/api/v1/sites/demo/decisions/' + cmp.visitorId)
             .then(r => r.json()).then(a => answers.push(a.decisions.analytics.granted)));""")
     click(page, "reject")
     page.wait_for_function("window.answers.length === 1")
     assert page.evaluate("window.answers") == [False]  # asked in the saved handler: the server has the choice
     assert page.evaluate("window.changes") == [False]  # once, though the server then confirmed the banner's decision
+    assert page.evaluate("window.saved") == [False]
     page.evaluate("window.cmp.open()")
     click(page, "accept", DIALOG)
     page.wait_for_function("window.answers.length === 2")
     assert page.evaluate("window.answers") == [False, True]
     assert page.evaluate("window.changes") == [False, True]
+    assert page.evaluate("window.saved") == [False, True]
+
+
+def test_an_essential_purpose_says_always_on_once(page, demo):
+    from consent.models import Purpose
+
+    open_demo(page, demo)
+    page.evaluate("window.cmp.open()")
+    essential = list(Purpose.objects.filter(site__key="demo", essential=True).values_list("key", flat=True))
+    assert essential, "the demo site should have essential purposes for this test to mean anything"
+    for key in essential:
+        label = page.locator(f"{DIALOG} >> label[for='cmp-p-{key}']").inner_text()
+        assert label.count("Always on") == 1, label
+        assert page.locator(f"{DIALOG} >> #cmp-p-{key}-d").inner_text().count("Always on") == 0
 
 
 def test_the_receipt_is_offered_only_once_there_is_a_choice(page, demo):

@@ -10,7 +10,7 @@ import json
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.cache import get_conditional_response
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
@@ -24,6 +24,7 @@ from .inventory import blocking_rules, declaration, dialog_declaration
 
 CACHE_CONTROL = "public, max-age=300"
 ANSWERS = {200: dict, 304: None, 404: ERRORS[404]}
+LANGUAGE = OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")
 
 
 def _site(site_key) -> Site:
@@ -48,8 +49,8 @@ class PublicSiteData(APIView):
         return _json(request, self.data(_site(site_key), request.query_params.get("lang")))
 
 
-@extend_schema(operation_id="cookie_declaration", summary="The site's cookie declaration", responses=ANSWERS,
-               parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")])
+@extend_schema_view(get=extend_schema(operation_id="cookie_declaration", summary="The site's cookie declaration",
+                                       responses=ANSWERS, parameters=[LANGUAGE]))
 class DeclarationView(PublicSiteData):
     """Per purpose of the site: the cookies and storage keys its pages set and the vendors they call,
     as found by the scanner and classified by the owner, in the requested language."""
@@ -57,9 +58,8 @@ class DeclarationView(PublicSiteData):
     data = staticmethod(declaration)
 
 
-@extend_schema(operation_id="dialog_declaration", responses=ANSWERS,
-               summary="The cookie declaration as the banner's preferences dialog lists it",
-               parameters=[OpenApiParameter("lang", str, description="Language, e.g. fr or fr-CA.")])
+@extend_schema_view(get=extend_schema(operation_id="dialog_declaration", responses=ANSWERS, parameters=[LANGUAGE],
+                                       summary="The cookie declaration as the banner's preferences dialog lists it"))
 class DialogDeclarationView(PublicSiteData):
     """Fetched by the banner only when the visitor opens its preferences dialog. `purposes`: for each purpose with
     anything to declare, a `summary` and `lists` of `[heading, [line, ...]]` (cookies and storage keys with their
@@ -68,8 +68,8 @@ class DialogDeclarationView(PublicSiteData):
     data = staticmethod(dialog_declaration)
 
 
-@extend_schema(operation_id="tracker_rules", summary="What the banner blocks and cleans up, per optional purpose",
-               responses=ANSWERS)
+@extend_schema_view(get=extend_schema(operation_id="tracker_rules", responses=ANSWERS,
+                                       summary="What the banner blocks and cleans up, per optional purpose"))
 class TrackerRulesView(PublicSiteData):
     """`hosts`: hosts (and their subdomains) whose scripts, frames and images wait for the purpose;
     `cookies` and `storage`: names to delete when it is declined (a trailing * marks a prefix)."""

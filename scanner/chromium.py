@@ -90,6 +90,9 @@ STORAGE_KEYS = """() => {
 class Limits:
     page_timeout_ms: int = 15000
     settle_ms: int = 3000
+    # Chromium can put a response's cookie in the jar before it reports that response's headers:
+    # how long to wait for the report that says what set each new cookie.
+    attribution_ms: int = 2000
     banner_timeout_ms: int = 5000
     max_items: int = 2000
     max_bytes: int = 16 * 1024 * 1024
@@ -128,6 +131,9 @@ class Recorder:
         self.max_items = max_items
         self.events: list[tuple[str, ...]] = []
         self.urls: dict[str, str] = {}   # DevTools request id -> URL
+        # Response headers that came before their request's URL (DevTools does not order its
+        # ExtraInfo events with the others): request id -> indexes of their "set" events.
+        self.unnamed: dict[str, list[int]] = {}
         self.truncated = False
         self.boundary = 0
 
@@ -147,18 +153,22 @@ class Recorder:
     def on_request(self, params):
         url = params["request"]["url"]
         self.urls[params["requestId"]] = url
+        for index in self.unnamed.pop(params["requestId"], ()):
+            self.events[index] = self.events[index][:3] + (url[:500], urlsplit(url).hostname or "")
         host = urlsplit(url).hostname
         if not host or urlsplit(url).scheme not in ("http", "https") or registrable(host) == self.site:
             return
         self.add("request", host.lower(), params.get("type", ""), initiator(params))
 
     def on_response_headers(self, params):
-        url = self.urls.get(params["requestId"], "")
+        url = self.urls.get(params["requestId"])
         headers = {k.lower(): v for k, v in params.get("headers", {}).items()}
         for line in headers.get("set-cookie", "").split("\n"):
             name = line.split(";", 1)[0].split("=", 1)[0].strip()
             if name:
-                self.add("set", COOKIE, name[:255], url[:500], urlsplit(url).hostname or "")
+                if url is None and len(self.events) < self.max_items:  # named when its request comes
+                    self.unnamed.setdefault(params["requestId"], []).append(len(self.events))
+                self.add("set", COOKIE, name[:255], (url or "")[:500], urlsplit(url or "").hostname or "")
 
     # the init script's reports
     def on_report(self, source, kind, name, caller, href):
@@ -279,6 +289,7 @@ class Chromium:
                 self._settle(page)
                 page.reload(wait_until="load", timeout=self.limits.page_timeout_ms)
                 self._settle(page)
+            self._await_attribution(recorder, context, page, jar_before)
             result.items = self._items(recorder, context, page, jar_before, storage_before)
         except PlaywrightError as error:
             result.notes.append(f"{url}: {phase} pass failed: {str(error).splitlines()[0][:300]}")
@@ -300,6 +311,17 @@ class Chromium:
             page.wait_for_load_state("networkidle", timeout=self.limits.settle_ms)
         except PlaywrightError:
             pass  # a page that never stops fetching is recorded as far as it got
+
+    def _await_attribution(self, recorder, context, page, jar_before):
+        """Wait (within ``attribution_ms``) until every cookie new in the jar has its report of what set it."""
+        deadline = time.monotonic() + self.limits.attribution_ms / 1000
+        while True:
+            reported = {event[2] for event in recorder.after() if event[0] == "set" and event[1] == COOKIE and event[3]}
+            unreported = [cookie for cookie in context.cookies()
+                          if _cookie_key(cookie) not in jar_before and cookie["name"][:255] not in reported]
+            if not unreported or time.monotonic() >= deadline:
+                return  # a cookie no report names (a frame of another process set it) keeps an empty set_by
+            page.wait_for_timeout(50)  # let the DevTools and binding events already on their way arrive
 
     def _storage(self, page):
         for frame in page.frames:

@@ -115,15 +115,22 @@ def cases():
         yield (region, choice, signal, setting), outcome, now, SETTINGS[setting], encoded
 
 
-def iab(items):
+def node_tool(script, payload, unchecked: str):
+    """``payload`` through a Node script of tools/ that uses the IAB's library (JSON in, JSON out).
+
+    Skips saying what stays ``unchecked`` where Node or the library is missing (fails instead in CI)."""
     node = shutil.which("node")
     if node is None or not LIBRARY.exists():
         missing = "Node.js" if node is None else "the IAB's GPP library (tools/node_modules/@iabgpp/cmpapi)"
-        tool_missing(f"{missing} not found: `make test` installs it (cd tools && npm ci); the GPP strings are unchecked")
-    run = subprocess.run([node, str(SCRIPT)], cwd=ROOT / "tools", input=json.dumps(items), capture_output=True,
+        tool_missing(f"{missing} not found: `make test` installs it (cd tools && npm ci); {unchecked}")
+    run = subprocess.run([node, str(script)], cwd=ROOT / "tools", input=json.dumps(payload), capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
+
+
+def iab(items):
+    return node_tool(SCRIPT, items, "the GPP strings are unchecked")
 
 
 def test_the_iab_library_reads_in_every_string_what_the_decisions_say():

@@ -8,26 +8,15 @@ section and every field; they must agree, and agree with what the encoder says i
 
 Needs Node and ``tools/node_modules``; skips with a message without them, and fails instead when CI=true.
 """
-import json
-import shutil
-import subprocess
 
 from tests.support import ROOT, banner_node_test
-from tests.support import missing as tool_missing
 from tests.unit import test_gpp_iab as made
 
 SCRIPT = ROOT / "tools" / "gpp-page-api.mjs"
 
 
 def both_decoders(strings):
-    node = shutil.which("node")
-    if node is None or not made.LIBRARY.exists():
-        what = "Node.js" if node is None else "the IAB's GPP library (tools/node_modules/@iabgpp/cmpapi)"
-        tool_missing(f"{what} not found: `make test` installs it (cd tools && npm ci); the banner's decoder is unchecked")
-    run = subprocess.run([node, str(SCRIPT)], cwd=ROOT / "tools", input=json.dumps(strings), capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return made.node_tool(SCRIPT, strings, "the banner's decoder is unchecked")
 
 
 def test_the_banner_decoder_answers_getsection_and_getfield_as_the_iab_library_does():

@@ -88,16 +88,16 @@ STORAGE_KEYS = """() => {
 
 @dataclass(frozen=True)
 class Limits:
-    page_timeout_ms: int = 15000
-    settle_ms: int = 3000
+    page_timeout_ms: int = 15000  # a page not loaded by then is noted and its pass skipped
+    settle_ms: int = 3000  # the most a pass waits for the network to go quiet
     # Chromium can put a response's cookie in the jar before it reports that response's headers:
     # how long to wait for the report that says what set each new cookie.
     attribution_ms: int = 2000
-    banner_timeout_ms: int = 5000
-    max_items: int = 2000
-    max_bytes: int = 16 * 1024 * 1024
-    restart_every: int = 20
-    heap_mb: int = 256
+    banner_timeout_ms: int = 5000  # for the banner's button before a Reject or Accept pass
+    max_items: int = 2000  # records kept per pass (a hostile page cannot grow them without end)
+    max_bytes: int = 16 * 1024 * 1024  # read from the site per page, through the guard
+    restart_every: int = 20  # pages per Chromium, so no leak outlives twenty pages
+    heap_mb: int = 256  # each renderer's JavaScript heap
 
 
 def args(guard_port: int, heap_mb: int) -> list[str]:

@@ -95,7 +95,7 @@ class Limits:
     attribution_ms: int = 2000
     banner_timeout_ms: int = 5000  # for the banner's button before a Reject or Accept pass
     max_items: int = 2000  # records kept per pass (a hostile page cannot grow them without end)
-    max_bytes: int = 16 * 1024 * 1024  # read from the site per page, through the guard
+    max_bytes: int = 16 * 1024 * 1024  # the most the guard passes back on one connection
     restart_every: int = 20  # pages per Chromium, so no leak outlives twenty pages
     heap_mb: int = 256  # each renderer's JavaScript heap
 

@@ -9,6 +9,7 @@ import re
 
 from corsheaders.signals import check_request_enabled
 from django.core.exceptions import DisallowedHost
+from django.db import DatabaseError
 
 from consent.refused_origins import note_refused
 from consent.sites import site_rules
@@ -24,7 +25,12 @@ def origin_allowed_for_site(sender, request, **kwargs):
     # The lookup view leaves the rules it read on the request: no second cache round trip.
     rules = getattr(request, "site_rules", None)
     if rules is None or rules.key != match["key"]:
-        rules = site_rules(match["key"])
+        try:
+            rules = site_rules(match["key"])
+        except DatabaseError:
+            # Storage is down and this process has not the site's rules: the answer (a 503 from the
+            # view) goes out without CORS headers, as for an origin not known to be allowed.
+            return False
     if rules is None:
         return False
     if origin in rules.origins:

@@ -39,10 +39,11 @@ def require_postgresql():
         pytest.skip("needs PostgreSQL on 127.0.0.1:5432 (the proxy sits in front of it)")
 
 
-def request(method, url, body=None, timeout=10):
+def request(method, url, body=None, timeout=10, origin=None):
     """(status, headers, raw body) of one request; never raises on an HTTP error status."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"Origin": origin} if origin else {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
             return response.status, response.headers, response.read().decode()
@@ -88,6 +89,11 @@ def test_writes_answer_503_while_postgresql_is_away_and_succeed_once_it_is_back(
             proxy.cut()
             assert_unavailable(*request("POST", base + write, choice(visitor)))
             assert_unavailable(*request("POST", base + write, choice(visitor)))  # and again: nothing wedged
+            # From a page (an Origin to check against the site's rules, which need the database too):
+            # still the 503, without CORS headers, never a 500.
+            status, headers, body = request("POST", base + write, choice(visitor), origin="https://shop.example")
+            assert_unavailable(status, headers, body)
+            assert "Access-Control-Allow-Origin" not in headers
             status, _, body = request("GET", base + "/readyz")
             assert status == 503 and json.loads(body)["checks"]["database"] is False, body
             status, _, body = request("GET", base + "/healthz")

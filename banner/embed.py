@@ -12,6 +12,9 @@
 - ``/c/v/<version>/cmp.min.js``: the runtime alone, identical for every site,
   cached for a year; it reads the site from ``data-site``, fetches the config
   and stylesheet itself (in parallel), and can carry a Subresource Integrity hash.
+- ``/c/v/<version>/later.min.js``: what the runtime of the same version loads, pinned by its SRI hash, the
+  first time one of them is needed: the preferences dialog, the iframe placeholders, the clean-up of what
+  declined purposes left behind (from 1.5.0 on; most page views need none of them).
 - ``/c/v/<version>/gpp.min.js``: the IAB GPP page API (``window.__gpp``), which the runtime of the same
   version loads, pinned by its SRI hash, only where US sections apply (the config's ``us_privacy``); there,
   the site script also starts with the API's stub, so calls made before the runtime are queued.
@@ -143,6 +146,11 @@ def versioned_runtime(request, version):
 def versioned_gpp(request, version):
     """The GPP page API of one version, forever the same bytes (that version's runtime pins it with SRI)."""
     return _versioned(request, version, "gpp.min.js")
+
+
+def versioned_later(request, version):
+    """What the runtime of one version loads on first need (the dialog, placeholders, clean-up), pinned likewise."""
+    return _versioned(request, version, "later.min.js")
 
 
 def _versioned(request, version, name):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("c/cmp.css", embed.stylesheet, name="embed-css"),
     path("c/v/<str:version>/cmp.min.js", embed.versioned_runtime, name="embed-runtime"),
     path("c/v/<str:version>/gpp.min.js", embed.versioned_gpp, name="embed-gpp"),
+    path("c/v/<str:version>/later.min.js", embed.versioned_later, name="embed-later"),
     path("c/<str:site_key>.js", embed.embed_script, name="embed-script"),
     path("api/v1/sites/<str:site_key>/config", views.SiteConfigView.as_view(), name="site-config"),
     path("demo/", views.demo, name="demo"),

@@ -13,8 +13,10 @@
  *      keeping it in the cookie until the server confirms (nothing is lost offline);
  *   4. offers the page API, window.cmp (api.js);
  *   5. deletes what declined purposes left behind: their cookies and storage keys,
- *      as the scanner's inventory names them (cleanup.js);
- *   6. where US sections apply (the config's us_privacy), loads the IAB GPP page API,
+ *      as the scanner's inventory names them (cleanup.js, in later.js);
+ *   6. loads what it does later (the preferences dialog, the iframe placeholders, the clean-up) the
+ *      first time one is needed (later.js, a file of its own pinned by its SRI hash: lazy.js);
+ *   7. where US sections apply (the config's us_privacy), loads the IAB GPP page API,
  *      window.__gpp (gpp.js, a file of its own pinned by its SRI hash).
  *
  * This module holds the visitor's state and the flow of a choice; the others
@@ -26,10 +28,10 @@ import { forget, hasFlag, read, setFlag, write } from "./cookie.js";
 import { consentDefault, ran, release, update, watch } from "./gating.js";
 import { newVisitor } from "./identity.js";
 import { consentMode, decide, optOutPreference, staleReason } from "./rule.js";
-import { clean } from "./cleanup.js";
-import { fetchConfig, fetchDecision, fetchDeclaration, fetchReceipt, fetchText, fetchTrackers, postChoice } from "./server.js";
+import { loadLaterWith, loaded, withLater } from "./lazy.js";
+import { fetchConfig, fetchDecision, fetchText, fetchTrackers, postChoice, script } from "./server.js";
 import { signals } from "./signals.js";
-import { ask, askAboutConflict, build, canAdopt, closeDialog, declare, hide, offerReceipt, open, picked, placeholder, saveFile, settleConflict, useStyles } from "./ui.js";
+import { ask, build, canAdopt, hide, offerReceipt, shared, useStyles } from "./ui.js";
 
 const d = document;
 const me = d.currentScript;
@@ -46,9 +48,11 @@ let server = {};                         // signals of the server's last answer 
 let decisions = {};                      // purpose -> granted
 let pendingConflict = null;              // choices waiting for the visitor to confirm a conflict
 let trackers = null;                     // the clean-up rules (a promise), fetched once the banner is up
-let declared = null;                     // the cookie declaration (a promise), fetched once the dialog opens
 
 const CSS = `${origin}/c/cmp.css?v=${VERSION}`;
+
+// The preferences dialog, the iframe placeholders and the clean-up: a file of their own, loaded on first need.
+loadLaterWith(() => script(`${origin}/c/v/${VERSION}/later.min.js`, LATER_INTEGRITY).then(make => make(shared())));
 
 consentDefault(boot.ga);
 
@@ -74,10 +78,18 @@ function apply(outcome, source) {
   decisions = next;
   const mode = consentMode(outcome);
   update(decisions, mode, (cfg.ga_measurement_ids || []).concat(boot.ga || []));
-  if (trackers) trackers.then(rules => rules && clean(rules, decisions));
+  cleanUp();
   emit({ decisions: Object.assign({}, decisions), consent_mode: mode, source });
   release();
   return revoked;
+}
+
+// Deletes what the purposes now declined left behind, where the inventory names something of theirs.
+function cleanUp() {
+  if (trackers) trackers.then(rules => {
+    const owners = rules ? Object.keys(rules.cookies).concat(Object.keys(rules.storage)) : [];
+    if (owners.some(purpose => !decisions[purpose])) withLater(later => later.clean(rules, decisions));
+  });
 }
 
 function currentChoices() {
@@ -93,7 +105,8 @@ function choose(choices, conflictConfirmed) {
     // An opt-out preference signal is on: sale and sharing stay off unless the visitor confirms (CCPA §7025).
     pendingConflict = Object.assign({}, choices);
     sold.forEach(key => { choices[key] = false; });
-    askAboutConflict(choices, hasFlag(state, "n"));  // the choices just made, sale and sharing held back
+    const nai = hasFlag(state, "n");
+    withLater(l => l.askAboutConflict(choices, nai));  // the choices just made, sale and sharing held back
   }
   state = state || fresh;
   state.c = choices;
@@ -158,53 +171,37 @@ function act(action) {
   if (action === "accept") choose(all);
   else if (action === "reject") choose(none);
   else if (action === "customize") openPreferences();
-  else if (action === "close") closeDialog();
+  else if (action === "close") loaded().closeDialog();
   else if (action === "acknowledge") choose(currentChoices());
   else if (action === "do-not-sell") {
     const choices = currentChoices();
     cfg.purposes.forEach(p => { if (p.sale_or_sharing) choices[p.key] = false; });
     choose(choices);
   } else if (action === "save") {
-    const boxes = picked();
+    const boxes = loaded().picked();
     state = state || fresh;
     setFlag(state, "n", boxes.nai);
     choose(boxes.choices);
   } else if (action === "confirm-gpc") {
     const choices = pendingConflict || Object.assign(currentChoices(), { advertising: true });
     pendingConflict = null;
-    settleConflict();
+    loaded().settleConflict();
     choose(choices, true);
   }
 }
 
 function openPreferences() {
-  open(decisions, hasFlag(state, "n"));
-}
-
-function rightsUrl() {
-  const url = `${origin}${cfg.endpoints.requests}?lang=${encodeURIComponent(cfg.language)}`;
-  return state ? `${url}#visitor=${state.v}&token=${state.t}` : url;
-}
-
-function downloadReceipt() {
-  if (!state) return;
-  fetchReceipt(origin, site, state).then(blob => saveFile(blob, `consent-receipt-${site}.json`))
-    .catch(() => { /* nothing recorded yet, or offline: nothing to save */ });
-}
-
-// The cookie declaration, asked for only when the dialog opens (most page views never need it); without
-// it (offline, an error) the dialog works as before, and the next opening asks again.
-function declaration() {
-  declared = declared || fetchDeclaration(origin, site, cfg.language).then(declare, () => { declared = null; });
+  const nai = hasFlag(state, "n");
+  if (cfg) withLater(l => l.open(decisions, nai));
 }
 
 // An iframe waiting for its purpose: its placeholder's button allows that purpose.
 function waitingFrame(frame, purpose) {
-  placeholder(cfg, frame, purpose, () => {
+  withLater(l => l.placeholder(cfg, frame, purpose, () => {
     const choices = currentChoices();
     choices[purpose] = true;
     choose(choices);
-  });
+  }));
 }
 
 function start(config) {
@@ -217,10 +214,10 @@ function start(config) {
   const whenBody = () => {
     const pending = state && hasFlag(state, "q");
     const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt), chosen: !!state };
-    build(cfg, view, { act, rightsUrl, receipt: downloadReceipt, opened: declaration }, outcome.needs_choice && !(pending && !staleReason(ctx)));
+    build(cfg, view, { act, origin, site, visitor: () => state }, outcome.needs_choice && !(pending && !staleReason(ctx)));
     // What declined purposes left behind is cleaned once the banner is up: no request before it.
     trackers = fetchTrackers(origin, site);
-    trackers.then(rules => rules && clean(rules, decisions));
+    cleanUp();
     if (pending) send(false);  // a choice the server has not confirmed yet
     else if (state) recheck();
     ready();
@@ -230,14 +227,7 @@ function start(config) {
 
 // The GPP page API, only where US sections apply (no request elsewhere), pinned by the hash the
 // build wrote here; it asks the lookup API for the visitor's string.
-function loadGpp() {
-  const s = d.createElement("script");
-  s.src = `${origin}/c/v/${VERSION}/gpp.min.js`;
-  s.integrity = GPP_INTEGRITY;
-  s.crossOrigin = "anonymous";
-  s.dataset.lookup = origin + cfg.endpoints.decisions;
-  d.head.appendChild(s);
-}
+const loadGpp = () => script(`${origin}/c/v/${VERSION}/gpp.min.js`, GPP_INTEGRITY, { lookup: origin + cfg.endpoints.decisions });
 
 // Once a day at most, the stored choice is checked with the server: if the server no longer holds
 // it (the visitor's data was erased), the banner forgets it and asks again. Other page views cost no request.
@@ -267,9 +257,7 @@ function recheck() {
 function refused(config) {
   const here = location.origin;
   if (here === origin || !config.origins || config.origins.indexOf(here) >= 0) return false;
-  console.warn(`Consent banner: ${here} is not one of the allowed origins of site "${site}", so no banner is shown ` +
-    `and no choice is saved. Add it under "Allowed origins" in the site's settings (admin: Sites, ${site}).`);
-  fetchTrackers(origin, site);  // refused by CORS: the platform lists the origin for the site's admin
+  withLater(l => l.refused(here, origin, site));  // a rare mistake: its words are in later.js
   return true;
 }
 
@@ -286,8 +274,8 @@ function pickLanguage(languages, wanted) {
   const offered = {};
   languages.forEach(l => { offered[l.toLowerCase()] = l; });
   for (const code of wanted) {
-    const c = (code || "").toLowerCase();
-    if (offered[c] || offered[c.split("-")[0]]) return offered[c] || offered[c.split("-")[0]];
+    const c = (code || "").toLowerCase(), found = offered[c] || offered[c.split("-")[0]];
+    if (found) return found;
   }
   return languages[0];
 }

@@ -34,17 +34,17 @@ export function read(name) {
   return m && parse(m[1], Date.now() / 1000);
 }
 
-export function write(name, s, days) {
-  document.cookie = `${name}=${format(s)}; Max-Age=${days * 86400}; Path=/; SameSite=Lax` +
-    (location.protocol === "https:" ? "; Secure" : "");
-}
+// One place for the cookie's attributes: first-party, the whole site, Lax, Secure on https pages.
+const set = (name, value, seconds) => {
+  document.cookie = `${name}=${value}; Max-Age=${seconds}; Path=/; SameSite=Lax` + (location.protocol === "https:" ? "; Secure" : "");
+};
+
+export const write = (name, s, days) => set(name, format(s), days * 86400);
+
+export const forget = name => set(name, "", 0);
 
 export const hasFlag = (s, name) => !!s && s.f.indexOf(name) >= 0;
 
 export function setFlag(s, name, on) {
   s.f = s.f.replace(name, "") + (on ? name : "");
-}
-
-export function forget(name) {
-  document.cookie = `${name}=; Max-Age=0; Path=/; SameSite=Lax` + (location.protocol === "https:" ? "; Secure" : "");
 }

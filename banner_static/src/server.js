@@ -30,6 +30,17 @@ export function postChoice(url, body) {
   });
 }
 
+// Loads one of the runtime's own files (the same version, from the same platform) pinned by the SRI hash
+// the build wrote into the runtime; resolves with what the file handed back through its <script> element.
+export function script(url, integrity, data) {
+  const s = document.createElement("script");
+  Object.assign(s, { src: url, integrity, crossOrigin: "anonymous" });
+  Object.assign(s.dataset, data);
+  const loaded = new Promise((resolve, reject) => { s.onload = () => resolve(s.cmp); s.onerror = reject; });
+  document.head.appendChild(s);
+  return loaded;
+}
+
 // The signed receipt of the visitor's latest choice.
 export const fetchReceipt = (origin, site, visitor) =>
   fetch(`${origin}/api/v1/sites/${site}/visitors/${visitor.v}/receipts?latest=1`, {

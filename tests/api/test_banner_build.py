@@ -43,6 +43,7 @@ def test_versioned_runtime_and_stylesheet_are_served(client, demo_site):
     ("1.1.3", "Aja0lOZkYUEGAVppjjf6PB1C9z71RgumSFcORtOifNdZ4sSDTyauflrLJQsd8g+8"),
     ("1.2.0", "L8DIJZzJ6vGm92FT+aXB6go+YH44cAkCmL9fG6/CqoH0/v/2uIUvVVNk4tnkpcdz"),
     ("1.3.0", "GEL68WywICKiEq4AxEGHqYv57An2FUVGmGkbNvwRmKF0F3fRm7FnHB3s7f3dlK12"),
+    ("1.4.0", "QgvwtcBABYOXundn2WIRIVOnZ/6fDWK6AVtnDn0MvrbLxspkCdXXmGrpuIUFHPix"),
 ])
 def test_released_runtimes_keep_their_bytes(client, demo_site, version, published):
     # Each was published with this SRI hash in the README; sites may pin it.
@@ -54,3 +55,26 @@ def test_released_runtimes_keep_their_bytes(client, demo_site, version, publishe
     assert client.get("/c/v/..%2F..%2Fsettings/cmp.min.js").status_code == 404
 
 
+
+
+def released_versions() -> list[str]:
+    return sorted(path.name for path in (ROOT / "banner_static" / "releases").iterdir() if path.is_dir())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("version", released_versions() + [RUNTIME_VERSION])
+def test_each_runtime_finds_the_files_it_pins_with_their_bytes(client, demo_site, version):
+    # A runtime loads its GPP file and (from 1.5.0) its later file pinned by hashes built into it: each pin
+    # must match a file served for that version, or the browser refuses it and the feature is gone.
+    runtime = client.get(f"/c/v/{version}/cmp.min.js").content.decode()
+    pins = set(re.findall(r'"(sha(?:256|384)-[A-Za-z0-9+/=]{44,64})"', runtime))
+    served = {}
+    for name in ("gpp.min.js", "later.min.js"):
+        answer = client.get(f"/c/v/{version}/{name}")
+        if answer.status_code == 200:
+            served[name] = answer.content
+    hashes = {name: {f"sha{n}-" + base64.b64encode(hashlib.new(f"sha{n}", body).digest()).decode() for n in (256, 384)}
+              for name, body in served.items()}
+    assert all(any(pin in h for h in hashes.values()) for pin in pins), (version, pins)
+    # Every file served for a version is one its runtime loads (pinned), from 1.4.0 on.
+    assert len(pins) == len(served)

@@ -1,4 +1,4 @@
-"""The GPP page API's files: the versioned GPP file the runtime pins with SRI, and the stub in the site script."""
+"""The files the runtime loads (the GPP page API, what it does later), pinned with SRI, and the GPP stub in the site script."""
 import base64
 import hashlib
 import re
@@ -14,22 +14,23 @@ pytestmark = pytest.mark.django_db
 
 
 def sri(data: bytes) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+    return "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def test_the_runtime_pins_the_gpp_file_it_loads_with_its_sri_hash(client, demo_site):
+@pytest.mark.parametrize("name", ["gpp.min.js", "later.min.js"])
+def test_the_runtime_pins_each_file_it_loads_with_its_sri_hash(client, demo_site, name):
     runtime = (DIST / "cmp.min.js").read_text()
-    pinned = re.findall(r'"(sha384-[A-Za-z0-9+/=]{64})"', runtime)
-    served = client.get(f"/c/v/{RUNTIME_VERSION}/gpp.min.js")
+    pinned = re.findall(r'"(sha256-[A-Za-z0-9+/=]{44})"', runtime)
+    served = client.get(f"/c/v/{RUNTIME_VERSION}/{name}")
     assert served.status_code == 200 and served["Content-Type"].startswith("text/javascript")
-    assert served.content == (DIST / "gpp.min.js").read_bytes()
-    # The one hash in the runtime is the served file's: a site pinning the runtime pins the GPP file with it.
-    assert pinned == [sri(served.content)]
+    assert served.content == (DIST / name).read_bytes()
+    # The file's hash is in the runtime: a site pinning the runtime pins this file with it.
+    assert sri(served.content) in pinned and len(pinned) == 2
     assert "immutable" in served["Cache-Control"]
     # Loaded with crossorigin="anonymous" from the site's pages: SRI needs CORS.
     assert served["Access-Control-Allow-Origin"] == "*"
-    assert client.get("/c/v/0.0.1/gpp.min.js").status_code == 404
-    assert client.get("/c/v/..%2F..%2Fsettings/gpp.min.js").status_code == 404
+    assert client.get(f"/c/v/0.0.1/{name}").status_code == 404
+    assert client.get(f"/c/v/..%2F..%2Fsettings/{name}").status_code == 404
 
 
 def test_the_site_script_starts_with_the_gpp_stub_only_where_us_sections_apply(client, demo_site):

@@ -233,7 +233,7 @@ def test_outside_the_us_there_is_no_gpp_api_no_gpp_file_and_no_privacy_choices_l
 def test_a_gpp_file_whose_bytes_differ_from_the_pinned_hash_is_refused(california, demo):
     page = california
     served = (ROOT / "banner_static" / "dist" / "gpp.min.js").read_bytes()
-    pinned = "sha384-" + base64.b64encode(hashlib.sha384(served).digest()).decode()
+    pinned = "sha256-" + base64.b64encode(hashlib.sha256(served).digest()).decode()
     assert pinned in (ROOT / "banner_static" / "dist" / "cmp.min.js").read_text()
     page.route(f"**{GPP_FILE}", lambda route: route.fulfill(
         status=200, content_type="text/javascript", headers={"Access-Control-Allow-Origin": "*"},

@@ -15,6 +15,7 @@ let granted = null;     // purpose -> granted, once decided
 let waiting;            // called with each iframe that waits for its purpose
 export const ran = {};  // purpose -> something ran for it on this page
 const queue = [];
+const unfinished = [];  // gated elements the parser may still be filling in
 let running = false;
 
 function gtag() { (w.dataLayer = w.dataLayer || []).push(arguments); }
@@ -48,7 +49,9 @@ export function watch(onWaitingFrame) {
       if (n.querySelectorAll) n.querySelectorAll("script,iframe,img").forEach(hold);
       scan(n);
     }));
+    again();
   }).observe(d.documentElement, { childList: true, subtree: true });
+  d.addEventListener("DOMContentLoaded", again);
   const create = d.createElement;
   d.createElement = function (tag) {
     const el = create.apply(d, arguments);
@@ -88,6 +91,9 @@ function scan(root) {
   if (root.querySelectorAll) found = found.concat([].slice.call(root.querySelectorAll(GATED)));
   found.forEach(el => {
     if (el.cmpQueued) return;
+    // The parser inserts an element, then adds what is in it (an inline script's text, in pieces on a slow
+    // connection or a busy machine): it is taken once the parser has moved past it, never run half-read.
+    if (d.readyState === "loading" && !el.nextSibling) return unfinished.push(el);
     const purpose = el.getAttribute("data-cmp-purpose");
     if (granted && granted[purpose]) {
       el.cmpQueued = true;
@@ -98,6 +104,9 @@ function scan(root) {
   });
   next();
 }
+
+// Looks again at the elements that were unfinished: the parser has added nodes since, or has finished.
+const again = () => unfinished.splice(0).forEach(scan);
 
 function next() {
   if (running || !queue.length) return;

@@ -1,6 +1,7 @@
-// The banner's requests to the platform it was loaded from.
+// The banner's requests to the platform it was loaded from. A failed answer rejects with the response
+// itself: every caller only needs to know that it failed.
 
-const checked = r => { if (!r.ok) throw new Error(r.status); return r; };
+const checked = r => { if (!r.ok) throw r; return r; };
 const json = url => fetch(url).then(checked).then(r => r.json());
 
 export const fetchText = url => fetch(url).then(checked).then(r => r.text());
@@ -25,7 +26,7 @@ export function postChoice(url, body) {
     method: "POST", body: JSON.stringify(body), credentials: "include", keepalive: true,
     headers: { "Content-Type": "text/plain" }
   }).then(r => {
-    if (r.status >= 500 || r.status === 429) throw new Error("retry later");
+    if (r.status >= 500 || r.status === 429) throw r;  // worth sending again later
     return r.json().then(answer => ({ ok: r.ok, answer }));
   });
 }

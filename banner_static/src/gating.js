@@ -43,13 +43,13 @@ export const release = () => scan(d);
 export function watch(onWaitingFrame) {
   waiting = onWaitingFrame;
   new MutationObserver(records => {
+    again();  // first: what waited comes before what was just added, in document order
     records.forEach(r => r.addedNodes.forEach(n => {
       if (n.nodeType !== 1) return;
       hold(n);
       if (n.querySelectorAll) n.querySelectorAll("script,iframe,img").forEach(hold);
       scan(n);
     }));
-    again();
   }).observe(d.documentElement, { childList: true, subtree: true });
   d.addEventListener("DOMContentLoaded", again);
   const create = d.createElement;
@@ -88,12 +88,12 @@ function gaDisable(ids, off) {
 
 function scan(root) {
   let found = root.matches && root.matches(GATED) ? [root] : [];
-  if (root.querySelectorAll) found = found.concat([].slice.call(root.querySelectorAll(GATED)));
+  if (root.querySelectorAll) found = found.concat([...root.querySelectorAll(GATED)]);
   found.forEach(el => {
     if (el.cmpQueued) return;
     // The parser inserts an element, then adds what is in it (an inline script's text, in pieces on a slow
     // connection or a busy machine): it is taken once the parser has moved past it, never run half-read.
-    if (d.readyState === "loading" && !el.nextSibling) return unfinished.push(el);
+    if (d.readyState === "loading" && !passed(el)) return unfinished.push(el);
     const purpose = el.getAttribute("data-cmp-purpose");
     if (granted && granted[purpose]) {
       el.cmpQueued = true;
@@ -104,6 +104,9 @@ function scan(root) {
   });
   next();
 }
+
+// Whether the parser has moved past el: a node follows it, or follows one of its ancestors.
+const passed = el => el && (el.nextSibling || passed(el.parentNode));
 
 // Looks again at the elements that were unfinished: the parser has added nodes since, or has finished.
 const again = () => unfinished.splice(0).forEach(scan);

@@ -7,6 +7,7 @@ as the demo's analytics tag never running). Here a page is served in two pieces,
 text, and the second piece is held back until the first is in the page.
 """
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -45,21 +46,31 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def test_an_inline_tag_whose_text_comes_in_pieces_runs_whole_once(browser, demo):
-    first = (f'<!doctype html><html lang="en"><head><script src="{demo}/c/demo.js"></script></head><body><main>'
-             f'<!-- {"padding " * 600} -->'
-             f'<script type="text/plain" data-cmp-purpose="analytics">{HALF}').encode()
-    rest = f'{REST}\n</script><p>The end of the page.</p></main></body></html>'.encode()
-    server = TwoPieces(first, rest)
+@contextmanager
+def two_pieces(browser, demo, first: str, rest: str):
+    """A page of the demo site served in two pieces, the second held back until ``release`` is set; yields
+    (page, server). In the US the demo site's regime is opt-out: analytics is granted as the banner starts."""
+    head = f'<!doctype html><html lang="en"><head><script src="{demo}/c/demo.js"></script></head><body><main>'
+    server = TwoPieces((head + first).encode(), (rest + "</main></body></html>").encode())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     site = Site.objects.get(key="demo")
     site.allowed_origins = [*site.allowed_origins, f"http://127.0.0.1:{server.server_port}"]
     site.save()
-    # In the US the demo site's regime is opt-out: analytics is granted as the banner starts, before the tag.
     context = browser.new_context(extra_http_headers={"CF-IPCountry": "US"})
     page = context.new_page()
     try:
         page.goto(f"http://127.0.0.1:{server.server_port}/", wait_until="commit")
+        yield page, server
+    finally:
+        server.release.set()
+        context.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_inline_tag_whose_text_comes_in_pieces_runs_whole_once(browser, demo):
+    first = f'<!-- {"padding " * 600} --><script type="text/plain" data-cmp-purpose="analytics">{HALF}'
+    with two_pieces(browser, demo, first, f"{REST}\n</script><p>The end of the page.</p>") as (page, server):
         # The first piece is in: the tag's element (or, were it taken half-read, what it ran).
         page.wait_for_function("!!window.cmp && (!!window.cmpTest || "
                                "!!document.querySelector('script[data-cmp-purpose=\"analytics\"]'))")
@@ -69,10 +80,15 @@ def test_an_inline_tag_whose_text_comes_in_pieces_runs_whole_once(browser, demo)
         assert page.evaluate("window.cmpTest || null") is None
         server.release.set()
         page.wait_for_function("document.readyState === 'complete' && (window.cmpTest || []).length > 0")
-        page.wait_for_function("window.cmp.ready.then(() => true)")
         assert page.evaluate("window.cmpTest") == ["start", "end"]
-    finally:
+
+
+def test_tags_keep_document_order_when_one_is_the_last_thing_in_its_parent(browser, demo):
+    # A tag that ends its wrapper is finished once anything follows the wrapper: it runs before the next tag.
+    tag = '<script type="text/plain" data-cmp-purpose="analytics">(window.cmpTest = window.cmpTest || []).push("{}");</script>'
+    first = f'<div class="ads">{tag.format("A")}</div>{tag.format("B")}<p>After the tags.</p>'
+    with two_pieces(browser, demo, first, "<p>The end of the page.</p>") as (page, server):
+        page.wait_for_function("!!window.cmp && (window.cmpTest || []).length > 0")
         server.release.set()
-        context.close()
-        server.shutdown()
-        server.server_close()
+        page.wait_for_function("document.readyState === 'complete' && window.cmpTest.length === 2")
+        assert page.evaluate("window.cmpTest") == ["A", "B"]

@@ -83,7 +83,9 @@ document.currentScript.cmp = ({ el, button, style, showBanner, ui: current }) =>
 
   // Opens the preferences with each purpose's box as decided (purpose -> granted).
   function open(decisions, naiOptOut) {
-    const ui = current(), dlg = dialog(), active = d.activeElement;
+    const ui = current();
+    if (!ui) return;  // asked before the page has a body: there is no banner to open from yet
+    const dlg = dialog(), active = d.activeElement;
     opener = active === ui.host ? ui.root.activeElement : active;
     boxes().forEach(box => { box.checked = !!decisions[box.getAttribute("data-purpose")]; });
     dlg.querySelector("#cmp-nai").checked = naiOptOut;

@@ -94,3 +94,19 @@ def open_again(page):
     """Asks for the preferences until they open: the failed load's error event may still be on its way."""
     page.wait_for_function("""() => { window.cmp.open();
         return !!document.querySelector('#cmp-root').shadowRoot.querySelector('dialog.prefs[open]'); }""", polling=200)
+
+
+def test_preferences_asked_for_before_the_page_has_a_body_break_nothing(page, demo):
+    Tracker.objects.all().delete()
+    page.route("**/demo/", lambda route: route.fulfill(
+        status=200, content_type="text/html",
+        body=f'<!doctype html><html lang="en"><head><title>Shop</title><script src="{demo}/c/demo.js"></script>'
+             f'<script>window.cmp.open()</script></head><body><main>Shop</main></body></html>'))
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    open_demo(page, demo)
+    page.wait_for_load_state("networkidle")  # the early call's file has come, and its open has run
+    # The early call opened the dialog once the banner was there, or found no banner yet: no error either way.
+    assert errors == []
+    page.evaluate("window.cmp.open()")
+    page.locator(DIALOG).wait_for(state="visible")

@@ -17,13 +17,18 @@ LATER = f"/c/v/{RUNTIME_VERSION}/later.min.js"
 BUILT = ROOT / "banner_static" / "dist" / "later.min.js"
 
 
-def plain_page(page, demo):
-    """The demo site on a page with no gated iframe, for a site with no inventory: nothing for later.js to do."""
+def shop_page(page, demo, head="", body="<main>Shop</main>"):
+    """The demo site's page served as given, for a site with no inventory (no clean-up for later.js to do)."""
     Tracker.objects.all().delete()
     page.route("**/demo/", lambda route: route.fulfill(
         status=200, content_type="text/html",
-        body=f'<!doctype html><html lang="en"><head><title>Shop</title><script src="{demo}/c/demo.js"></script></head>'
-             f'<body><main><a href="#" data-cmp-open>Cookie preferences</a></main></body></html>'))
+        body=f'<!doctype html><html lang="en"><head><title>Shop</title><script src="{demo}/c/demo.js"></script>'
+             f'{head}</head><body>{body}</body></html>'))
+
+
+def plain_page(page, demo):
+    """The demo site on a page with no gated iframe, for a site with no inventory: nothing for later.js to do."""
+    shop_page(page, demo, body='<main><a href="#" data-cmp-open>Cookie preferences</a></main>')
     page.later_requests = []
     page.on("request", lambda r: page.later_requests.append(r.url) if r.url.endswith("later.min.js") else None)
 
@@ -97,11 +102,7 @@ def open_again(page):
 
 
 def test_preferences_asked_for_before_the_page_has_a_body_break_nothing(page, demo):
-    Tracker.objects.all().delete()
-    page.route("**/demo/", lambda route: route.fulfill(
-        status=200, content_type="text/html",
-        body=f'<!doctype html><html lang="en"><head><title>Shop</title><script src="{demo}/c/demo.js"></script>'
-             f'<script>window.cmp.open()</script></head><body><main>Shop</main></body></html>'))
+    shop_page(page, demo, head="<script>window.cmp.open()</script>")
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     open_demo(page, demo)

@@ -56,8 +56,8 @@ class TcpProxy:
                     client.close()
                     continue
                 # The timeout was for connecting only: left on, the proxy would close any connection idle for
-                # two seconds, which the server it stands for never does (a pooled connection, or a slow
-                # machine between a client's connect and its first command, saw "Connection closed by server").
+                # two seconds, which the server it stands for never does (a pooled connection idle that long
+                # met "Connection closed by server").
                 upstream.settimeout(None)
                 self._sockets += [client, upstream]
             for a, b, answers in ((client, upstream, False), (upstream, client, True)):

@@ -155,3 +155,62 @@ class ConsentWriteResponseSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     detail = serializers.CharField()
+
+
+class LinkSerializer(serializers.Serializer):
+    visitor_id = serializers.UUIDField(help_text="The browser to link, as in a write.")
+    token = serializers.CharField(
+        required=False, min_length=32, max_length=128,
+        help_text="The visitor's secret token, as in a write; not needed with the site's API key.")
+    assertion = serializers.CharField(
+        required=False, max_length=2048,
+        help_text="From the banner: the assertion the site's back end signed for its signed-in user "
+        "(README, Consent that follows the person).")
+    subject = serializers.CharField(
+        required=False, max_length=256,
+        help_text="With the site's API key only, instead of an assertion: the site's subject id for the person.")
+
+
+class UnlinkSerializer(serializers.Serializer):
+    visitor_id = serializers.UUIDField()
+    token = serializers.CharField(required=False, min_length=32, max_length=128,
+                                  help_text="Not needed with the site's API key.")
+
+
+class LinkResponseSerializer(ConsentWriteResponseSerializer):
+    needs_choice = serializers.BooleanField(
+        help_text="True when the person must be asked (no choice, or none since a material policy change): "
+        "the banner asks now, and the answer applies to every linked browser.")
+
+
+class SubjectLookupSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=256, help_text="The site's subject id for the person.")
+
+
+class SubjectDecisionsSerializer(serializers.Serializer):
+    site = serializers.CharField()
+    known_person = serializers.BooleanField(help_text="False: no browser of this person has chosen; the defaults.")
+    regime = serializers.ChoiceField(choices=list(decisions.REGIMES))
+    policy_version = serializers.CharField(allow_null=True)
+    decisions = serializers.DictField(child=DecisionSerializer())
+    ad_personalization = DecisionSerializer()
+    consent_mode = ConsentModeSerializer()
+    needs_choice = serializers.BooleanField()
+    gpp = GppSerializer(help_text=GPP_HELP)
+
+
+class HandoffSerializer(serializers.Serializer):
+    visitor_id = serializers.UUIDField(help_text="The browser whose choice the link carries.")
+    token = serializers.CharField(min_length=32, max_length=128, help_text="Its secret token: only it may carry it.")
+    to = serializers.SlugField(max_length=64, help_text="The key of the sister site (of the same group) to carry it to.")
+
+
+class HandoffResponseSerializer(serializers.Serializer):
+    handoff = serializers.CharField(help_text="Single-use; put it in the link's fragment as #cmp-handoff=<it>.")
+    expires_at = serializers.DateTimeField()
+
+
+class RedeemSerializer(serializers.Serializer):
+    handoff = serializers.CharField(max_length=64, help_text="From the link's fragment.")
+    visitor_id = serializers.UUIDField(help_text="This browser on this site, as in a write.")
+    token = serializers.CharField(min_length=32, max_length=128)

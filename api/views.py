@@ -14,7 +14,8 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from audit import receipts
-from consent import client, ratelimit
+from consent import client, people, ratelimit
+from consent.errors import Forbidden, Invalid
 from consent.models import EXAMPLE_VISITOR, parse_visitor_id
 from consent.sites import SITE_KEY_RE, require_rules
 from consent.writes import ConsentWrite, record_consent
@@ -32,6 +33,8 @@ ERRORS = {
     503: OpenApiResponse(s.ErrorSerializer, description="Storage unavailable: fail closed and retry."),
 }
 NO_STORE = {"Cache-Control": "no-store"}
+# What a write-like route (rate-limited, proven by a token or a key) may answer besides its success.
+WRITE_ERRORS = {403: OpenApiResponse(s.ErrorSerializer), 429: OpenApiResponse(s.ErrorSerializer), **ERRORS}
 
 
 class WriteRateLimit(BaseThrottle):
@@ -99,17 +102,151 @@ class ConsentWriteView(APIView):
             gpc_conflict_confirmed=data["gpc_conflict_confirmed"],
         )
         result = record_consent(rules, write, client.client_info(request))
-        answer = {
-            "visitor_id": str(result.visitor_id),
-            "token": result.token,
-            "regime": result.regime,
-            "policy_version": result.policy_version,
-            **decision_fields(result.outcome),
-            "signals": result.signals.as_dict(),
-            "gpp": result.gpp,
-        }
+        answer = _write_answer(result)
         # 200, not 201: a signal-only write that changed nothing recorded nothing.
         return Response(answer, status=201 if result.logged else 200, headers=NO_STORE)
+
+
+def _write_answer(result) -> dict:
+    return {
+        "visitor_id": str(result.visitor_id),
+        "token": result.token,
+        "regime": result.regime,
+        "policy_version": result.policy_version,
+        **decision_fields(result.outcome),
+        "signals": result.signals.as_dict(),
+        "gpp": result.gpp,
+    }
+
+
+class PeopleView(APIView):
+    """Shared by the routes of consent that follows the person: a write's credentials, limits and body parsing."""
+
+    authentication_classes = [SiteApiKeyAuthentication]
+    permission_classes = [AllowAny]
+    throttle_classes = [WriteRateLimit]
+    parser_classes = [LimitedJSONParser, PlainTextJSONParser]
+
+    def rules_and_body(self, request, site_key, serializer_class):
+        rules = require_rules(site_key)
+        request._request.site_rules = rules  # for the CORS check (api/cors.py)
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        return rules, body.validated_data, isinstance(request.user, SiteServer)
+
+    @staticmethod
+    def link_answer(result) -> Response:
+        """A link's or an unlink's answer: the merged decision, and whether the person must be asked; 200 when
+        nothing changed."""
+        answer = {**_write_answer(result), "needs_choice": result.outcome.needs_choice}
+        return Response(answer, status=201 if result.logged else 200, headers=NO_STORE)
+
+
+class LinkView(PeopleView):
+    @extend_schema(
+        operation_id="link_person",
+        summary="Link a browser to a signed-in person",
+        description=(
+            "The banner's `cmp.identify(assertion)` calls it with the visitor id, its token and the assertion the "
+            "site's back end signed; a site's server may call it with its API key and `subject` instead. From "
+            "then on each purpose takes the most recent choice among the person's linked browsers (on every site "
+            "of the site's group). Each assertion links once: a forged (403 `bad_assertion`), expired (403 "
+            "`assertion_expired`) or replayed (403 `assertion_replayed`) one is refused. The answer is the merged "
+            "decision; `needs_choice` says the person must be asked (e.g. after a material policy change). "
+            "A link event joins the visitor's hash chain when the link changes (201; 200 when it was already so)."
+        ),
+        request=s.LinkSerializer,
+        responses={201: s.LinkResponseSerializer, 200: s.LinkResponseSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, site_key):
+        rules, data, by_api_key = self.rules_and_body(request, site_key, s.LinkSerializer)
+        info = client.client_info(request)
+        if data.get("subject") is not None:
+            if not by_api_key:
+                raise Forbidden("api_key_required", "Only the site's server (Authorization: Bearer cmp_…) may link "
+                                "by subject; the banner sends the assertion its back end signed.")
+            result = people.link_by_server(rules, data["visitor_id"], data["subject"], info)
+        elif data.get("assertion") is not None:
+            result = people.identify(rules, data["visitor_id"], data.get("token"), data["assertion"], info)
+        else:
+            raise Invalid("assertion_required", "Send the assertion the site's back end signed (or, with the site's "
+                          "API key, the subject).")
+        return self.link_answer(result)
+
+
+class UnlinkView(PeopleView):
+    @extend_schema(
+        operation_id="unlink_person",
+        summary="Unlink a browser from its person",
+        description=("With the visitor's token (the banner) or the site's API key. From then on the browser's own "
+                     "choice alone counts; an unlink event joins its hash chain (201; 200 when it was not linked)."),
+        request=s.UnlinkSerializer,
+        responses={201: s.LinkResponseSerializer, 200: s.LinkResponseSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, site_key):
+        rules, data, by_api_key = self.rules_and_body(request, site_key, s.UnlinkSerializer)
+        result = people.unlink(rules, data["visitor_id"], data.get("token"), client.client_info(request),
+                               by_api_key=by_api_key)
+        return self.link_answer(result)
+
+
+class HandoffView(PeopleView):
+    @extend_schema(
+        operation_id="hand_off",
+        summary="Carry a browser's choice to a sister site",
+        description=("The banner calls it when a link marked `data-cmp-handoff=\"<sister site>\"` is followed, "
+                     "to another site of the site's group: a single-use token, valid for two minutes, that the "
+                     "sister site's banner redeems. "
+                     "No third-party cookie is involved, and the token (in the link's fragment) reaches no server's "
+                     "logs nor any Referer."),
+        request=s.HandoffSerializer,
+        responses={201: s.HandoffResponseSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, site_key):
+        rules, data, _ = self.rules_and_body(request, site_key, s.HandoffSerializer)
+        handoff, expires_at = people.hand_off(rules, data["visitor_id"], data["token"], data["to"])
+        return Response({"handoff": handoff, "expires_at": expires_at.isoformat()}, status=201, headers=NO_STORE)
+
+
+class RedeemView(PeopleView):
+    @extend_schema(
+        operation_id="redeem_handoff",
+        summary="Take the choice a hand-off carries",
+        description=("The sister site's banner, when its page's address has `#cmp-handoff=…`: the choice becomes "
+                     "this browser's own (an event with source `handoff`). A hand-off made for another site "
+                     "(403 `bad_handoff`), already used (403 `handoff_used`) or expired (403 `handoff_expired`) "
+                     "is refused."),
+        request=s.RedeemSerializer,
+        responses={201: s.ConsentWriteResponseSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, site_key):
+        rules, data, _ = self.rules_and_body(request, site_key, s.RedeemSerializer)
+        result = people.redeem(rules, data["handoff"], data["visitor_id"], data["token"], client.client_info(request))
+        return Response(_write_answer(result), status=201, headers=NO_STORE)
+
+
+class SubjectDecisionsView(PeopleView):
+    throttle_classes = []  # a read, for the site's own servers
+
+    @extend_schema(
+        operation_id="lookup_person",
+        summary="May this tag fire for this signed-in person?",
+        description=("For server-side tags that know the person but no browser: the site's API key, and the "
+                     "subject id in the body (POST keeps it out of URLs and their logs). Every linked browser's "
+                     "choice counts; no browser's signals do."),
+        request=s.SubjectLookupSerializer,
+        responses={200: s.SubjectDecisionsSerializer, 403: OpenApiResponse(s.ErrorSerializer), **ERRORS},
+    )
+    def post(self, request, site_key):
+        rules, data, by_api_key = self.rules_and_body(request, site_key, s.SubjectLookupSerializer)
+        if not by_api_key:
+            raise Forbidden("api_key_required", "Lookups by subject need the site's API key (Authorization: Bearer "
+                            "cmp_…): a subject id is not for pages to send.")
+        result = people.subject_decisions(rules, data["subject"])
+        answer = {"site": rules.key, "known_person": result.known_visitor, "regime": result.regime,
+                  "policy_version": result.policy_version, **decision_fields(result.outcome),
+                  "needs_choice": result.outcome.needs_choice, "gpp": result.gpp}
+        return Response(answer, headers=NO_STORE)
 
 
 class DecisionLookupView(APIView):

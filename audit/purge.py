@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from django.db import connection, models, transaction
 
 from consent.chain import iso_utc
-from consent.lookups import forget_visitors
-from consent.models import ConsentEvent, Visitor
+from consent.lookups import forget_people, forget_visitors
+from consent.models import ConsentEvent, Person, Visitor
+from consent.people import browsers_of
 
 from .models import AuditPurge
 from .signing import TOMBSTONE, sign
@@ -58,9 +59,13 @@ def purge_visitors(visitors, reason: str):
     """Delete ``visitors`` with all their events, leaving one signed tombstone per site.
 
     Returns ``(events deleted, tombstones)``. Whole chains only, so no
-    remaining chain is ever cut.
+    remaining chain is ever cut. The people they were linked to lose them
+    (and their cached shared choices are retired); a person left with no
+    browser is deleted, so no hash of a subject outlives its last browser.
     """
     ids = [v.pk for v in visitors]
+    people = {v.person_id for v in visitors} - {None}
+    forget_people(*people)
     events = ConsentEvent.objects.filter(visitor_id__in=ids).order_by("id")
     by_site: dict[str, list] = {}
     for event_id, visitor_id, hash_hex, site_key in events.values_list("id", "visitor_id", "event_hash", "site__key").iterator(chunk_size=5000):
@@ -78,6 +83,7 @@ def purge_visitors(visitors, reason: str):
         # A plain QuerySet: the model's own (AppendOnlyQuerySet) refuses to delete.
         deleted, _ = models.QuerySet(ConsentEvent).filter(visitor_id__in=ids).delete()
     Visitor.objects.filter(pk__in=ids).delete()
+    Person.objects.filter(pk__in=people, browsers__isnull=True).delete()
     return deleted, tombstones
 
 
@@ -91,10 +97,15 @@ def tombstone_payload(t) -> dict:
 
 @transaction.atomic
 def erase_visitor(site, visitor_uuid, reason: str) -> int:
-    """Erase one browser's visitor record and all its events (the right to delete); returns events erased."""
+    """Erase a browser's visitor record and all its events (the right to delete), and with it every browser
+    linked to the same person, on any site of the group, and the person; returns the events erased."""
     visitor = Visitor.objects.select_for_update().filter(site=site, uuid=visitor_uuid).first()
     forget_visitors(site.key, visitor_uuid)
     if visitor is None:
         return 0
-    deleted, _tombstones = purge_visitors([visitor], reason)
+    browsers = browsers_of(visitor)
+    list(Visitor.objects.select_for_update().filter(pk__in=[b.pk for b in browsers]).values_list("pk"))  # locked
+    for browser in browsers:
+        forget_visitors(browser.site.key, browser.uuid)
+    deleted, _tombstones = purge_visitors(browsers, reason)
     return deleted

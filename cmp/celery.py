@@ -19,6 +19,7 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "sweep-webhook-outbox": {"task": "delivery.tasks.sweep_outbox", "schedule": 30.0},
     "expire-choices": {"task": "consent.tasks.expire_choices", "schedule": crontab(hour=3, minute=0)},
+    "forget-expired-links": {"task": "consent.tasks.forget_expired_links", "schedule": 3600.0},
     "apply-retention": {"task": "audit.tasks.apply_retention", "schedule": crontab(hour=3, minute=30)},
     "prune-webhook-messages": {"task": "delivery.tasks.prune_messages", "schedule": crontab(hour=3, minute=40)},
     "purge-old-requests": {"task": "privacy_requests.tasks.purge_old_requests", "schedule": crontab(hour=3, minute=50)},

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from .api_keys import issue_key
 from .forms import NewSiteForm, PolicyVersionForm, PolicyVersionFormSet, PurposeForm, SiteForm, normalize_origin
-from .models import ApiKey, PolicyVersion, Purpose, Site, Visitor
+from .models import ApiKey, PolicyVersion, Purpose, Site, SiteGroup, Visitor
 from .refused_origins import refused_recently
 from .site_setup import create_site
 
@@ -52,7 +52,7 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = ("key", "name", "default_regime", "policy_in_force", "consent_lifetime_days", "honor_dnt")
     search_fields = ("key", "name")
     inlines = [PurposeInline, PolicyVersionInline]
-    readonly_fields = ("refused_origins",)
+    readonly_fields = ("refused_origins", "identity_secret")
 
     class Media:
         css = {"all": ["consent/admin.css"]}
@@ -65,7 +65,7 @@ class SiteAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return [*NewSiteForm.Meta.fields, "policy_url"]
-        return [*SiteForm.Meta.fields[:3], "refused_origins", *SiteForm.Meta.fields[3:]]
+        return [*SiteForm.Meta.fields[:3], "refused_origins", *SiteForm.Meta.fields[3:], "identity_secret"]
 
     def get_readonly_fields(self, request, obj=None):
         # The key is in every embed tag and cache entry: fixed once created.
@@ -133,6 +133,14 @@ class SiteAdmin(admin.ModelAdmin):
                 site.save()
                 messages.success(request, f"{origin} may now show the banner and call the API of {site.key}.")
         return HttpResponseRedirect(reverse("admin:consent_site_change", args=[site.pk]))
+
+
+@admin.register(SiteGroup)
+class SiteGroupAdmin(admin.ModelAdmin):
+    """Brand sites that share a signed-in person's consent; a site joins one on its own page."""
+
+    list_display = ("key", "name")
+    search_fields = ("key", "name")
 
 
 @admin.register(PolicyVersion)

@@ -10,10 +10,15 @@ The rule, in order (the README states it too, "The decision rule"):
 1. Essential purposes are granted (``essential``).
 2. A choice older than the consent lifetime, or made under a policy version
    older than the latest material change, counts as absent (``expired`` /
-   ``policy_changed``), and the banner asks again.
-3. An explicit choice decides (``choice``); without one the regime decides
+   ``policy_changed``), and the banner asks again. A choice made on another
+   site of the site's group counts only if made after that change.
+3. For a browser linked to a person, each purpose takes the most recent
+   explicit choice that still counts among the person's browsers
+   (:func:`person_choices`); a browser not linked has only its own.
+4. An explicit choice decides (``choice``); without one the regime decides
    (``default_opt_in`` denies, ``default_opt_out`` grants).
-4. Signals only ever take a grant away, never give one:
+5. Signals only ever take a grant away, never give one. They are the
+   browser's own, never a linked one's:
    GA opt-out add-on → analytics (``ga_optout``); GPC → every purpose the
    site marks as sale or sharing (``gpc``; ``advertising`` and ``recognition``
    by default), unless the visitor granted it while the signal was on *and*
@@ -21,7 +26,7 @@ The rule, in order (the README states it too, "The decision rule"):
    GPC on sites that honour it (``dnt``); NAI opt-out and mobile
    limit-ad-tracking turn off interest-based ads only (``nai_optout``,
    ``lat``), which shows in Consent Mode's ``ad_personalization``.
-5. When the platform cannot decide, :func:`fail_closed` denies every
+6. When the platform cannot decide, :func:`fail_closed` denies every
    non-essential purpose (``unavailable``).
 """
 from __future__ import annotations
@@ -113,6 +118,9 @@ class Choice:
     # The visitor confirmed, in the banner's conflict dialog (or an API client said so
     # explicitly), that its grants override the opt-out preference signal then on.
     gpc_conflict_confirmed: bool = False
+    # Made on another site of the group: its policy version is that site's, so only its time
+    # can be compared with this site's material changes.
+    other_site: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,12 @@ class Context:
     # Policy versions published at or after the latest material change. None
     # means the site never had a material change, so every version counts.
     versions_in_force: frozenset[str] | None = None
+    # When the latest material change took effect (None: never), for choices made on other sites.
+    material_since: datetime | None = None
     honor_dnt: bool = False
+    # The explicit choices of the other browsers linked to the same person (this site's or the
+    # group's other sites'); empty for a browser not linked.
+    linked: tuple[Choice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,8 +185,7 @@ class Outcome:
 
 def decide(ctx: Context) -> Outcome:
     """Apply the rule to one visitor on one site."""
-    stale_reason = _stale_choice_reason(ctx)
-    choices = {} if ctx.choice is None or stale_reason else ctx.choice.choices
+    chosen, stale_reason = person_choices(ctx)
     regime_grants = ctx.regime == OPT_OUT  # anything unknown is treated as opt-in
     absent_reason = stale_reason or (DEFAULT_OPT_OUT if regime_grants else DEFAULT_OPT_IN)
 
@@ -183,19 +195,43 @@ def decide(ctx: Context) -> Outcome:
         if purpose.essential:
             purposes[purpose.key] = Decision(True, ESSENTIAL)
             continue
-        chosen = choices.get(purpose.key)
-        if isinstance(chosen, bool):
-            decision = Decision(chosen, CHOICE)
+        choice = chosen.get(purpose.key)
+        if choice is not None:
+            decision = Decision(choice.choices[purpose.key], CHOICE)
         else:
             needs_choice = True
             decision = Decision(regime_grants, absent_reason)
-        purposes[purpose.key] = _apply_signals(purpose, decision, ctx)
+        purposes[purpose.key] = _apply_signals(purpose, decision, choice, ctx)
 
     return Outcome(
         purposes=purposes,
         ad_personalization=_ad_personalization(purposes.get(ADVERTISING), ctx.signals),
         needs_choice=needs_choice,
     )
+
+
+def person_choices(ctx: Context) -> tuple[dict[str, Choice], str | None]:
+    """Rule steps 2 and 3: the choice that decides each purpose, and why an absent one is absent.
+
+    Among the browser's own choice and its person's other browsers' (``ctx.linked``),
+    those that no longer count are dropped; for each purpose the most recent
+    explicit choice of the rest wins. The reason returned is that of the most
+    recent choice dropped (None when none was), so "asked again" says why.
+    """
+    counting: list[Choice] = []
+    dropped: list[tuple[datetime, str]] = []
+    for choice in (ctx.choice, *ctx.linked):
+        if choice is None:
+            continue
+        reason = _stale_choice_reason(choice, ctx)
+        if reason:
+            dropped.append((choice.made_at, reason))
+        else:
+            counting.append(choice)
+    chosen: dict[str, Choice] = {}
+    for choice in sorted(counting, key=lambda c: c.made_at):  # later choices overwrite earlier ones
+        chosen.update({key: choice for key, value in choice.choices.items() if isinstance(value, bool)})
+    return chosen, max(dropped)[1] if dropped else None
 
 
 def fail_closed(purposes: tuple[Purpose, ...]) -> Outcome:
@@ -208,43 +244,43 @@ def fail_closed(purposes: tuple[Purpose, ...]) -> Outcome:
     )
 
 
-def _stale_choice_reason(ctx: Context) -> str | None:
-    """Why the visitor's choice no longer counts (rule step 2), if it does not."""
-    choice = ctx.choice
-    if choice is None:
-        return None
-    if ctx.versions_in_force is not None and choice.policy_version not in ctx.versions_in_force:
+def _stale_choice_reason(choice: Choice, ctx: Context) -> str | None:
+    """Why a choice no longer counts (rule step 2), if it does not."""
+    if choice.other_site:
+        if ctx.material_since is not None and choice.made_at < ctx.material_since:
+            return POLICY_CHANGED
+    elif ctx.versions_in_force is not None and choice.policy_version not in ctx.versions_in_force:
         return POLICY_CHANGED
     if choice.made_at + ctx.lifetime <= ctx.now:
         return EXPIRED
     return None
 
 
-def _apply_signals(purpose: Purpose, decision: Decision, ctx: Context) -> Decision:
-    """Rule step 4: a signal may turn a grant into a denial, never the reverse."""
+def _apply_signals(purpose: Purpose, decision: Decision, choice: Choice | None, ctx: Context) -> Decision:
+    """Rule step 5: a signal may turn a grant into a denial, never the reverse."""
     if not decision.granted:
         return decision
     if purpose.key == ANALYTICS and ctx.signals.ga_optout:
         return Decision(False, GA_OPTOUT)
     if purpose.sale_or_sharing:
         opt_out = ctx.signals.opt_out_preference(ctx.honor_dnt)
-        if opt_out and not _granted_despite_opt_out(decision, ctx):
+        if opt_out and not _granted_despite_opt_out(choice, ctx):
             return Decision(False, opt_out)
     return decision
 
 
-def _granted_despite_opt_out(decision: Decision, ctx: Context) -> bool:
+def _granted_despite_opt_out(choice: Choice | None, ctx: Context) -> bool:
     """California lets a visitor opt back in while sending GPC, if told of the conflict.
 
     Only an explicit grant made while the signal was on, with the conflict
     confirmed, counts; a grant made before the signal appeared, or an
     unconfirmed one (an API client's "accept all"), does not override it.
+    ``choice`` is the one that granted the purpose, whichever browser made it.
     """
     return (
-        decision.reason == CHOICE
-        and ctx.choice is not None
-        and ctx.choice.gpc_conflict_confirmed
-        and ctx.choice.signals.opt_out_preference(ctx.honor_dnt) is not None
+        choice is not None
+        and choice.gpc_conflict_confirmed
+        and choice.signals.opt_out_preference(ctx.honor_dnt) is not None
     )
 
 

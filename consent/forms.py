@@ -195,7 +195,7 @@ class SiteForm(forms.ModelForm):
         fields = ["key", "name", "allowed_origins", "languages", "default_language", "default_regime",
                   "regime_overrides", "consent_lifetime_days", "honor_dnt", "ga_measurement_ids", "banner_texts",
                   "retention_days", "sells_or_shares", "uses_sensitive_data", "gpp_sharing_notice", "gpp_opt_out_notice",
-                  "mspa_covered_transaction", "mspa_mode", *THEME_FIELDS]
+                  "mspa_covered_transaction", "mspa_mode", "group", "cookie_domain", *THEME_FIELDS]
         widgets = {field: forms.TextInput(attrs={"type": "color"}) for field in COLOUR_FIELDS}
 
     def __init__(self, *args, **kwargs):

@@ -8,6 +8,7 @@ the models only hold data and keep it well formed.
 import hashlib
 import hmac
 import re
+import secrets
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -27,6 +28,8 @@ MSPA_MODE_CHOICES = [
 ]
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 GA_ID_RE = re.compile(r"^(G|UA|AW|DC)-[A-Z0-9-]{4,20}$")
+# Two labels at least: a cookie on a top-level domain alone is refused by browsers anyway.
+COOKIE_DOMAIN_RE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
@@ -35,12 +38,46 @@ def _error_if(condition, field, message):
         raise ValidationError({field: message})
 
 
+class SiteGroup(models.Model):
+    """Sites of one company that share consent: a signed-in person's choice on one counts on all.
+
+    A person (:class:`Person`) belongs to the group, not to one site, so the
+    browsers linked to them on any of its sites share their choices
+    (``consent/people.py``, the rule's step 3).
+    """
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self):
+        return self.name
+
+
+def new_identity_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class Site(models.Model):
     """One website: one brand in one country, with its own banner and rules."""
 
     # Help texts are HTML in Django's forms and admin: the placeholder's brackets are entities.
     key = models.SlugField(max_length=64, unique=True, help_text="Used in the embed URL: /c/&lt;key&gt;.js")
     name = models.CharField(max_length=200)
+    group = models.ForeignKey(
+        SiteGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="sites",
+        help_text="Sites of one group share a signed-in person's consent. Changing it unlinks nobody: "
+                  "people linked before stay in the group they were linked in.")
+    cookie_domain = models.CharField(
+        max_length=253, blank=True,
+        help_text="Empty: the banner's cookie belongs to the page's own host. A parent domain of every allowed "
+                  "origin (e.g. example.com for shop.example.com and blog.example.com): its subdomains share one choice.")
+    identity_secret = models.CharField(
+        max_length=64, default=new_identity_secret,
+        help_text="Signs the assertions the site's back end makes for its signed-in users (README, "
+                  "Consent that follows the person). Keep it on the server; replace it to revoke every assertion.")
     allowed_origins = models.JSONField(default=list, blank=True, help_text=(
         'Origins that may embed the banner and call the API, e.g. ["https://shop.example.com"].'))
     default_regime = models.CharField(
@@ -181,7 +218,20 @@ class Site(models.Model):
             _error_if(not isinstance(language, str) or not LANGUAGE_RE.match(language), "languages", f"{language!r} is not a language code like en or pt-BR.")
         _error_if(not isinstance(self.banner_texts, dict), "banner_texts", "Must map languages to texts.")
         _error_if(self.consent_lifetime_days < 1, "consent_lifetime_days", "Must be at least one day.")
+        self.clean_cookie_domain()
         self.clean_theme()
+
+    def clean_cookie_domain(self):
+        domain = self.cookie_domain = (self.cookie_domain or "").strip().lower().removeprefix(".")
+        if not domain:
+            return
+        _error_if(not COOKIE_DOMAIN_RE.match(domain), "cookie_domain",
+                  f"{domain!r} is not a domain like example.com (a registrable domain or below, no scheme).")
+        hosts = [origin.split("://", 1)[1].split(":")[0] for origin in self.allowed_origins or [] if "://" in origin]
+        outside = [host for host in hosts if host != domain and not host.endswith("." + domain)]
+        _error_if(not hosts or outside, "cookie_domain",
+                  f"Browsers set a cookie only on a domain the page is on: {', '.join(outside) or 'no allowed origin'} "
+                  f"is not {domain} or below it.")
 
     def clean_theme(self):
         colours = {**theme.LIGHT, **theme.DARK}
@@ -347,6 +397,8 @@ class Visitor(models.Model):
     gpc_last_seen = models.DateTimeField(null=True, blank=True)
     # The choice (by its time) whose expiry has been logged, so it is logged once.
     expiry_logged_for = models.DateTimeField(null=True, blank=True)
+    # The signed-in person this browser is linked to (consent/people.py); their browsers share choices.
+    person = models.ForeignKey("Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="browsers")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "uuid"], name="visitor_unique_uuid_per_site")]
@@ -376,6 +428,49 @@ class Visitor(models.Model):
             signals=decisions.Signals.from_mapping(self.choice_signals),
             gpc_conflict_confirmed=self.gpc_conflict_confirmed,
         )
+
+
+class Person(models.Model):
+    """A signed-in person of a site or group, known only by a keyed hash of the subject id.
+
+    The subject id is the site's own (derived from its account id); the
+    platform never stores it, only ``subject_hash`` (``consent/people.py``),
+    which includes the site or group it belongs to.
+    """
+
+    subject_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"person {self.pk}"
+
+
+class UsedAssertion(models.Model):
+    """An identity assertion already redeemed: each one links once (replays are refused)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"assertion used, expires {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Handoff(models.Model):
+    """A browser's choice on its way to a sister site of the group: one link, redeemed once, within minutes.
+
+    The link carries only a random token (its hash is kept here); the sister
+    site's banner redeems it, and the choice is read from the browser it
+    came from at that moment (``consent/people.py``).
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="+")
+    to_site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"hand-off to {self.to_site_id}, expires {self.expires_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ApiKey(models.Model):
@@ -424,6 +519,9 @@ class Source(models.TextChoices):
     EXPIRY = "expiry", "Expiry"
     POLICY = "policy", "Policy change"
     ERASURE = "erasure", "Erasure"
+    LINK = "link", "Linked to a person"
+    UNLINK = "unlink", "Unlinked from a person"
+    HANDOFF = "handoff", "Carried from a sister site"
 
 
 class ConsentEvent(models.Model):

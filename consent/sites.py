@@ -90,8 +90,12 @@ class SiteRules:
     def knows_policy(self, version: str) -> bool:
         return any(p.version == version for p in self.policies)
 
-    def context(self, *, now, regime, choice, signals) -> decisions.Context:
-        """The decision rule's input for one visitor of this site."""
+    def material_since(self, now: datetime) -> datetime | None:
+        """When the latest material change in effect took effect (None: no such change)."""
+        return max((p.effective_at for p in self.policies if p.material and p.effective_at <= now), default=None)
+
+    def context(self, *, now, regime, choice, signals, linked=()) -> decisions.Context:
+        """The decision rule's input for one visitor of this site (``linked``: its person's other browsers' choices)."""
         return decisions.Context(
             purposes=self.purposes,
             regime=regime,
@@ -100,7 +104,9 @@ class SiteRules:
             choice=choice,
             signals=signals,
             versions_in_force=self.versions_in_force(now),
+            material_since=self.material_since(now),
             honor_dnt=self.honor_dnt,
+            linked=tuple(linked),
         )
 
 

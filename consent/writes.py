@@ -40,6 +40,9 @@ class ConsentWrite:
     # The visitor confirmed that the choice's grants override an opt-out preference signal
     # (the banner's conflict dialog); without it GPC keeps every sale-or-sharing purpose denied.
     gpc_conflict_confirmed: bool = False
+    # Link the visitor to this person (consent/people.py), or with ``unlink`` take its link away.
+    person_id: int | None = None
+    unlink: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def _record(rules, write, client, now) -> WriteResult:
     regime = rules.regime_for(client.region)
     with transaction.atomic():
         visitor = None
+        people = {write.person_id}  # whose shared choices this write may change
         if write.by_api_key or not identity.is_self_certifying(write.visitor_id):
             visitor = _locked_visitor(rules, write)
             if visitor is None and not write.by_api_key:
@@ -90,8 +94,10 @@ def _record(rules, write, client, now) -> WriteResult:
             visitor = visitor or _locked_visitor(rules, write)
             if visitor is None:  # purged between our insert and our lock: record_consent starts again
                 raise IntegrityError(f"visitor {write.visitor_id} was there for the insert, not for the lock")
+            people.add(visitor.person_id)
             result = _later_write(rules, visitor, write, client, now)
         lookups.forget_visitors(rules.key, write.visitor_id)
+        lookups.forget_people(*people)
     return result
 
 
@@ -167,11 +173,13 @@ def _announce(rules, visitor_uuid, before, after, policy_version, now, gpp) -> N
 def _change(rules, visitor, write, client, regime, now):
     """Apply ``write`` to ``visitor`` (not saved): (decisions before, signals, event source, decisions after)."""
     previous = decisions.Signals.from_mapping(visitor.signals)
-    before = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=previous))
+    before = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=previous,
+                                            linked=lookups.linked_choices(rules, visitor)))
     signals = merge_signals(previous, write, client.header_signals)
-    source = _event_source(write, previous, signals)
+    source = _event_source(write, visitor, previous, signals)
     _apply(visitor, write, signals, rules, now)
-    outcome = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=signals))
+    outcome = decisions.decide(rules.context(now=now, regime=regime, choice=visitor.choice(), signals=signals,
+                                             linked=lookups.linked_choices(rules, visitor)))
     return before, signals, source, outcome
 
 
@@ -243,11 +251,15 @@ def merge_signals(previous: decisions.Signals, write: ConsentWrite, request_sign
 SIGNAL_SOURCES = {"gpc": Source.GPC, "nai_optout": Source.NAI, "ga_optout": Source.GA_OPTOUT, "lat": Source.LAT, "dnt": Source.DNT}
 
 
-def _event_source(write, previous: decisions.Signals, signals: decisions.Signals) -> str | None:
-    """Which event this write logs: every choice is logged; a signal-only
-    write only when a signal changed (once per change, not once per request)."""
+def _event_source(write, visitor, previous: decisions.Signals, signals: decisions.Signals) -> str | None:
+    """Which event this write logs: every choice is logged; a link or unlink when it changes the
+    visitor's person; a signal-only write only when a signal changed (once per change, not once per request)."""
     if write.choices is not None:
         return write.source
+    if write.unlink and visitor.person_id is not None:
+        return Source.UNLINK
+    if write.person_id is not None and write.person_id != visitor.person_id:
+        return Source.LINK
     before, after = previous.as_dict(), signals.as_dict()
     changed = [name for name in decisions.SIGNAL_NAMES if before[name] != after[name]]
     return SIGNAL_SOURCES[changed[0]] if changed else None
@@ -272,6 +284,10 @@ def _apply(visitor: Visitor, write: ConsentWrite, signals: decisions.Signals, ru
         visitor.banner_version = write.banner_version
     if write.language:
         visitor.language = write.language
+    if write.unlink:
+        visitor.person_id = None
+    elif write.person_id is not None:
+        visitor.person_id = write.person_id
     if write.choices is None:
         return
     essentials = {p.key for p in rules.purposes if p.essential}

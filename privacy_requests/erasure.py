@@ -10,4 +10,5 @@ def erase_for_request(request) -> str:
     request.visitor_uuid = None  # the request record must not keep the erased id either
     if not erased:
         return "The browser had no stored data (already erased or never recorded)."
-    return f"Erased the browser's visitor record and {erased} consent event(s); a tombstone records the erasure."
+    return (f"Erased the browser's visitor record, those of any browser linked to the same signed-in person, "
+            f"and {erased} consent event(s); a tombstone records the erasure.")

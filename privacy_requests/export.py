@@ -14,6 +14,7 @@ from audit.exports import safe_cell
 from audit.receipts import receipts_for_visitor
 from consent.languages import interface_language
 from consent.models import ConsentEvent, Visitor
+from consent.people import browsers_of
 
 EVENT_FIELDS = [
     "created_at", "source", "choices", "signals", "decisions", "consent_mode", "regime",
@@ -56,6 +57,15 @@ def collect(request) -> dict:
         },
         "consent_events": [{field: _plain(getattr(e, field)) for field in EVENT_FIELDS} for e in events],
         "receipts": _receipts(visitor),
+        # The request covers the person: every other browser linked to them, on any site of the group.
+        "linked_browsers": [] if visitor is None else [
+            {"site": browser.site.key, "visitor_id": str(browser.uuid), "created_at": browser.created_at.isoformat(),
+             "current_choices": browser.choices,
+             "chosen_at": browser.chosen_at.isoformat() if browser.chosen_at else None,
+             "consent_events": [{field: _plain(getattr(e, field)) for field in EVENT_FIELDS}
+                                for e in ConsentEvent.objects.filter(visitor=browser).order_by("id")]}
+            for browser in browsers_of(visitor) if browser.pk != visitor.pk
+        ],
     }
 
 

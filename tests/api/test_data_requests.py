@@ -319,3 +319,43 @@ def test_download_link_works_once(client, staff, demo_site, browser):
     assert list(request.steps.values_list("action", flat=True)).count("downloaded") == 1
     request.refresh_from_db()
     assert request.downloaded_at is not None
+
+
+def test_a_request_from_a_linked_browser_covers_every_browser_of_the_person(client, staff, api, demo_site, browser):
+    """Know and delete for a signed-in person: the other browser, on a sister site of the group, is included."""
+    from consent.models import Person, Site, SiteGroup
+    from consent.people import make_assertion
+    from consent.site_setup import create_site
+    from tests.support import new_visitor
+
+    group = SiteGroup.objects.create(key="brands", name="Brands")
+    demo_site.group = group
+    demo_site.save()
+    sister = create_site(Site(key="sister", name="Sister", group=group), "https://example.com/sister")
+    laptop, laptop_token = new_visitor()
+    api.post(write_url("sister"), consent_body(laptop, choices={"analytics": True}), format="json")
+
+    def link(site, visitor, token):
+        proof = make_assertion(site.identity_secret, site.key, "account-42", timezone.now() + timedelta(minutes=5),
+                               nonce=f"nonce-for-{visitor}")
+        answer = api.post(f"/api/v1/sites/{site.key}/people/link",
+                          {"visitor_id": visitor, "token": token, "assertion": proof}, format="json")
+        assert answer.status_code == 201, answer.content
+
+    link(demo_site, browser["id"], browser["token"])
+    link(sister, laptop, laptop_token)
+
+    file(client, "know", browser=browser)
+    verify_latest(client)
+    admin_action(staff, Request.objects.get(), "fulfil")
+    download = client.get(emailed_link(r"http://[^\s]+/privacy/requests/download/[^\s]+/"))
+    data = json.loads(zipfile.ZipFile(io.BytesIO(download.content)).read("data.json"))
+    assert [(b["site"], b["visitor_id"]) for b in data["linked_browsers"]] == [("sister", laptop)]
+    assert [e["source"] for e in data["linked_browsers"][0]["consent_events"]] == ["banner", "link"]
+
+    file(client, "delete", browser=browser)
+    verify_latest(client)
+    admin_action(staff, Request.objects.filter(kind="delete").get(), "fulfil")
+    assert not Visitor.objects.filter(uuid__in=[browser["id"], laptop]).exists() and not Person.objects.exists()
+    assert table_scan(laptop, laptop.replace("-", "")) == []
+    assert verify().ok, str(verify())

@@ -80,6 +80,7 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
             "versions_in_force": sorted(in_force),
         },
         "consent_lifetime_days": site.consent_lifetime_days,
+        "cookie_domain": site.cookie_domain or None,  # the banner's cookie on the parent domain, shared by subdomains
         "honor_dnt": site.honor_dnt,
         "ga_measurement_ids": site.ga_measurement_ids,
         "texts": localized(site.banner_texts, lang, site.default_language) or {},
@@ -102,6 +103,8 @@ def banner_config(site: Site, language: str | None, region: str | None) -> dict:
             "decisions": reverse("decision-lookup", args=[site.key, "_"]).removesuffix("_"),  # + visitor id
             "requests": reverse("dsr-form", args=[site.key]),
             "nai_optout": reverse("nai-optout"),
+            # + link, unlink, handoff or redeem (consent that follows the person)
+            "people": reverse("person-link", args=[site.key]).removesuffix("link"),
         },
     }
 
@@ -112,11 +115,28 @@ def us_privacy(region: str | None, settings: gpp.GppSettings) -> dict | None:
     if regions.country_of(region) != "US":
         return None
     preset = regions.preset_for(region)
+    choices_link = bool(preset and preset.privacy_choices_link)
     return {
         "gpp_sections": [layout.id for layout in gpp.sections_for(region)],
-        "privacy_choices_link": bool(preset and preset.privacy_choices_link),
+        "privacy_choices_link": choices_link,
+        # The link's icon, as the banner draws it (SVG path, fill, stroke): carried here, not in the runtime,
+        # whose every byte each page view pays.
+        **({"privacy_choices_icon": PRIVACY_CHOICES_ICON} if choices_link else {}),
         "limit_sensitive_link": gpp.limit_sensitive_link(region, settings),
     }
+
+
+# The CPRA's "Your Privacy Choices" icon on a 30 × 14 box: a toggle, a tick on its white half, a cross on its
+# blue half. [SVG element, attributes] each, the first the <svg>, as the banner draws it (banner_static/src/ui.js).
+PRIVACY_CHOICES_ICON = [
+    ["svg", {"viewBox": "0 0 30 14", "width": "30", "height": "14", "aria-hidden": "true"}],
+    *(["path", {"d": d, "fill": fill, "stroke": stroke, "stroke-width": "1.5"}] for d, fill, stroke in (
+        ("M7 .5h16a6.5 6.5 0 010 13H7A6.5 6.5 0 017 .5z", "#fff", "#06f"),
+        ("M16.5.5H23a6.5 6.5 0 010 13H12z", "#06f", "none"),
+        ("M4.8 7.2l2.3 2.3 4.2-4.6", "none", "#06f"),
+        ("M19.5 4.5l5 5m0-5l-5 5", "none", "#fff"),
+    )),
+]
 
 
 def us_wording(strings: dict, sells_or_shares: bool) -> dict:

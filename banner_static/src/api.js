@@ -4,7 +4,7 @@
 const listeners = { change: [], saved: [] };
 let api, resolveReady, last;
 
-// p: {granted(purpose), decisions(), open(), visitorId()}
+// p: {granted(purpose), decisions(), open(), visitorId(), identify(assertion)}
 export function publish(version, p) {
   api = {
     version,
@@ -12,7 +12,8 @@ export function publish(version, p) {
     granted: p.granted,
     decisions: p.decisions,
     on: (event, fn) => { if (listeners[event]) listeners[event].push(fn); },
-    open: p.open
+    open: p.open,
+    identify: p.identify
   };
   Object.defineProperty(api, "visitorId", { get: p.visitorId });
   window.cmp = api;

@@ -108,10 +108,7 @@ function choose(choices, conflictConfirmed) {
     const nai = hasFlag(state, "n");
     withLater(l => l.askAboutConflict(choices, nai));  // the choices just made, sale and sharing held back
   }
-  state = state || fresh;
-  state.c = choices;
-  state.p = cfg.policy.version || "";
-  state.ts = Math.floor(Date.now() / 1000);
+  remember(choices, cfg.policy.version);
   // Sent with this choice (and its retries) only: a later choice without the dialog asks again.
   setFlag(state, "g", conflict && !!conflictConfirmed);
   setFlag(state, "q", true);
@@ -122,7 +119,23 @@ function choose(choices, conflictConfirmed) {
 }
 
 function writeCookie() {
-  write(COOKIE, state, cfg.consent_lifetime_days);
+  write(COOKIE, state, cfg);
+}
+
+// Choices made elsewhere (the person's other browsers, a sister site), as later.js read them from the
+// server's answer: kept as this browser's, as if made here now.
+function keep(choices, answer) {
+  remember(choices, answer.policy_version);
+  confirmed(true, answer);  // the server holds it: it answered with it
+  answer.needs_choice ? ask() : hide();
+}
+
+// The choice as this browser holds it, made now under a policy version.
+function remember(choices, policy) {
+  state = state || fresh;
+  state.c = choices;
+  state.p = policy || "";
+  state.ts = Math.floor(Date.now() / 1000);
 }
 
 function send(reloadAfter) {
@@ -211,10 +224,14 @@ function start(config) {
   const outcome = decide(ctx);
   apply(outcome, "banner");
   if (cfg.us_privacy) loadGpp();
+  // A choice carried from a sister site (later.js redeems it): taken before the banner would ask.
+  const handoff = /cmp-handoff=/.test(location.hash);
   const whenBody = () => {
     const pending = state && hasFlag(state, "q");
     const view = { optOutSignal: !!optOutPreference(currentSignals(), cfg.honor_dnt), chosen: !!state };
-    build(cfg, view, { act, origin, site, visitor: () => state }, outcome.needs_choice && !(pending && !staleReason(ctx)));
+    const show = outcome.needs_choice && !(pending && !staleReason(ctx));
+    build(cfg, view, { act, origin, site, visitor: () => state || fresh, keep }, show && !handoff);
+    if (handoff) withLater(l => l.redeem(show));
     // What declined purposes left behind is cleaned once the banner is up: no request before it.
     trackers = fetchTrackers(origin, site);
     cleanUp();
@@ -244,7 +261,7 @@ function recheck() {
   const asked = state;
   fetchDecision(origin + cfg.endpoints.decisions, state.v).then(answer => {
     if (!answer.needs_choice || state !== asked || staleReason(context())) return;
-    forget(COOKIE);
+    forget(COOKIE, cfg);
     state = null;
     fresh = newVisitor();
     apply(decide(context()), "server");
@@ -284,14 +301,16 @@ publish(VERSION, {
   granted: purpose => cfg ? !!decisions[purpose] : !!(state && state.c[purpose] === true),  // before the config: the cookie
   decisions: () => Object.assign({}, decisions),
   open: openPreferences,
-  visitorId: () => (state || fresh).v
+  visitorId: () => (state || fresh).v,
+  // The signed-in person's assertion, signed by the site's back end: this browser joins their shared choices.
+  identify: assertion => withLater(l => l.identify(assertion))
 });
 watch(waitingFrame);
 
-// "Cookie preferences" links anywhere on the page.
+// "Cookie preferences" links anywhere on the page, and links to sister sites that carry the choice.
 d.addEventListener("click", e => {
-  const link = e.target.closest && e.target.closest("[data-cmp-open]");
-  if (link) { e.preventDefault(); openPreferences(); }
+  const link = e.target.closest && e.target.closest("[data-cmp-open],[data-cmp-handoff]");
+  if (link) { e.preventDefault(); link.dataset.cmpHandoff ? withLater(l => l.handOff(link)) : openPreferences(); }
 });
 
 const wanted = d.documentElement.lang ? [d.documentElement.lang] : (navigator.languages || [navigator.language || ""]);

@@ -34,14 +34,17 @@ export function read(name) {
   return m && parse(m[1], Date.now() / 1000);
 }
 
-// One place for the cookie's attributes: first-party, the whole site, Lax, Secure on https pages.
-const set = (name, value, seconds) => {
-  document.cookie = `${name}=${value}; Max-Age=${seconds}; Path=/; SameSite=Lax` + (location.protocol === "https:" ? "; Secure" : "");
+// One place for the cookie's attributes: first-party, the whole site (or its parent domain, which the
+// site's subdomains then share: the config's cookie_domain), Lax, Secure on https pages.
+const set = (name, value, seconds, domain) => {
+  document.cookie = `${name}=${value}; Max-Age=${seconds}; Path=/; SameSite=Lax` + (domain ? "; Domain=" + domain : "") +
+    (location.protocol === "https:" ? "; Secure" : "");
 };
 
-export const write = (name, s, days) => set(name, format(s), days * 86400);
+// cfg: the site's config (its consent lifetime, its cookie domain).
+export const write = (name, s, cfg) => set(name, format(s), cfg.consent_lifetime_days * 86400, cfg.cookie_domain);
 
-export const forget = name => set(name, "", 0);
+export const forget = (name, cfg) => set(name, "", 0, cfg.cookie_domain);
 
 export const hasFlag = (s, name) => !!s && s.f.indexOf(name) >= 0;
 

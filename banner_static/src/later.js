@@ -5,7 +5,7 @@
 // (ui.js): the element helpers, the stylesheet, the banner's elements. The file hands back its
 // functions through the <script> element that loaded it (no global a page could take over).
 import { clean } from "./cleanup.js";
-import { fetchDeclaration, fetchReceipt, fetchTrackers } from "./server.js";
+import { fetchDeclaration, fetchReceipt, fetchTrackers, postChoice } from "./server.js";
 
 document.currentScript.cmp = ({ el, button, style, showBanner, ui: current }) => {
   const d = document;
@@ -59,14 +59,13 @@ document.currentScript.cmp = ({ el, button, style, showBanner, ui: current }) =>
     // The visitor's rights page, with the id and the token that let it act for the visitor.
     rights.addEventListener("click", () => {
       const v = visitor(), url = `${origin}${cfg.endpoints.requests}?lang=${encodeURIComponent(cfg.language)}`;
-      rights.href = v ? `${url}#visitor=${v.v}&token=${v.t}` : url;
+      rights.href = view.chosen ? `${url}#visitor=${v.v}&token=${v.t}` : url;
     });
     links.appendChild(rights);
     const receipt = el("button", { type: "button", class: "link plain", "data-action": "receipt" }, t.receipt);
     receipt.hidden = !view.chosen;  // nothing to download before a choice
     receipt.addEventListener("click", () => {
-      const v = visitor();
-      if (v) fetchReceipt(origin, site, v).then(blob => saveFile(blob, `consent-receipt-${site}.json`))
+      if (view.chosen) fetchReceipt(origin, site, visitor()).then(blob => saveFile(blob, `consent-receipt-${site}.json`))
         .catch(() => { /* nothing recorded yet, or offline: nothing to save */ });
     });
     links.appendChild(receipt);
@@ -132,6 +131,21 @@ document.currentScript.cmp = ({ el, button, style, showBanner, ui: current }) =>
     opener = null;
   }
 
+  // Consent that follows the person: the routes as this browser (its id and token)...
+  function people(what, body) {
+    const { cfg, handlers: h } = current(), me = h.visitor();
+    return postChoice(h.origin + cfg.endpoints.people + what, Object.assign({ visitor_id: me.v, token: me.t }, body));
+  }
+
+  // ...and an answer that carries choices made elsewhere, kept as this browser's (cmp.js); rejects with its error.
+  function take(r) {
+    if (!r.ok) throw r.answer;
+    const a = r.answer, choices = {};
+    for (const key in a.decisions) if (a.decisions[key].reason === "choice") choices[key] = a.decisions[key].granted;
+    current().handlers.keep(choices, a);
+    return a;
+  }
+
   return {
     open,
     clean,
@@ -161,6 +175,24 @@ document.currentScript.cmp = ({ el, button, style, showBanner, ui: current }) =>
     settleConflict() { dialog().querySelector(".conflict").hidden = true; },
 
     closeDialog() { if (dialog().open) dialog().close(); },
+
+    // cmp.identify(assertion): the browser joins the signed-in person's shared choices.
+    identify: assertion => window.cmp.ready.then(() => people("link", { assertion })).then(take),
+
+    // A link to a sister site of the group carries the choice in its fragment (none when there is none).
+    handOff(link) {
+      const go = fragment => { location.href = link.href.split("#")[0] + fragment; };
+      if (!current()) return go("");
+      people("handoff", { to: link.dataset.cmpHandoff })
+        .then(r => r.ok ? "#cmp-handoff=" + r.answer.handoff : "", () => "").then(go);
+    },
+
+    // On the sister site: the choice the link carried becomes this browser's; else the banner asks, if it would.
+    redeem(show) {
+      const handoff = location.hash.match(/cmp-handoff=([\w-]*)/)[1];
+      history.replaceState(history.state, "", location.href.split("#")[0]);
+      people("redeem", { handoff }).then(take).catch(() => { if (show) showBanner(); });
+    },
 
     // Shows, in the iframe's place, what it waits for and a button to allow it.
     placeholder(cfg, frame, purpose, allow) {

@@ -10,7 +10,7 @@ export const loadLaterWith = loader => { load = loader; };
 export function withLater(fn) {
   if (later) return fn(later);
   loading = loading || load().then(functions => { later = functions; }, () => { loading = null; });
-  loading.then(() => later && fn(later));
+  return loading.then(() => later && fn(later));  // what fn returns (false when the file could not load)
 }
 
 // Its functions, for what only the dialog asks (so they are there).

@@ -47,7 +47,8 @@ function button(action, label, act) {
 export const shared = () => ({ el, button, style, showBanner, ui: () => ui });
 
 // view: {optOutSignal: an opt-out preference signal is honoured, chosen: a receipt can be downloaded};
-// handlers: {act: called with each button's action, origin and site: the platform's, visitor(): the stored choice}.
+// handlers: {act: called with each button's action, origin and site: the platform's, visitor(): the stored choice, or
+// the visitor this browser becomes with its first; keep(choices, answer): choices made elsewhere, kept as this browser's}.
 export function build(cfg, view, handlers, show) {
   const t = cfg.ui, act = handlers.act, theme = cfg.theme || {};
   const host = el("div", { id: "cmp-root" });
@@ -71,9 +72,10 @@ export function build(cfg, view, handlers, show) {
   buttons.forEach(([action, label]) => actions.appendChild(button(action, label, act)));
   banner.appendChild(actions);
   if (cfg.policy.url) banner.appendChild(el("a", { href: cfg.policy.url, class: "link" }, t.policy));
-  // Where US sections apply, the links US laws ask for (the CPRA's with its opt-out icon); both open the preferences.
+  // Where US sections apply, the links US laws ask for (the CPRA's with its opt-out icon, drawn as the
+  // config says); both open the preferences.
   const us = cfg.us_privacy || {};
-  if (us.privacy_choices_link) banner.appendChild(usLink("choices", t.privacy_choices, act, optOutIcon()));
+  if (us.privacy_choices_link) banner.appendChild(usLink("choices", t.privacy_choices, act, optOutIcon(us.privacy_choices_icon)));
   if (us.limit_sensitive_link) banner.appendChild(usLink("limit", t.limit_sensitive, act));
   root.appendChild(banner);
   d.body.insertBefore(host, d.body.firstChild);  // first in tab order
@@ -91,13 +93,12 @@ function usLink(action, label, act, icon) {
   return link;
 }
 
-// The CPRA's opt-out icon, drawn here: a toggle, a tick on its white half and a cross on its blue half.
-function optOutIcon() {
-  const svg = "http://www.w3.org/2000/svg";
-  const icon = el("svg", { viewBox: "0 0 30 14", width: "30", height: "14", "aria-hidden": "true" }, null, svg);
-  [["M7 .5h16a6.5 6.5 0 010 13H7A6.5 6.5 0 017 .5z", "#fff", "#06f"], ["M16.5.5H23a6.5 6.5 0 010 13H12z", "#06f"],
-   ["M4.8 7.2l2.3 2.3 4.2-4.6", "none", "#06f"], ["M19.5 4.5l5 5m0-5l-5 5", "none", "#fff"]]
-    .forEach(([path, fill, stroke]) => icon.appendChild(el("path", { d: path, fill, stroke: stroke || "none", "stroke-width": "1.5" }, null, svg)));
+// The CPRA's opt-out icon, drawn from the config's elements (banner/config.py): [tag, attributes] each,
+// the first the <svg> and the others its paths.
+function optOutIcon([svg, ...paths]) {
+  const make = ([tag, attrs]) => el(tag, attrs, null, "http://www.w3.org/2000/svg");
+  const icon = make(svg);
+  paths.forEach(path => icon.appendChild(make(path)));
   return icon;
 }
 

@@ -15,6 +15,7 @@ import pytest
 from django.test import override_settings
 
 from audit import receipts
+from banner.config import PRIVACY_CHOICES_ICON
 from consent.models import ConsentEvent, Visitor
 from delivery.models import OutboxMessage, WebhookEndpoint
 from tests.support import consent_body, lookup_url, new_visitor_id, token_of, write_url
@@ -141,7 +142,8 @@ def test_the_config_says_which_us_links_and_sections_apply(client, demo_site, se
     demo_site.uses_sensitive_data = sensitive
     demo_site.save()
     assert config(client, "US-CA")["us_privacy"] == {
-        "gpp_sections": [7, 8], "privacy_choices_link": True, "limit_sensitive_link": sensitive}
+        "gpp_sections": [7, 8], "privacy_choices_link": True, "limit_sensitive_link": sensitive,
+        "privacy_choices_icon": PRIVACY_CHOICES_ICON}  # drawn by the banner, 4 paths on a 30 × 14 box
     # Texas gives no right to limit sensitive data, and no set link wording.
     assert config(client, "US-TX")["us_privacy"] == {
         "gpp_sections": [7, 16], "privacy_choices_link": False, "limit_sensitive_link": False}

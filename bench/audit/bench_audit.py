@@ -210,8 +210,9 @@ def clear_events():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE consent_consentevent, consent_visitor, audit_auditcheckpoint, audit_auditpurge, "
-                       "audit_logleaf, audit_lognode, audit_treehead, delivery_outboxmessage")
+        cursor.execute("TRUNCATE consent_consentevent, consent_handoff, consent_visitor, consent_person, "
+                       "audit_auditcheckpoint, audit_auditpurge, audit_logleaf, audit_lognode, audit_treehead, "
+                       "delivery_outboxmessage")
 
 
 def bulk_events(total):

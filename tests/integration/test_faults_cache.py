@@ -18,7 +18,7 @@ from django.test import override_settings
 from consent import cache, lookups
 from consent.models import CacheInvalidationFailure
 from tests.support import consent_body, lookup_url, new_visitor_id, wait_until, write_url
-from tests.support.servers import RedisSentinels, RedisServer, redis_answers
+from tests.support.servers import RedisSentinels, RedisServer, clear_when_answering, redis_answers
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.guarantee, pytest.mark.django_db]
@@ -43,12 +43,13 @@ def cut_able_redis(request):
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
+    proxies = proxy.proxies if request.param == "cluster" else [proxy]
     with override_settings(CACHES=config):
-        caches["default"].clear()
+        clear_when_answering(caches["default"], proxies)
         yield proxy
         proxy.restore()
         proxy.delay = 0.0
-        caches["default"].clear()
+        clear_when_answering(caches["default"], proxies)
     if request.param != "cluster":
         proxy.close()
 
@@ -165,7 +166,7 @@ def test_a_cluster_master_restarted_from_an_older_snapshot_serves_no_stale_decis
                           "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
     with override_settings(CACHES=config):
         store = caches["default"]
-        store.clear()
+        clear_when_answering(store, redis_cluster.proxies)
         epoch_master = redis_cluster.owner(store.make_key(cache.EPOCH_KEY))
         visitor_id, master = next((v, m) for v in (new_visitor_id() for _ in range(100))
                                   if (m := redis_cluster.owner(store.make_key(lookups.cache_key("demo", v)))) != epoch_master)

@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from cmp.redis_cache import RedisCache
 from tests.support import http, needs_postgresql_and_redis, new_visitor_id, product_server, token_of
+from tests.support.servers import clear_when_answering
 
 pytestmark = pytest.mark.guarantee
 
@@ -49,7 +50,7 @@ def shared_redis(request):
     if request.param == "one server":
         return {}, None
     cluster = request.getfixturevalue("redis_cluster")
-    RedisCache(cluster.url, {}).clear()
+    clear_when_answering(RedisCache(cluster.url, {}), cluster.proxies)
     # The cluster holds the cache only; the run's own Redis stays the broker.
     return {"redis_url": cluster.url, "CELERY_BROKER_URL": settings.REDIS_URL}, cluster
 

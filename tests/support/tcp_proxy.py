@@ -17,6 +17,7 @@ class TcpProxy:
         self._open = True
         self._sockets = []
         self._lock = threading.Lock()
+        self.turned_away = []  # why the proxy itself closed a connection it accepted: for a failing test's message
         self.delay = 0.0  # a slow server: the proxy holds each of its answers this long
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -48,11 +49,13 @@ class TcpProxy:
                 return
             with self._lock:
                 if not self._open:
+                    self.turned_away.append("cut")
                     client.close()
                     continue
                 try:
                     upstream = socket.create_connection(self.target, timeout=2)
-                except OSError:
+                except OSError as error:
+                    self.turned_away.append(f"connecting to port {self.target[1]}: {error!r}")
                     client.close()
                     continue
                 # The timeout was for connecting only: left on, the proxy would close any connection idle for

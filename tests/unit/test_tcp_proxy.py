@@ -4,6 +4,7 @@ import socket
 import threading
 import time
 
+from tests.support import free_port
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -43,3 +44,17 @@ def test_a_connection_idle_longer_than_the_proxys_connect_timeout_stays_open():
     finally:
         proxy.close()
         server.close()
+
+
+def test_the_proxy_notes_why_it_closed_a_connection_it_accepted():
+    proxy = TcpProxy(free_port())  # nothing listens there
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+            assert client.recv(16) == b""  # closed by the proxy: it found no server behind it
+        proxy.cut()
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+            assert client.recv(16) == b""
+        assert proxy.turned_away == [f"connecting to port {proxy.target[1]}: "
+                                     "ConnectionRefusedError(111, 'Connection refused')", "cut"]
+    finally:
+        proxy.close()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from consent.models import PolicyVersion, Site, SiteGroup
 from consent.site_setup import create_site
 
-from .conftest import ARGS, CHROMIUM, _require
+from .conftest import ARGS, CHROMIUM
 from .test_banner import BANNER, click, saved_events, track_writes
 
 pytestmark = pytest.mark.browser
@@ -33,14 +33,11 @@ LOOPBACK_ALLOWED = "--disable-features=LocalNetworkAccessChecks,PrivateNetworkAc
 
 
 @pytest.fixture(scope="module")
-def strict_browser():
-    _require(CHROMIUM, "Chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, NO_THIRD_PARTY_COOKIES, LOOPBACK_ALLOWED])
-        yield b
-        b.close()
+def strict_browser(playwright_driver):
+    b = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, NO_THIRD_PARTY_COOKIES,
+                                                                           LOOPBACK_ALLOWED])
+    yield b
+    b.close()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ Two visitor ids stand for two devices (or two brand sites); the site's back
 end is played by ``consent.people.make_assertion``'s format, rebuilt here from
 the README's description so a change to the format fails these tests.
 """
-import base64
 import hashlib
-import hmac
 import json
 import secrets
 from datetime import timedelta
@@ -19,22 +17,15 @@ from consent.api_keys import issue_key
 from consent.models import ApiKey, ConsentEvent, Person, PolicyVersion, Site, SiteGroup, UsedAssertion, Visitor
 from consent.site_setup import create_site
 from tests.support import consent_body, lookup_url, new_visitor, write_url
+from tests.support.people import b64, signed_assertion
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "https://shop.example.com"
 
 
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def assertion(site, subject="account-42", minutes=5, secret=None, nonce=None, **claims):
     """What a site's back end makes, as the README states it."""
-    payload = {"site": site.key, "sub": subject, "exp": int((timezone.now() + timedelta(minutes=minutes)).timestamp()),
-               "nonce": secrets.token_urlsafe(16) if nonce is None else nonce, **claims}
-    body = b64(json.dumps(payload).encode())
-    mac = hmac.new((secret or site.identity_secret).encode(), body.encode(), hashlib.sha256).digest()
-    return f"{body}.{b64(mac)}"
+    return signed_assertion(site.key, secret or site.identity_secret, subject, minutes, nonce, **claims)
 
 
 def identify(api, site, visitor, token, proof, origin=ORIGIN):

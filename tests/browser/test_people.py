@@ -6,9 +6,6 @@ with a fresh assertion for the signed-in user on each page view) are two
 brand sites of one group. Nothing here can lean on a third-party cookie: the
 browser refuses them, and the first test shows that it does.
 """
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -19,6 +16,7 @@ from django.utils import timezone
 
 from consent.models import PolicyVersion, Site, SiteGroup
 from consent.site_setup import create_site
+from tests.support.people import signed_assertion
 
 from .conftest import ARGS, CHROMIUM
 from .test_banner import BANNER, click, saved_events, track_writes
@@ -63,17 +61,9 @@ def quiet(live_server):
     live_server.thread.httpd.get_app().wait_quiet()
 
 
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def assertion(site_key, subject="account-42", minutes=5, secret=None):
     """What the brand's back end signs for its signed-in user (README, Consent that follows the person)."""
-    secret = secret or SECRETS[site_key]
-    payload = {"site": site_key, "sub": subject, "exp": int((timezone.now() + timedelta(minutes=minutes)).timestamp()),
-               "nonce": secrets.token_urlsafe(16)}
-    body = b64(json.dumps(payload).encode())
-    return f"{body}.{b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())}"
+    return signed_assertion(site_key, secret or SECRETS[site_key], subject, minutes)
 
 
 class Session:

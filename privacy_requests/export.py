@@ -95,7 +95,13 @@ def _readme(request, data) -> str:
                 "Your request did not come with a browser's consent token, so no browser's data could be "
                 "linked to you: we hold no data about you beyond this request."
             ) + "\n"
-        return gettext(
+        text = gettext(
             "The consent data of browser %(visitor)s on %(site)s: data.json has everything; events.csv lists "
             "every recorded choice and signal, oldest first."
         ) % {"visitor": data["visitor"]["visitor_id"], "site": request.site.key} + "\n"
+        if data["linked_browsers"]:
+            text += gettext(
+                "The site linked this browser to your account, so this request also covers the other browsers "
+                "linked to it: linked_browsers in data.json lists each, with its choices and history."
+            ) + "\n"
+        return text

@@ -102,6 +102,7 @@ def test_right_to_know_from_form_to_download(client, staff, demo_site, browser):
     assert set(archive.namelist()) == {"data.json", "events.csv", "README.txt"}
     data = json.loads(archive.read("data.json"))
     assert data["visitor"]["visitor_id"] == browser["id"]
+    assert data["linked_browsers"] == [] and "linked_browsers" not in archive.read("README.txt").decode()
     assert [e["choices"] for e in data["consent_events"]] == [
         {"analytics": True, "advertising": False, "recognition": False}, {"analytics": False},
     ]
@@ -349,8 +350,10 @@ def test_a_request_from_a_linked_browser_covers_every_browser_of_the_person(clie
     verify_latest(client)
     admin_action(staff, Request.objects.get(), "fulfil")
     download = client.get(emailed_link(r"http://[^\s]+/privacy/requests/download/[^\s]+/"))
-    data = json.loads(zipfile.ZipFile(io.BytesIO(download.content)).read("data.json"))
+    archive = zipfile.ZipFile(io.BytesIO(download.content))
+    data = json.loads(archive.read("data.json"))
     assert [(b["site"], b["visitor_id"]) for b in data["linked_browsers"]] == [("sister", laptop)]
+    assert "also covers the other browsers linked to it: linked_browsers" in archive.read("README.txt").decode()
     assert [e["source"] for e in data["linked_browsers"][0]["consent_events"]] == ["banner", "link"]
 
     file(client, "delete", browser=browser)

@@ -176,7 +176,7 @@ def verify(document) -> dict:
     if isinstance(document, (bytes, str)):
         try:
             document = json.loads(document)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise ReceiptInvalid(f"not JSON: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("signature"), dict):
         raise ReceiptInvalid("not a consent receipt: expected {\"receipt\": {...}, \"signature\": {...}, \"jws\": \"...\"}")
@@ -198,7 +198,7 @@ def _parts(jws) -> tuple[dict, dict]:
     try:
         header, payload, _ = jws.split(".")
         header, payload = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in (header, payload))
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, RecursionError):
         raise ReceiptInvalid("no JWS: expected \"jws\": \"<header>.<payload>.<signature>\"") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise ReceiptInvalid("the JWS's header and payload must be JSON objects")

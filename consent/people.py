@@ -71,7 +71,7 @@ def read_assertion(site: Site, assertion: str, now: datetime) -> Assertion:
     try:
         claims = json.loads(_unb64(body))
         given_mac = _unb64(mac)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: arrays nested past the decoder's stack
         raise Invalid("malformed_assertion", "An assertion is base64url(JSON) + '.' + base64url(HMAC-SHA256) "
                       "(README, Consent that follows the person).") from None
     if not hmac.compare_digest(given_mac, _mac(site.identity_secret, body)):

@@ -105,6 +105,7 @@ def test_linking_again_to_the_same_person_changes_nothing(api, demo_site, device
     ("garbage", "malformed_assertion", 400),
     ("no_nonce", "malformed_assertion", 400),
     ("exp_not_a_time", "malformed_assertion", 400),
+    ("nested", "malformed_assertion", 400),
 ])
 def test_a_forged_expired_or_malformed_assertion_is_refused_with_its_reason(api, demo_site, devices, forge, code,
                                                                             status):
@@ -120,6 +121,8 @@ def test_a_forged_expired_or_malformed_assertion_is_refused_with_its_reason(api,
         "garbage": lambda: "not an assertion",
         "no_nonce": lambda: assertion(demo_site, nonce=""),
         "exp_not_a_time": lambda: assertion(demo_site, exp=10**30),
+        # Anyone can send it (nothing is signed yet): nested deeper than Python's decoder can recurse.
+        "nested": lambda: b64(b"[" * 1500) + ".AAAA",
     }[forge]()
     answer = identify(api, demo_site, phone, phone_token, proof)
     assert answer.status_code == status, answer.content

@@ -290,3 +290,12 @@ def test_receipts_are_in_the_right_to_know_export(api, visitor):
     assert exported == get(api, visitor_id, token).json()["receipts"]
     for r in exported:
         assert jose_verify(api, r["jws"])["auditLog"]["eventId"] == r["receipt"]["auditLog"]["eventId"]
+
+
+def test_a_document_nested_past_the_decoders_stack_is_refused_as_invalid():
+    """verify_receipt reads files from anywhere: arrays nested too deep are an invalid receipt, not a crash."""
+    with pytest.raises(receipts.ReceiptInvalid, match="not JSON"):
+        receipts.verify("[" * 5000)
+    nested = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
+    with pytest.raises(receipts.ReceiptInvalid, match="no JWS"):
+        receipts.verify({"signature": {"alg": "EdDSA"}, "jws": f"{nested}.{nested}.AAAA"})

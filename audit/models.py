@@ -111,6 +111,10 @@ class AuditPurge(models.Model):
     first_event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     last_event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     leaves = models.JSONField(default=list, help_text="[event id, visitor row id, event hash] per purged event.")
+    # Set when retention dropped a month's partition (audit/retention.py): the tombstone then stands for
+    # ``event_count`` events of its site with ids from first to last, which the site's log keeps as leaves;
+    # ``leaves`` lists only those that later events of their visitors link to (the chains' anchors).
+    partition = models.CharField(max_length=63, blank=True, help_text="The dropped month's partition, if any.")
     key_id = models.CharField(max_length=64)
     signature = models.CharField(max_length=128)
 

@@ -88,11 +88,14 @@ def purge_visitors(visitors, reason: str):
 
 
 def tombstone_payload(t) -> dict:
-    """What a tombstone's signature covers."""
-    return {
+    """What a tombstone's signature covers (a dropped month's also its partition and id range)."""
+    payload = {
         "kind": "cmp-audit-purge", "created_at": iso_utc(t.created_at), "reason": t.reason, "sites": t.sites,
         "visitor_count": t.visitor_count, "event_count": t.event_count, "leaves": t.leaves,
     }
+    if t.partition:
+        payload.update(partition=t.partition, first_event_id=t.first_event_id, last_event_id=t.last_event_id)
+    return payload
 
 
 @transaction.atomic

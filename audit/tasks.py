@@ -17,6 +17,7 @@ def refresh_rollups(days: int = 2) -> int:
 
 
 @shared_task(acks_late=True)
-def apply_retention() -> int:
-    """Purge the visitors (with their events) past their site's retention period."""
-    return retention.purge_expired_visitors()
+def apply_retention() -> dict:
+    """Drop the months of events, and purge the visitors (with their events), past their retention period."""
+    months, visitors = retention.apply_retention()
+    return {"events_dropped_with_their_months": months, "visitors_purged": visitors}

@@ -69,7 +69,7 @@ def verify(site=None, since=None, chains=True, checkpoints=True) -> Report:
     if since is not None:
         first = ConsentEvent.objects.filter(created_at__gte=since).order_by("id").values_list("id", flat=True).first()
         start_id = (first - 1) if first is not None else (ConsentEvent.objects.aggregate(m=Max("id"))["m"] or 0)
-    purged_heads, purged_leaves = _verify_tombstones(report, start_id)
+    purged_heads, purged_leaves, dropped = _verify_tombstones(report, start_id)
     if chains:
         site_keys = dict(Site.objects.values_list("id", "key"))
         events = ConsentEvent.objects.filter(id__gt=start_id)
@@ -78,17 +78,34 @@ def verify(site=None, since=None, chains=True, checkpoints=True) -> Report:
         _verify_chains(report, events, site_keys, purged_heads, trusted_start=start_id > 0)
     if checkpoints:
         for site_id, site_key in Site.objects.filter(**({"key": site} if site else {})).order_by("id").values_list("id", "key"):
-            _verify_log(report, site_id, site_key, purged_leaves)
+            _verify_log(report, site_id, site_key, purged_leaves, dropped.get(site_key))
         _verify_checkpoints(report, AuditCheckpoint.objects.filter(last_event_id__gt=start_id).order_by("last_event_id"), start_id)
     report.problems.sort(key=lambda p: (p.event_id is None, p.event_id or 0))
     return report
 
 
+@dataclass
+class DroppedMonths:
+    """What the tombstones of a site's dropped months stand for: events in these id ranges, this many of them,
+    besides the anchors they list one by one."""
+    ranges: list = field(default_factory=list)
+    count: int = 0
+
+    def covers(self, event_id) -> bool:
+        return any(first <= event_id <= last for first, last in self.ranges)
+
+
 def _verify_tombstones(report, start_id):
-    """Check each tombstone's signature; return {visitor row id: set of purged hashes} and {(site key, event id): hash}."""
+    """Check each tombstone's signature; return {visitor row id: set of purged hashes}, {(site key, event id): hash}
+    and {site key: DroppedMonths}."""
     heads: dict[int, set] = {}
     leaves: dict[tuple[str, int], str] = {}
+    dropped: dict[str, DroppedMonths] = {}
     for t in AuditPurge.objects.order_by("id").iterator(chunk_size=100):
+        if t.partition:
+            months = dropped.setdefault(t.sites[0], DroppedMonths())
+            months.ranges.append((t.first_event_id, t.last_event_id))
+            months.count += t.event_count - len(t.leaves)
         report.tombstones += 1
         if not signature_valid(tombstone_payload(t), TOMBSTONE, t.key_id, t.signature):
             report.add("tombstone", f"tombstone {t.pk} ({t.reason}): signature does not match its content", t.first_event_id)
@@ -96,7 +113,7 @@ def _verify_tombstones(report, start_id):
             heads.setdefault(visitor_id, set()).add(hash_hex)
             for site_key in t.sites:
                 leaves[(site_key, event_id)] = hash_hex
-    return heads, leaves
+    return heads, leaves, dropped
 
 
 def _verify_chains(report, events, site_keys, purged_heads, trusted_start):
@@ -167,7 +184,7 @@ def _verify_checkpoints(report, checkpoints, start_id):
         previous = cp
 
 
-def _verify_log(report, site_id, site_key, purged_leaves) -> None:
+def _verify_log(report, site_id, site_key, purged_leaves, dropped) -> None:
     """One site's log: its heads (signatures, roots), stored subtrees and leaves against the events."""
     heads = list(TreeHead.objects.filter(site_id=site_id).order_by("tree_size"))
     events = ConsentEvent.objects.filter(site_id=site_id)
@@ -180,7 +197,8 @@ def _verify_log(report, site_id, site_key, purged_leaves) -> None:
         if not signature_valid(head_payload(head, site_key), TREE_HEAD, head.key_id, head.signature):
             report.add("log", f"site {site_key}: tree head {head.tree_size} does not match its signature (rewritten)")
     _verify_tree(report, site_id, site_key, heads)
-    _verify_leaves(report, site_key, LogLeaf.objects.filter(site_id=site_id), events, heads[-1].last_event_id, purged_leaves)
+    _verify_leaves(report, site_key, LogLeaf.objects.filter(site_id=site_id), events, heads[-1].last_event_id, purged_leaves,
+                   dropped or DroppedMonths())
 
 
 def _verify_tree(report, site_id, site_key, heads) -> None:
@@ -212,15 +230,21 @@ def _verify_tree(report, site_id, site_key, heads) -> None:
         report.add("log", f"site {site_key}: stored subtree {position} of level {level} is beyond the log's leaves")
 
 
-def _verify_leaves(report, site_key, leaves, events, last_event_id, purged_leaves) -> None:
-    """Each leaf is its event (same hash) or a tombstoned one; each event up to ``last_event_id`` is a leaf."""
+def _verify_leaves(report, site_key, leaves, events, last_event_id, purged_leaves, dropped) -> None:
+    """Each leaf is its event (same hash), a tombstoned one, or one of a dropped month's (as many as its tombstones
+    count); each event up to ``last_event_id`` is a leaf."""
     logged = leaves.order_by("event_id").values_list("event_id", "event_hash", "index").iterator(chunk_size=5000)
     live = events.order_by("id").values_list("id", "event_hash").iterator(chunk_size=5000)
     leaf, event = next(logged, None), next(live, None)
+    gone_with_months = 0
     while leaf is not None or event is not None:
         if event is None or (leaf is not None and leaf[0] < event[0]):
             event_id, hash_hex, index = leaf
-            if purged_leaves.get((site_key, event_id)) != hash_hex:
+            if purged_leaves.get((site_key, event_id)) == hash_hex:
+                pass
+            elif dropped.covers(event_id):
+                gone_with_months += 1
+            else:
                 report.add("log", f"event {event_id} (leaf {index} of site {site_key}) is gone from the database without "
                            "a tombstone: deleted behind the platform's back", event_id)
             leaf = next(logged, None)
@@ -236,12 +260,19 @@ def _verify_leaves(report, site_key, leaves, events, last_event_id, purged_leave
                 report.add("log", f"event {event[0]} differs from its leaf {leaf[2]} in the log of site {site_key}: "
                            "changed after it was logged", event[0])
             leaf, event = next(logged, None), next(live, None)
+    if gone_with_months != dropped.count:
+        report.add("log", f"site {site_key}: {gone_with_months} logged events are gone within the id ranges of the dropped "
+                   f"months, whose tombstones account for {dropped.count}: events were deleted behind the platform's back")
 
 
 def chain_status(visitor) -> dict:
-    """The chain of one visitor, checked: {"ok", "events", "problems"} (for the admin)."""
-    purged = {}
+    """The chain of one visitor, checked: {"ok", "events", "problems"} (for the admin).
+
+    A chain whose older events went with their month starts at the anchor its
+    month's tombstone lists."""
     report = Report()
     site_keys = dict(Site.objects.filter(pk=visitor.site_id).values_list("id", "key"))
-    _verify_chains(report, ConsentEvent.objects.filter(visitor_id=visitor.pk), site_keys, purged, trusted_start=False)
+    tombstones = AuditPurge.objects.filter(sites=[site_keys[visitor.site_id]]).exclude(partition="")
+    anchors = {visitor.pk: {h for leaves in tombstones.values_list("leaves", flat=True) for _, v, h in leaves if v == visitor.pk}}
+    _verify_chains(report, ConsentEvent.objects.filter(visitor_id=visitor.pk), site_keys, anchors, trusted_start=False)
     return {"ok": report.ok, "events": report.events, "problems": [str(p) for p in report.problems]}

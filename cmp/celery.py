@@ -18,6 +18,7 @@ app.autodiscover_tasks()
 # What beat runs. Every task is idempotent, so a missed or doubled run is harmless.
 app.conf.beat_schedule = {
     "sweep-webhook-outbox": {"task": "delivery.tasks.sweep_outbox", "schedule": 30.0},
+    "make-event-partitions": {"task": "consent.tasks.make_event_partitions", "schedule": crontab(hour=2, minute=50)},
     "expire-choices": {"task": "consent.tasks.expire_choices", "schedule": crontab(hour=3, minute=0)},
     "forget-expired-links": {"task": "consent.tasks.forget_expired_links", "schedule": 3600.0},
     "apply-retention": {"task": "audit.tasks.apply_retention", "schedule": crontab(hour=3, minute=30)},

@@ -101,7 +101,9 @@ class Site(models.Model):
         'Per language: {"en": {"title": "...", "description": "..."}}. Shown as plain text.'))
     retention_days = models.PositiveIntegerField(
         default=730,
-        help_text="Consent events and visitors are deleted this many days after the visitor's last event (24 months by default).",
+        help_text="Visitors and their consent events are deleted this many days after the visitor's last event (24 months "
+                  "by default). On PostgreSQL a whole month of events is also deleted once it is older than every "
+                  "site's retention period and consent lifetime.",
     )
     # What the IAB GPP string says about the site itself (consent/gpp.py, docs/us-states.md).
     gpp_sharing_notice = models.BooleanField(

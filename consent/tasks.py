@@ -2,8 +2,15 @@
 (``acks_late``): running one twice, or after a crash half-way, has the effect
 of running it once."""
 from celery import shared_task
+from django.utils import timezone
 
-from . import expiry, people
+from . import expiry, partitions, people
+
+
+@shared_task(acks_late=True)
+def make_event_partitions() -> list[str]:
+    """Make the event table's partitions of this month and the next ones (PostgreSQL); returns those made."""
+    return partitions.ensure_ahead(timezone.now())
 
 
 @shared_task(acks_late=True)

@@ -5,13 +5,21 @@
 Builds a throwaway database (perf_bench_lifecycle) on the local PostgreSQL,
 fills it with visitors whose choices are past the consent lifetime and whose
 events are past the retention period (1,000,000 events by default), then
-times, in one run:
+times, in one run, each on a fresh copy of the data:
 
 1. the daily expiry task (logs one ``expiry`` event per stale choice, in
    batches);
-2. the daily retention task (checkpoint, then purge whole visitors with their
-   events through the audit log's purge path, in batches);
-3. the baseline: a plain ``DELETE`` of the same event rows (data rebuilt).
+2. the daily retention task on events whose month has no partition of its own
+   (they are in the default partition, as every event was before the table was
+   partitioned): it purges whole visitors with their events through the audit
+   log's purge path, in batches;
+3. the same task on the same events in their month's partition: it drops the
+   month, then purges the visitors left without events;
+4. the baseline: a plain ``DELETE`` of the same event rows.
+
+Before 2 and 3 the sites' logs are extended over the events, as the
+ten-minute task has done long before any event is old enough for retention;
+after each, ``verify_audit``'s check runs and must pass.
 
 Writes bench/lifecycle/RESULTS.md (bench/results.py).
 """
@@ -26,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DB = "perf_bench_lifecycle"
 MEASURED = ["bench/lifecycle/bench_lifecycle.py", "consent/expiry.py", "audit/retention.py", "audit/purge.py",
-            "audit/checkpoints.py", "consent/chain.py"]
+            "audit/checkpoints.py", "consent/chain.py", "consent/partitions.py"]
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cmp.settings")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
@@ -99,9 +107,10 @@ def main():
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from audit import retention
+    from audit import retention, verify
+    from audit.log import extend_logs
     from audit.purge import guard_lifted
-    from consent import expiry
+    from consent import expiry, partitions
     from consent.models import ConsentEvent, Site
 
     call_command("migrate", verbosity=0)
@@ -112,17 +121,33 @@ def main():
 
     def wipe():
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE consent_consentevent, consent_visitor RESTART IDENTITY CASCADE")
+            cursor.execute("TRUNCATE consent_consentevent, consent_visitor, audit_logleaf, audit_lognode, audit_treehead, "
+                           "audit_auditpurge RESTART IDENTITY CASCADE")
+
+    def retention_run():
+        """Fill, log, time the retention task, check the log; returns (seconds, (events dropped, visitors purged), report)."""
+        fill(site.id, args.visitors, args.events_per_visitor)
+        extend_logs(lag_seconds=0)
+        seconds, done = timed(retention.apply_retention)
+        report = verify.verify()
+        assert report.ok, report.problems[:5]
+        assert not ConsentEvent.objects.exists()
+        wipe()
+        return seconds, done, report
 
     # Each step on its own fresh copy of the data: expiry makes every visitor
     # recent again, which would leave retention nothing to purge.
     fill(site.id, args.visitors, args.events_per_visitor)
     expire_seconds, expired = timed(expiry.expire_choices)
     wipe()
-    fill(site.id, args.visitors, args.events_per_visitor)
-    purge_seconds, purged = timed(retention.purge_expired_visitors)
-    left = ConsentEvent.objects.count()
-    wipe()
+    purge_seconds, (_, purged), _ = retention_run()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(created_at), max(created_at) FROM (SELECT now() - interval '800 days' AS created_at "
+                       "UNION ALL SELECT now() - interval '800 days' + %s * interval '1 second') t", [args.events_per_visitor])
+        first, last = cursor.fetchone()
+    months = partitions.ensure_months(first, last)
+    drop_seconds, (dropped, drop_purged), drop_report = retention_run()
+    assert dropped == events and drop_purged == args.visitors, (dropped, drop_purged)
 
     # Baseline: the same rows again, removed by one plain DELETE (with the
     # append-only trigger out of the way, as the purge path does).
@@ -139,11 +164,18 @@ def main():
         f"| lifecycle step, PostgreSQL, {events:,} events of {args.visitors:,} visitors | seconds | rows/s | vs plain DELETE |",
         "|---|---:|---:|---:|",
         f"| expiry task: {expired:,} `expiry` events logged in batches of {expiry.BATCH} | {expire_seconds:.1f} | {expired / expire_seconds:,.0f} | — |",
-        f"| retention task: {purged:,} visitors and their {events:,} events purged (checkpoint, tombstones) | {purge_seconds:.1f} | {events / purge_seconds:,.0f} | {purge_seconds / delete_seconds:.1f}× |",
+        f"| retention task, events in the default partition: {purged:,} visitors and their {events:,} events purged one visitor at a time (tombstones) | {purge_seconds:.1f} | {events / purge_seconds:,.0f} | {purge_seconds / delete_seconds:.1f}× |",
+        f"| retention task, events in their month's partition: the month's {dropped:,} events dropped whole (tombstone), then its {drop_purged:,} visitors | {drop_seconds:.1f} | {events / drop_seconds:,.0f} | {drop_seconds / delete_seconds:.1f}× |",
         f"| baseline: one plain `DELETE` of {baseline_rows:,} event rows | {delete_seconds:.1f} | {baseline_rows / delete_seconds:,.0f} | 1.0× |",
     ])
+    notes = (
+        f"\n\n**Dropping the month: {purge_seconds / drop_seconds:.1f}× faster** than purging the same events one visitor "
+        f"at a time (target: 5×). Partition made for the month: {', '.join(months)}. `verify_audit`'s check passed after "
+        f"both (after the drop: {drop_report.tombstones} tombstone, {drop_report.logs} site log, no problem). Events left "
+        "after each: 0."
+    )
     results.write(Path(__file__).parent / "RESULTS.md", "Expiry and retention at scale", "bench/lifecycle/bench_lifecycle.py",
-                  MEASURED, table + f"\n\nEvents left after retention: {left:,}.", table, started)
+                  MEASURED, table + notes, table + notes, started)
     connection.close()
     psql(f"DROP DATABASE IF EXISTS {DB}")
 

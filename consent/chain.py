@@ -19,8 +19,6 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from django.db import connection
-
 from .models import ConsentEvent
 from .rows import insert_row
 
@@ -59,30 +57,20 @@ def event_hash(content: dict) -> str:
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
-# One index lookup on (visitor_id, id); plain SQL, as this runs on every write
-# (the ORM query costs three times as much here: see bench/audit/RESULTS.md).
-_LAST_HASH_SQL = "SELECT event_hash FROM consent_consentevent WHERE visitor_id = %s ORDER BY id DESC LIMIT 1"
-
-
-def _last_hash(visitor) -> str | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_LAST_HASH_SQL, [visitor.pk])
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
 def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, **fields) -> ConsentEvent | None:
     """Append one event to ``visitor``'s chain and return it.
 
     The caller holds the visitor's row lock (``select_for_update``) in the
-    current transaction, which serialises the chain. A visitor not saved yet
+    current transaction, which serialises the chain; the chain goes on from the
+    visitor's ``last_event_hash``, which this sets to the new event's and the
+    caller saves with the row in the same transaction. A visitor not saved yet
     starts its chain: its row is inserted together with this first event
     (one statement on PostgreSQL), unless a row for it exists by then (a
     racing first write committed it); then nothing is inserted and the
     answer is None, and the caller goes on with the existing row.
     """
     new_visitor = visitor.pk is None
-    prev_hash = GENESIS if new_visitor else _last_hash(visitor) or GENESIS
+    prev_hash = GENESIS if new_visitor else visitor.last_event_hash
     content = canonical_content(
         site_key=site_key, visitor_uuid=visitor.uuid, created_at=created_at, prev_hash=prev_hash, **fields
     )
@@ -91,6 +79,7 @@ def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, 
         **{name: fields[name] for name in CONTENT_FIELDS},
         **{name: fields[name] for name in OPTIONAL_FIELDS if name in fields},
     )
+    visitor.last_event_hash = event.event_hash
     if new_visitor:
         return event if insert_row(visitor, ignore_conflicts=True, child=event) else None
     insert_row(event)

@@ -65,4 +65,4 @@ def _log_expiry(rules, visitor, now) -> None:
               now=now, region=last.get("region") or "", gpp=gpp)
     decisions_changed.send(sender=Visitor, rules=rules, visitor_uuid=visitor.uuid, before=before, after=after,
                            policy_version=visitor.policy_version, at=now, gpp=gpp)
-    Visitor.objects.filter(pk=visitor.pk).update(expiry_logged_for=visitor.chosen_at)
+    Visitor.objects.filter(pk=visitor.pk).update(expiry_logged_for=visitor.chosen_at, last_event_hash=visitor.last_event_hash)

@@ -399,6 +399,10 @@ class Visitor(models.Model):
     gpc_last_seen = models.DateTimeField(null=True, blank=True)
     # The choice (by its time) whose expiry has been logged, so it is logged once.
     expiry_logged_for = models.DateTimeField(null=True, blank=True)
+    # Where the visitor's chain goes on (consent/chain.py): read with the row the write locks anyway,
+    # instead of from the event table, whose months are each a partition on PostgreSQL.
+    last_event_hash = models.CharField(
+        max_length=64, blank=True, default="", editable=False, help_text="The hash of the visitor's latest event.")
     # The signed-in person this browser is linked to (consent/people.py); their browsers share choices.
     person = models.ForeignKey("Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="browsers")
 

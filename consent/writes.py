@@ -159,8 +159,8 @@ def _later_write(rules, visitor, write, client, now) -> WriteResult:
         # A signal-only write that changes nothing: no event, only "last seen".
         Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
     else:
-        visitor.save()
         _log_event(rules, visitor, write, source, signals, outcome, regime, client, now, gpp)
+        visitor.save()  # with the chain's new end (last_event_hash)
     return _result(rules, write, token, regime, outcome, signals, now, gpp, logged=source is not None)
 
 

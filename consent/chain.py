@@ -20,7 +20,7 @@ import json
 from datetime import UTC, datetime
 
 from .models import ConsentEvent
-from .rows import insert_row
+from .rows import insert_row, update_row
 
 HASH_VERSION = 1
 GENESIS = ""
@@ -61,13 +61,14 @@ def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, 
     """Append one event to ``visitor``'s chain and return it.
 
     The caller holds the visitor's row lock (``select_for_update``) in the
-    current transaction, which serialises the chain; the chain goes on from the
-    visitor's ``last_event_hash``, which this sets to the new event's and the
-    caller saves with the row in the same transaction. A visitor not saved yet
-    starts its chain: its row is inserted together with this first event
-    (one statement on PostgreSQL), unless a row for it exists by then (a
-    racing first write committed it); then nothing is inserted and the
-    answer is None, and the caller goes on with the existing row.
+    current transaction, which serialises the chain. The chain goes on from
+    the visitor's ``last_event_hash``, set here to the new event's: the
+    visitor's row, with the caller's other changes to it, is saved together
+    with the event (one statement on PostgreSQL). A visitor not saved yet
+    starts its chain: its row is inserted together with this first event,
+    unless a row for it exists by then (a racing first write committed it);
+    then nothing is inserted and the answer is None, and the caller goes on
+    with the existing row.
     """
     new_visitor = visitor.pk is None
     prev_hash = GENESIS if new_visitor else visitor.last_event_hash
@@ -82,5 +83,5 @@ def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, 
     visitor.last_event_hash = event.event_hash
     if new_visitor:
         return event if insert_row(visitor, ignore_conflicts=True, child=event) else None
-    insert_row(event)
+    update_row(visitor, child=event)
     return event

@@ -61,8 +61,8 @@ def _log_expiry(rules, visitor, now) -> None:
     after = decisions.decide(rules.context(now=now, regime=regime, choice=choice, signals=signals))
     # The GPP string in the region the rule uses for this visitor (its first contact), as a lookup would.
     gpp = rules.gpp(rules.visitor_region(visitor.region, last.get("region") or None), after, signals)
+    visitor.expiry_logged_for = visitor.chosen_at
     log_event(rules, visitor, source=Source.EXPIRY, choices={}, signals=signals, outcome=after, regime=regime,
-              now=now, region=last.get("region") or "", gpp=gpp)
+              now=now, region=last.get("region") or "", gpp=gpp)  # saves the visitor too
     decisions_changed.send(sender=Visitor, rules=rules, visitor_uuid=visitor.uuid, before=before, after=after,
                            policy_version=visitor.policy_version, at=now, gpp=gpp)
-    Visitor.objects.filter(pk=visitor.pk).update(expiry_logged_for=visitor.chosen_at, last_event_hash=visitor.last_event_hash)

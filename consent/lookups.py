@@ -136,7 +136,9 @@ def _visitor_state(rules: SiteRules, visitor_uuid, snapshot: cache.Snapshot | No
     snapshot = snapshot or cache.read(key)
     state = snapshot.get(key)
     if state is None:
-        visitor = Visitor.objects.filter(site_id=rules.id, uuid=visitor_uuid).first()
+        # A slice, not .first(): (site, uuid) is unique, and the ORDER BY that .first() adds costs a miss
+        # more to compile than to run.
+        visitor = next(iter(Visitor.objects.filter(site_id=rules.id, uuid=visitor_uuid)[:1]), None)
         state = state_of(visitor) if visitor else UNKNOWN
         cache.fill(snapshot, key, state, settings.CMP_LOOKUP_CACHE_SECONDS)
     return state

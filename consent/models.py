@@ -402,7 +402,8 @@ class Visitor(models.Model):
     # Where the visitor's chain goes on (consent/chain.py): read with the row the write locks anyway,
     # instead of from the event table, whose months are each a partition on PostgreSQL.
     last_event_hash = models.CharField(
-        max_length=64, blank=True, default="", editable=False, help_text="The hash of the visitor's latest event.")
+        max_length=64, blank=True, default="", db_default="", editable=False,
+        help_text="The hash of the visitor's latest event.")
     # The signed-in person this browser is linked to (consent/people.py); their browsers share choices.
     person = models.ForeignKey("Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="browsers")
 

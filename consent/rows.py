@@ -1,8 +1,9 @@
-"""Inserting a row in one statement, below the ORM's ``save()``.
+"""Writing a visitor and its event in one statement, below the ORM's ``save()``.
 
 The consent write's first statement creates a visitor together with the
-first event of its chain; ``save()`` costs more there than the statement
-itself (signals, SQL compiled anew each time). This is the one module that
+first event of its chain, and a later write updates the visitor together with
+its new event; ``save()`` costs more there than the statement itself (signals,
+SQL compiled anew each time), and would take two. This is the one module that
 reaches under the ORM (``Model._meta``, ``Model._state``): everything it does
 with them is here, and ``tests/unit/test_rows.py`` fails when a model it
 inserts gains a field it cannot handle.
@@ -47,6 +48,23 @@ def insert_row(instance: models.Model, *, ignore_conflicts: bool = False, child:
     return True
 
 
+def update_row(instance: models.Model, *, child: models.Model) -> None:
+    """UPDATE every column of the saved ``instance`` and INSERT ``child``, a new row whose foreign key points at it;
+    on PostgreSQL in one statement, on SQLite one after the other. ``save()`` for the pair, as :func:`insert_row`."""
+    db = connections[DEFAULT_DB_ALIAS]
+    model, together = type(instance), db.vendor == "postgresql"
+    params = [f.get_db_prep_save(f.pre_save(instance, False), db) for f in _columns(model)] + [instance.pk]
+    setattr(child, _link(type(child), model).attname, instance.pk)
+    if together:
+        params += _values(db, child)
+    with db.cursor() as cursor:
+        cursor.execute(_update_sql(model, type(child) if together else None), params)
+        if together:
+            _saved(child, cursor.fetchone()[0], db)
+    if not together:
+        insert_row(child)
+
+
 def _values(db, instance, parent=None) -> list:
     """The row's values as the database takes them; without the link to ``parent`` (the statement makes it)."""
     skip = _link(type(instance), type(parent)) if parent is not None else None
@@ -86,3 +104,17 @@ def _insert_sql(model, ignore_conflicts: bool, child_model=None) -> str:
     return (f"WITH parent AS ({sql} AS id) INSERT INTO {quote(child_model._meta.db_table)} "
             f"({', '.join(quote(f.column) for f in child_columns)}) SELECT {values} FROM parent "
             f"RETURNING {quote(link.column)}, {quote(child_model._meta.pk.column)}")
+
+
+@functools.cache
+def _update_sql(model, child_model=None) -> str:
+    """``UPDATE`` of every column by the key; with ``child_model``, a PostgreSQL CTE that also inserts the child row."""
+    quote, table = connections[DEFAULT_DB_ALIAS].ops.quote_name, model._meta.db_table
+    sql = (f"UPDATE {quote(table)} SET {', '.join(f'{quote(f.column)} = %s' for f in _columns(model))} "
+           f"WHERE {quote(model._meta.pk.column)} = %s")
+    if child_model is None:
+        return sql
+    child_columns = _columns(child_model)
+    return (f"WITH parent AS ({sql}) INSERT INTO {quote(child_model._meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in child_columns)}) VALUES ({', '.join(['%s'] * len(child_columns))}) "
+            f"RETURNING {quote(child_model._meta.pk.column)}")

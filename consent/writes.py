@@ -159,8 +159,7 @@ def _later_write(rules, visitor, write, client, now) -> WriteResult:
         # A signal-only write that changes nothing: no event, only "last seen".
         Visitor.objects.filter(pk=visitor.pk).update(gpc_last_seen=visitor.gpc_last_seen)
     else:
-        _log_event(rules, visitor, write, source, signals, outcome, regime, client, now, gpp)
-        visitor.save()  # with the chain's new end (last_event_hash)
+        _log_event(rules, visitor, write, source, signals, outcome, regime, client, now, gpp)  # saves the visitor too
     return _result(rules, write, token, regime, outcome, signals, now, gpp, logged=source is not None)
 
 
@@ -200,7 +199,7 @@ def _log_event(rules, visitor, write, source, signals, outcome, regime, client, 
 
 def log_event(rules, visitor, *, source, choices, signals, outcome, regime, now, banner_version="", language="",
               region="", ip_prefix="", user_agent="", gpc_conflict_confirmed=False, gpp=None):
-    """Append one event to the audit log (the only place events are made); returns it.
+    """Append one event to the audit log (the only place events are made), saving ``visitor`` with it; returns it.
 
     A ``visitor`` not saved yet is inserted with it, unless its row exists
     by then: None (see ``chain.append_event``).

@@ -403,8 +403,7 @@ def main():
         "as often as beat does; its reads and inserts are what the writers share the machine with.",
         "",
         f"Hash chain cost: {abs(chain_cost):.1f} % {'fewer' if chain_cost >= 0 else 'more'} appends per second than "
-        "without it (one indexed read of the visitor's last hash and one SHA-256 per event, under the visitor lock "
-        "the write already holds).",
+        "without it (one SHA-256 per event; the previous hash comes with the visitor row the write already locks).",
         "",
         f"verify_audit over the last log (chains, site log, leaves against events): {report.events:,} events in "
         f"{verify_s:.2f} s ({report.events / verify_s:,.0f}/s); no event missing from the log.",

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='visitor',
             name='last_event_hash',
-            field=models.CharField(blank=True, default='', editable=False, help_text="The hash of the visitor's latest event.", max_length=64),
+            field=models.CharField(blank=True, db_default='', default='', editable=False, help_text="The hash of the visitor's latest event.", max_length=64),
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop, elidable=False),
     ]

@@ -65,3 +65,22 @@ def test_insert_row_with_its_child(demo_site):
     stored = ConsentEvent.objects.select_related("visitor").get()
     assert (stored.pk, stored.visitor_id, stored.visitor.uuid) == (event.pk, visitor.pk, VISITOR)
     assert stored.choices == {"analytics": True} and event.visitor_id == visitor.pk
+
+
+@pytest.mark.django_db
+def test_update_row_writes_what_save_would_and_inserts_the_child(demo_site):
+    from consent.rows import update_row
+
+    by_row = Visitor(site=demo_site, uuid=VISITOR, token_hash="a" * 64)
+    by_save = Visitor(site=demo_site, uuid=uuid.uuid4(), token_hash="a" * 64)
+    insert_row(by_row), insert_row(by_save)
+    for visitor in (by_row, by_save):
+        visitor.choices, visitor.language, visitor.last_event_hash = {"analytics": False}, "de", "c" * 64
+    event = ConsentEvent(site=demo_site, visitor_id=0, source="api", regime="opt_in", event_hash="c" * 64)
+    update_row(by_row, child=event)
+    by_save.save()
+    skip = {"id", "uuid", "created_at", "updated_at"}
+    values = [{k: v for k, v in row.items() if k not in skip} for row in Visitor.objects.order_by("id").values()]
+    assert values[0] == values[1] and values[0]["language"] == "de"
+    stored = ConsentEvent.objects.get()
+    assert (stored.pk, stored.visitor_id, stored.event_hash) == (event.pk, by_row.pk, "c" * 64)

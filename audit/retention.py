@@ -19,7 +19,7 @@ Two steps, both through signed tombstones so the log keeps verifying
 import logging
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -34,6 +34,11 @@ from .signing import TOMBSTONE, sign
 
 logger = logging.getLogger("audit")
 BATCH = 500
+LOCK_NOT_AVAILABLE = "55P03"
+# Detaching a partition takes the event table's strongest lock (PostgreSQL detaches concurrently only without a
+# default partition), which waits for every transaction reading the table (a long export) while new writes queue
+# behind it: give up after this long, and try again the next day.
+DETACH_LOCK_TIMEOUT = "2s"
 
 
 def apply_retention(now=None) -> tuple[int, int]:
@@ -56,6 +61,17 @@ def drop_expired_months(now) -> int:
 
 
 def _drop_month(month) -> int:
+    try:
+        return _drop(month)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        logger.warning("month %s not dropped this time: the event table was busy for %s (%s)", month.name,
+                       DETACH_LOCK_TIMEOUT, error)
+        return 0
+
+
+def _drop(month) -> int:
     name = f'"{month.name}"'
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a table with deferred checks pending cannot be dropped
@@ -85,6 +101,7 @@ def _drop_month(month) -> int:
             )
             tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone), TOMBSTONE)
             tombstone.save()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [DETACH_LOCK_TIMEOUT])
         cursor.execute(f"ALTER TABLE {partitions.TABLE} DETACH PARTITION {name}")
         cursor.execute(f"DROP TABLE {name}")
     logger.info("month %s dropped: %s events", month.name, sum(row[3] for row in per_site))

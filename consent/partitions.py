@@ -10,8 +10,9 @@ rows one by one. Elsewhere (SQLite) the table is a plain table and these
 functions do nothing.
 
 A month's partition is made ahead of time (a daily task, ``AHEAD`` months
-on): PostgreSQL refuses to make one for a month that already has rows in the
-default partition, and such a month then simply stays in the default one.
+on), so a day it cannot be made (the table busy) costs nothing. PostgreSQL
+refuses to make one for a month that already has rows in the default
+partition, and such a month then simply stays in the default one.
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ logger = logging.getLogger("consent")
 TABLE = "consent_consentevent"
 DEFAULT = f"{TABLE}_default"
 AHEAD = 3  # months made beyond the current one
+# Attaching a partition waits for the transactions that read the default partition (a long export) and for
+# visitor writes (its foreign keys): give up after this long, and try again the next day.
+LOCK_TIMEOUT = "2s"
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,16 @@ def ensure_months(first: datetime, last: datetime) -> list[str]:
             continue
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f'CREATE TABLE "{month.name}" PARTITION OF {TABLE} FOR VALUES FROM (%s) TO (%s)',
-                    [month.start, month.end])
+                # Made apart, then attached: CREATE TABLE … PARTITION OF would lock the whole event table, writes
+                # included, while ATTACH lets them go on (it locks the default partition, which writes of now
+                # do not reach).
+                cursor.execute(f'CREATE TABLE "{month.name}" (LIKE {TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+                cursor.execute(f'ALTER TABLE {TABLE} ATTACH PARTITION "{month.name}" FOR VALUES FROM (%s) TO (%s)',
+                               [month.start, month.end])
         except DatabaseError as error:
-            logger.warning("event partition %s not made, its events stay in %s: %s", month.name, DEFAULT, error)
+            logger.warning("event partition %s not made this time (its events would go to %s): %s", month.name,
+                           DEFAULT, error)
             continue
         made.append(month.name)
     return made

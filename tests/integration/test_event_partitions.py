@@ -223,3 +223,36 @@ def test_the_migration_makes_the_table_as_it_was_the_default_partition_and_ids_g
         assert psql("SELECT count(*) FROM consent_consentevent", name) == "3"
     finally:
         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def reader():
+    """Another session of the database, to hold a lock on a table as a long reader (an export) would."""
+    import psycopg
+
+    db = connection.settings_dict
+    session = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres",
+                              dbname=db["NAME"])
+    yield session
+    session.close()
+
+
+def test_a_busy_event_table_postpones_the_drop_and_loses_nothing(old_month, reader, monkeypatch):
+    monkeypatch.setattr(retention, "DETACH_LOCK_TIMEOUT", "200ms")
+    reader.execute("LOCK TABLE ONLY consent_consentevent IN ACCESS SHARE MODE")  # its transaction stays open
+    assert retention.drop_expired_months(timezone.now()) == 0
+    assert old_month["month"].name in {m.name for m in partitions.months()}
+    assert not AuditPurge.objects.exists() and ConsentEvent.objects.count() == 7
+    reader.rollback()
+    assert retention.drop_expired_months(timezone.now()) == 4
+    assert "1 tombstones" in verify_passes()
+
+
+def test_a_busy_default_partition_postpones_a_new_month_without_blocking_writes(api, demo_site, reader, monkeypatch):
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "200ms")
+    later = partitions.month_of(timezone.now(), partitions.AHEAD + 1)
+    reader.execute(f"LOCK TABLE {partitions.DEFAULT} IN ACCESS SHARE MODE")
+    assert partitions.ensure_months(later.start, later.start) == []
+    history(api, new_visitor_id(), steps=2)  # writes go on meanwhile
+    reader.rollback()
+    assert partitions.ensure_months(later.start, later.start) == [later.name]

@@ -75,12 +75,13 @@ def _drop(month) -> int:
     name = f'"{month.name}"'
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a table with deferred checks pending cannot be dropped
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [DETACH_LOCK_TIMEOUT])
         cursor.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")  # its events are fixed from here on
         cursor.execute(f"SELECT site_id, min(id), max(id), count(*), count(DISTINCT visitor_id) FROM {name} GROUP BY site_id")
         per_site = cursor.fetchall()
         logged = dict(TreeHead.objects.order_by("site_id", "-tree_size").distinct("site_id").values_list("site_id", "last_event_id"))
         unlogged = [site_id for site_id, _first, last, _count, _visitors in per_site if logged.get(site_id, 0) < last]
-        if unlogged or AuditCheckpoint.objects.filter(last_event_id__gte=min((row[1] for row in per_site), default=0)).exists():
+        if per_site and (unlogged or AuditCheckpoint.objects.filter(last_event_id__gte=min(row[1] for row in per_site)).exists()):
             # Never drop an event that no log or checkpoint stands for: step 2 purges these visitors as before.
             logger.warning("month %s not dropped: events of sites %s are in no tree head, or in a checkpoint", month.name, unlogged)
             return 0
@@ -101,7 +102,6 @@ def _drop(month) -> int:
             )
             tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone), TOMBSTONE)
             tombstone.save()
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [DETACH_LOCK_TIMEOUT])
         cursor.execute(f"ALTER TABLE {partitions.TABLE} DETACH PARTITION {name}")
         cursor.execute(f"DROP TABLE {name}")
     logger.info("month %s dropped: %s events", month.name, sum(row[3] for row in per_site))

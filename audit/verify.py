@@ -184,7 +184,7 @@ def _verify_checkpoints(report, checkpoints, start_id):
         previous = cp
 
 
-def _verify_log(report, site_id, site_key, purged_leaves, dropped) -> None:
+def _verify_log(report, site_id, site_key, purged_leaves, dropped=None) -> None:
     """One site's log: its heads (signatures, roots), stored subtrees and leaves against the events."""
     heads = list(TreeHead.objects.filter(site_id=site_id).order_by("tree_size"))
     events = ConsentEvent.objects.filter(site_id=site_id)

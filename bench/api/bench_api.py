@@ -37,7 +37,7 @@ MEASURED = ["bench/api/bench_api.py", "bench/lookup/bench_settings.py", "bench/l
             "bench/lua/visitors.lua",
             "api/views.py", "api/serializers.py", "api/parsers.py", "api/authentication.py", "consent/writes.py",
             "consent/chain.py", "consent/rows.py", "consent/cache.py", "cmp/redis_cache.py", "consent/lookups.py",
-            "delivery/outbox.py", "banner/config.py", "banner/views.py", "cmp/settings.py"]
+            "delivery/outbox.py", "banner/config.py", "banner/views.py", "cmp/settings.py", "consent/ratelimit.py"]
 
 
 def main():

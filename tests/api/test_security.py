@@ -104,3 +104,36 @@ def test_deploy_checks_name_a_missing_signing_key():
     result = _deploy_check(CMP_RECEIPT_KEYS="k2025:" + "9f" * 32)
     assert result.returncode != 0
     assert "audit.E001" in result.stderr + result.stdout and "CMP_SIGNING_KEYS" in result.stderr + result.stdout
+
+
+@override_settings(CMP_RATE_WRITES_PER_IP=(2, 60), CMP_RATE_WRITES_PER_SITE=(4, 60))
+def test_a_client_over_its_limit_does_not_use_up_the_sites(api, demo_site):
+    """The per-client limit is checked first, and a refused write is not counted against the site: one client
+    cannot lock everyone out of the site by writing on after its own 429s."""
+    for expected in (201, 201, 429, 429, 429, 429, 429):
+        assert write(api, REMOTE_ADDR="198.51.100.7").status_code == expected
+    assert write(api, REMOTE_ADDR="198.51.100.8").status_code == 201
+    assert write(api, REMOTE_ADDR="198.51.100.9").status_code == 201
+    assert write(api, REMOTE_ADDR="198.51.100.10").status_code == 429  # the site's fifth counted write
+
+
+def test_a_rate_counter_starts_at_one_and_counts_in_its_window(demo_site):
+    import time
+
+    from django.core.cache import cache
+
+    from consent import ratelimit
+    from consent.errors import RateLimited
+
+    now = time.time()
+    for _ in range(3):
+        ratelimit.check("test-scope", "k", (3, 60), now=now)
+    with pytest.raises(RateLimited) as refused:
+        ratelimit.check("test-scope", "k", (3, 60), now=now)
+    assert 1 <= refused.value.retry_after <= 60
+    window = int(now // 60 * 60)
+    assert cache.get(f"rl:test-scope:k:{window}") == 4
+    if hasattr(cache, "client"):  # Redis: the counter expires after its window (and a second)
+        assert 0 < cache.client.ttl(cache.make_key(f"rl:test-scope:k:{window}")) <= 61
+    ratelimit.check("test-scope", "k", (3, 60), now=window + 60)  # the next window counts afresh
+    assert cache.get(f"rl:test-scope:k:{window + 60}") == 1

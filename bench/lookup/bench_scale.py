@@ -1,18 +1,21 @@
 """Lookup latency with 100,000 visitors against 10,000,000, cache cold and warm, and the size on disk.
 
-    .venv/bin/python bench/lookup/bench_scale.py [--small 100000] [--large 10000000] [--sample 2000]
+    .venv/bin/python bench/lookup/bench_scale.py [--small 100000] [--large 10000000] [--sample 10000]
 
 For each size, a fresh PostgreSQL database gets that many visitors loaded with
 COPY, as their first write through the API leaves them (bench/stack.py), and
-vacuumed as a long-lived table is; the product runs under gunicorn (2 sync
-workers) on a redis-server of its own, and one client looks up the same number of stored visitors, drawn at random,
-twice, one request at a time: first with Redis emptied (each lookup reads
-PostgreSQL: cold), then again (each is answered from Redis: warm). The two
-sizes are measured in the same run, the small one first. It also reports the
-size on disk of the visitors table (with its indexes) per million visitors.
+vacuumed as a long-lived table is; the product runs on each under gunicorn (2
+sync workers), both on one redis-server of their own. Each round, for each
+size in turn, one client looks up ``--sample`` stored visitors drawn at
+random, twice, one request at a time: first with that size's Redis database
+emptied (each lookup reads PostgreSQL: cold), then again (each is answered
+from Redis: warm). The sizes are interleaved over the rounds, so a drift of
+the machine's load falls on both. It also reports the size on disk of the
+visitors table (with its indexes) per million visitors.
 Writes bench/lookup/SCALE.md (bench/results.py).
 """
 import argparse
+import contextlib
 import random
 import statistics
 import sys
@@ -24,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import results, stack
 
-DB = "perf_bench_scale"
+DB_SMALL, DB_LARGE = "perf_bench_scale_small", "perf_bench_scale_large"
 MEASURED = ["bench/lookup/bench_scale.py", "bench/stack.py", "bench/lookup/bench_settings.py", "cmp/fastpath.py",
             "api/lookup.py", "consent/lookups.py", "consent/cache.py", "cmp/redis_cache.py", "consent/sites.py",
             "consent/models.py"]
@@ -46,50 +49,65 @@ def summary(times):
     return statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
 
 
-def measure(redis_port, count, sample):
-    stack.fresh_database(DB, redis_port)
+def load(db, count, redis_port):
+    """A fresh database with ``count`` visitors, vacuumed as a long-lived table is (no autovacuum of the fresh rows
+    runs through the measurement, no lookup pays for setting their hint bits); (seconds to load, bytes on disk)."""
+    stack.fresh_database(db, redis_port)
     started = time.perf_counter()
-    stack.load_visitors(DB, count)
+    stack.load_visitors(db, count)
     loaded = time.perf_counter() - started
-    # As a long-lived table is: vacuumed, so no autovacuum of the fresh rows runs through the measurement and
-    # no lookup pays for setting the rows' hint bits (both would be charged to the large size alone).
-    stack.psql("VACUUM (ANALYZE) consent_visitor", db=DB)
-    size = int(stack.psql("SELECT pg_total_relation_size('consent_visitor')", db=DB)[0])
-    ids = random.Random(count).sample(range(1, count + 1), sample)
-    try:
-        with stack.gunicorn(DB, redis_port) as base:
-            timed_lookups(base, random.Random(0).sample(range(1, count + 1), 50))  # connections, imports, the site
-            stack.redis_cli(redis_port, "flushdb")
-            cold = summary(timed_lookups(base, ids))
-            warm = summary(timed_lookups(base, ids))
-    finally:
-        stack.drop_database(DB)
-    return count, loaded, size, cold, warm
+    stack.psql("VACUUM (ANALYZE) consent_visitor", db=db)
+    return loaded, int(stack.psql("SELECT pg_total_relation_size('consent_visitor')", db=db)[0])
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--large", type=int, default=10_000_000)
-    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--sample", type=int, default=10_000, help="lookups a pass (p99: the 100th slowest of 10,000)")
     args = stack.arguments(parser)
     started = datetime.now(UTC)
-    with stack.redis_server() as redis_port:
-        small = measure(redis_port, args.small, args.sample)
-        large = measure(redis_port, args.large, args.sample)
+    sizes = {DB_SMALL: args.small, DB_LARGE: args.large}
+    passes = {db: [] for db in sizes}  # db -> per round: (cold p50, cold p99, warm p50, warm p99)
+    try:
+        with stack.redis_server() as redis_port, contextlib.ExitStack() as servers:
+            loads = {db: load(db, count, redis_port) for db, count in sizes.items()}
+            bases = {}
+            for number, db in enumerate(sizes):  # a Redis database each: the two hold the same visitor ids
+                env = {**stack.environment(db, redis_port), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{number}"}
+                bases[db] = servers.enter_context(stack.gunicorn(db, redis_port, env=env))
+                timed_lookups(bases[db], random.Random(0).sample(range(1, sizes[db] + 1), 50))  # connections, imports
+            for _ in range(args.rounds):
+                for number, (db, count) in enumerate(sizes.items()):
+                    ids = random.Random().sample(range(1, count + 1), args.sample)
+                    stack.redis_cli(redis_port, "-n", str(number), "flushdb")
+                    cold = summary(timed_lookups(bases[db], ids))
+                    passes[db].append((*cold, *summary(timed_lookups(bases[db], ids))))
+    finally:
+        for db in sizes:
+            stack.drop_database(db)
+    write_report(args, sizes, loads, passes, started)
+
+
+def write_report(args, sizes, loads, passes, started):
     lines = [
-        f"| visitors in PostgreSQL ({args.sample:,} lookups of stored visitors each, one at a time) | cold p50 ms | "
-        "cold p99 ms | warm p50 ms | warm p99 ms | visitors table on disk |",
+        f"| visitors in PostgreSQL ({args.sample:,} lookups of stored visitors a pass, one at a time; "
+        f"{args.rounds} rounds, the sizes interleaved) | cold p50 ms | cold p99 ms | warm p50 ms | warm p99 ms | "
+        "visitors table on disk |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
-    for count, _, size, (cold50, cold99), (warm50, warm99) in (small, large):
-        lines.append(f"| {count:,} | {cold50:.2f} | {cold99:.2f} | {warm50:.2f} | {warm99:.2f} | "
+    for db, count in sizes.items():
+        columns = [stack.spread([run[i] for run in passes[db]], "{:.2f}") for i in range(4)]
+        size = loads[db][1]
+        lines.append(f"| {count:,} | {' | '.join(columns)} | "
                      f"{size / 2**20:,.0f} MiB ({size / 2**20 / count * 1e6:,.0f} MiB per million) |")
-    ratios = [large[i][j] / small[i][j] for i, j in ((3, 0), (3, 1), (4, 0), (4, 1))]
-    lines.append(f"| {args.large:,} / {args.small:,} | {ratios[0]:.2f}× | {ratios[1]:.2f}× | {ratios[2]:.2f}× | "
-                 f"{ratios[3]:.2f}× | |")
+    ratios = [stack.spread([large[i] / small[i] for small, large in zip(passes[DB_SMALL], passes[DB_LARGE],
+                                                                        strict=True)], "{:.2f}") + "×"
+              for i in range(4)]
+    lines.append(f"| {args.large:,} / {args.small:,}, each round's | {' | '.join(ratios)} | |")
     table = "\n".join(lines)
-    report = "\n\n".join([table, f"Loaded with COPY in {small[1]:.0f} s and {large[1]:.0f} s."])
+    report = "\n\n".join([table, "Ranges are over the rounds. Loaded with COPY in "
+                                  f"{loads[DB_SMALL][0]:.0f} s and {loads[DB_LARGE][0]:.0f} s."])
     results.write(Path(__file__).parent / "SCALE.md", "Lookup latency against the number of visitors",
                   "bench/lookup/bench_scale.py", MEASURED, report, table, started)
 

@@ -14,7 +14,7 @@ from audit.verify import chain_status
 from consent import partitions
 from consent.models import ConsentEvent, Visitor
 from tests.support import lookup_url, needs_postgresql, new_visitor_id
-from tests.unit.test_audit import history, tamper, verify_fails, verify_passes
+from tests.support.audit import history, tamper, verify_fails, verify_passes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.guarantee]
 

@@ -23,24 +23,8 @@ from audit.models import AuditCheckpoint, AuditPurge, TreeHead
 from audit.purge import guard_lifted, purge_visitors
 from consent.chain import CONTENT_FIELDS, OPTIONAL_FIELDS, canonical_content, canonical_json, event_hash
 from consent.models import AppendOnlyError, ConsentEvent, Visitor
-from tests.support import consent_body, new_visitor_id, write_url
-
-
-def post(api, body, **headers):
-    response = api.post(write_url(), body, format="json", **headers)
-    assert response.status_code in (200, 201), response.content
-    return response.json()
-
-
-def history(api, visitor, steps=3):
-    """One visitor making ``steps`` choices; returns the token."""
-    token = None
-    for i in range(steps):
-        body = consent_body(visitor, choices={"analytics": i % 2 == 0, "advertising": i % 3 == 0, "recognition": False})
-        if token:
-            body["token"] = token
-        token = post(api, body, HTTP_CF_IPCOUNTRY="FR")["token"] or token
-    return token
+from tests.support import consent_body, new_visitor_id
+from tests.support.audit import history, post, tamper, verify_fails, verify_passes
 
 
 class Log(list):
@@ -67,31 +51,6 @@ def log(api, demo_site):
 
 def events_of(visitor):
     return list(ConsentEvent.objects.filter(visitor__uuid=visitor).order_by("id"))
-
-
-def tamper(sql, params=()):
-    with transaction.atomic(), guard_lifted(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def verify_fails(*args):
-    """verify_audit exits non-zero; returns what it printed."""
-    from io import StringIO
-
-    out, err = StringIO(), StringIO()
-    with pytest.raises(CommandError) as failure:
-        call_command("verify_audit", *args, stdout=out, stderr=err)
-    assert failure.value.returncode == 1
-    return out.getvalue() + err.getvalue()
-
-
-def verify_passes(*args):
-    from io import StringIO
-
-    out = StringIO()
-    call_command("verify_audit", *args, stdout=out, stderr=out)
-    assert "Audit log intact." in out.getvalue()
-    return out.getvalue()
 
 
 def test_each_event_links_to_the_previous_one_of_its_visitor(log):

@@ -70,21 +70,25 @@ def purge_visitors(visitors, reason: str):
     by_site: dict[str, list] = {}
     for event_id, visitor_id, hash_hex, site_key in events.values_list("id", "visitor_id", "event_hash", "site__key").iterator(chunk_size=5000):
         by_site.setdefault(site_key, []).append([event_id, visitor_id, hash_hex])
-    tombstones = []
-    for site_key, leaves in sorted(by_site.items()):
-        tombstone = AuditPurge(
-            reason=reason[:200], sites=[site_key], visitor_count=len({leaf[1] for leaf in leaves}), event_count=len(leaves),
-            first_event_id=leaves[0][0], last_event_id=leaves[-1][0], leaves=leaves,
-        )
-        tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone), TOMBSTONE)
-        tombstone.save()
-        tombstones.append(tombstone)
+    tombstones = [
+        save_tombstone(reason=reason[:200], sites=[site_key], visitor_count=len({leaf[1] for leaf in leaves}),
+                       event_count=len(leaves), first_event_id=leaves[0][0], last_event_id=leaves[-1][0], leaves=leaves)
+        for site_key, leaves in sorted(by_site.items())
+    ]
     with guard_lifted():
         # A plain QuerySet: the model's own (AppendOnlyQuerySet) refuses to delete.
         deleted, _ = models.QuerySet(ConsentEvent).filter(visitor_id__in=ids).delete()
     Visitor.objects.filter(pk__in=ids).delete()
     Person.objects.filter(pk__in=people, browsers__isnull=True).delete()
     return deleted, tombstones
+
+
+def save_tombstone(**fields) -> AuditPurge:
+    """A tombstone of ``fields`` (those of :class:`~audit.models.AuditPurge`), signed and saved."""
+    tombstone = AuditPurge(**fields)
+    tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone), TOMBSTONE)
+    tombstone.save()
+    return tombstone
 
 
 def tombstone_payload(t) -> dict:

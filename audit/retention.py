@@ -28,9 +28,8 @@ from consent.lookups import forget_visitors
 from consent.models import Site, Visitor
 
 from .log import extend_logs
-from .models import AuditCheckpoint, AuditPurge, TreeHead
-from .purge import purge_visitors, tombstone_payload
-from .signing import TOMBSTONE, sign
+from .models import AuditCheckpoint, TreeHead
+from .purge import purge_visitors, save_tombstone
 
 logger = logging.getLogger("audit")
 BATCH = 500
@@ -95,13 +94,9 @@ def _drop(month) -> int:
             anchors.setdefault(site_id, []).append([event_id, visitor_id, hash_hex])
         keys = dict(Site.objects.values_list("id", "key"))
         for site_id, first, last, count, visitors in per_site:
-            tombstone = AuditPurge(
-                reason=f"retention: events of {month.start:%Y-%m}", sites=[keys[site_id]], visitor_count=visitors,
-                event_count=count, first_event_id=first, last_event_id=last, leaves=anchors.get(site_id, []),
-                partition=month.name,
-            )
-            tombstone.key_id, tombstone.signature = sign(tombstone_payload(tombstone), TOMBSTONE)
-            tombstone.save()
+            save_tombstone(reason=f"retention: events of {month.start:%Y-%m}", sites=[keys[site_id]],
+                           visitor_count=visitors, event_count=count, first_event_id=first, last_event_id=last,
+                           leaves=anchors.get(site_id, []), partition=month.name)
         cursor.execute(f"ALTER TABLE {partitions.TABLE} DETACH PARTITION {name}")
         cursor.execute(f"DROP TABLE {name}")
     logger.info("month %s dropped: %s events", month.name, sum(row[3] for row in per_site))

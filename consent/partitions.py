@@ -58,8 +58,10 @@ def month_of(moment: datetime, offset: int = 0) -> Month:
 
 def months() -> list[Month]:
     """The monthly partitions that exist, oldest first (not the default one)."""
-    if not partitioned():
-        return []
+    return _months() if partitioned() else []
+
+
+def _months() -> list[Month]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
@@ -77,7 +79,7 @@ def ensure_months(first: datetime, last: datetime) -> list[str]:
     """
     if not partitioned():
         return []
-    existing = {m.name for m in months()}
+    existing = {m.name for m in _months()}
     made, offset = [], 0
     while (month := month_of(first, offset)).start <= last:
         offset += 1

@@ -14,6 +14,10 @@ One run, on this machine's PostgreSQL and a redis-server of its own:
    - the baseline: ``/bench/trivial``, a constant body the size of a lookup's
      answer, answered right after the lookup's fast path, so through the
      same middleware (bench/lookup/bench_settings.py);
+   - the same body from a plain Django view through the product's whole
+     middleware and URL resolution (``/bench/trivial-view``): what a trivial
+     view costs on this stack, which the lookup's fast path does not pay; a
+     second table sets the lookup's rows against it;
    - lookups of the stored visitors drawn from a Zipf distribution (s = 1:
      visitor n is asked for in proportion to 1/n), cold (Redis emptied just
      before: each first lookup of a visitor reads PostgreSQL); then every
@@ -109,7 +113,7 @@ def main():
     compare = dict(item.split("=", 1) for item in args.compare)
     python = peer_python()
     zipf = ("zipf_lookups.lua", (args.visitors, args.zipf))
-    rows = {name: [] for name in ("baseline", "cold", "warm", "purpose", "peer", "compared")}
+    rows = {name: [] for name in ("baseline", "plain", "cold", "warm", "purpose", "peer", "compared")}
     with stack.redis_server() as redis_port:
         stack.fresh_database(DB, redis_port)
         set_up_peer(python, redis_port)
@@ -139,6 +143,7 @@ def main():
                     cached = int(stack.redis_cli(redis_port, "-n", "0", "dbsize"))
                     assert cached >= args.visitors, f"{cached} keys in Redis after warming {args.visitors:,} visitors"
                     rows["baseline"].append(run(base + "/bench/trivial"))
+                    rows["plain"].append(run(base + "/bench/trivial-view"))
                     rows["warm"].append(run(lookup, zipf))
                     rows["purpose"].append(run(lookup, zipf, "?purpose=analytics"))
                     rows["peer"].append(run(peer + "/cookies/status/", headers=[PEER_COOKIE]))
@@ -161,9 +166,13 @@ def write_report(args, extra, compare, created, rows, started):
     }
     if not compare:
         del names["compared"]
-    table = stack.rounds_table(
-        f"gunicorn {args.workers} sync workers, wrk 1 thread {args.connections} connections, {args.seconds} s a row, "
-        f"{args.rounds} rounds", {names[key]: rows[key] for key in names}, names["baseline"])
+    header = (f"gunicorn {args.workers} sync workers, wrk 1 thread {args.connections} connections, {args.seconds} s "
+              f"a row, {args.rounds} rounds")
+    table = stack.rounds_table(header, {names[key]: rows[key] for key in names}, names["baseline"])
+    plain = {"plain": "baseline: the same body from a plain Django view, through the whole middleware and URL "
+                      "resolution", **{key: names[key] for key in ("warm", "purpose", "cold")}}
+    against_plain = stack.rounds_table(header, {plain[key]: rows[key] for key in plain}, plain["plain"])
+    table = f"{table}\n\nThe same lookup rows against a trivial view that goes through the whole stack, as a page of the product does:\n\n{against_plain}"
     settings = f" Product settings: {', '.join(f'{k}={v}' for k, v in extra.items())}." if extra else ""
     report = "\n".join([
         "Ranges are over the rounds; each share is against the baseline of the same round.",

@@ -3,6 +3,10 @@
 - ``/bench/trivial`` (answered by :class:`TrivialFastPath`, placed right
   after the lookup's fast path): a constant body the size of a lookup's
   answer, through the very middleware the lookup goes through. The lookup's ceiling.
+- ``/bench/trivial-view``: the same body from a plain Django view, through the
+  product's whole middleware and URL resolution, as any page of the product
+  is: the stack's own cost for a trivial view, which the lookup's fast path
+  does not pay.
 - ``/bench/bare-insert`` and ``/bench/bare-update``: plain Django views, through
   the full middleware as the consent write, that parse the same JSON body and
   run one statement on the visitor row (no checks, no audit event, no cache).
@@ -27,14 +31,15 @@ from consent.models import Site, Visitor, hash_token
 # A lookup's answer for a visitor who chose, byte for byte the same size.
 LOOKUP_ANSWER = json.dumps({
     "site": "demo", "visitor_id": "00000000-0000-4000-8000-000000000001", "regime": "opt_in", "policy_version": "1",
-    "decisions": {key: {"granted": key in ("security", "authentication"), "reason": "choice"}
+    "decisions": {key: {"granted": key in ("security", "authentication"),
+                        "reason": "essential" if key in ("security", "authentication") else "choice"}
                   for key in ("authentication", "security", "analytics", "advertising", "recognition")},
     "ad_personalization": {"granted": False, "reason": "choice"},
     "consent_mode": {"ad_personalization": "denied", "ad_storage": "denied", "ad_user_data": "denied",
                      "analytics_storage": "denied", "functionality_storage": "granted",
                      "personalization_storage": "denied", "security_storage": "granted"},
     "signals": {"gpc": False, "ga_optout": False, "nai_optout": False, "lat": False, "dnt": False},
-    "needs_choice": False,
+    "needs_choice": False, "gpp": {"string": "DBAA", "applicable_sections": [-1]},
 }, separators=(",", ":")).encode()
 
 
@@ -46,6 +51,10 @@ class TrivialFastPath:
         if request.path_info != "/bench/trivial":
             return self.get_response(request)
         return HttpResponse(LOOKUP_ANSWER, content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def trivial_view(request):
+    return HttpResponse(LOOKUP_ANSWER, content_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @csrf_exempt
@@ -83,6 +92,7 @@ def _demo_id():
 
 
 urlpatterns = [
+    path("bench/trivial-view", trivial_view),
     path("bench/bare-insert", bare_insert),
     path("bench/bare-update", bare_update),
     path("bench/bare-update-rest", BareUpdateRest.as_view()),

@@ -1,9 +1,10 @@
 """Writing a visitor and its event in one statement, below the ORM's ``save()``.
 
 The consent write's first statement creates a visitor together with the
-first event of its chain, and a later write updates the visitor together with
+first event of its chain, and a later write locks the visitor's row, then updates it together with
 its new event; ``save()`` costs more there than the statement itself (signals,
-SQL compiled anew each time), and would take two. This is the one module that
+SQL compiled anew each time), and would take two, and so does the ORM's
+``select_for_update().first()`` for the lock. This is the one module that
 reaches under the ORM (``Model._meta``, ``Model._state``): everything it does
 with them is here, and ``tests/unit/test_rows.py`` fails when a model it
 inserts gains a field it cannot handle.
@@ -65,6 +66,21 @@ def update_row(instance: models.Model, *, child: models.Model) -> None:
         insert_row(child)
 
 
+def locked_row(model, **key):
+    """The row of ``model`` whose columns equal ``key`` (a unique key, by field name), locked until the transaction
+    ends (``FOR UPDATE``, where the database has it), or None.
+
+    ``select_for_update().filter(**key).first()`` without its cost: the SQL is
+    built once per model and key, and each value goes through its field's
+    ``get_db_prep_value``, as the ORM sends it.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    names = tuple(key)
+    fields = [model._meta.get_field(name) for name in names]
+    params = [field.get_db_prep_value(key[name], db) for field, name in zip(fields, names, strict=True)]
+    return next(iter(model.objects.raw(_select_sql(model, names, db.features.has_select_for_update), params)), None)
+
+
 def _values(db, instance, parent=None) -> list:
     """The row's values as the database takes them; without the link to ``parent`` (the statement makes it)."""
     skip = _link(type(instance), type(parent)) if parent is not None else None
@@ -104,6 +120,13 @@ def _insert_sql(model, ignore_conflicts: bool, child_model=None) -> str:
     return (f"WITH parent AS ({sql} AS id) INSERT INTO {quote(child_model._meta.db_table)} "
             f"({', '.join(quote(f.column) for f in child_columns)}) SELECT {values} FROM parent "
             f"RETURNING {quote(link.column)}, {quote(child_model._meta.pk.column)}")
+
+
+@functools.cache
+def _select_sql(model, names: tuple, for_update: bool) -> str:
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    where = " AND ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
+    return f"SELECT * FROM {quote(model._meta.db_table)} WHERE {where}" + (" FOR UPDATE" if for_update else "")
 
 
 @functools.cache

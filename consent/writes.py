@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import chain, decisions, identity, lookups
+from . import chain, decisions, identity, lookups, rows
 from .client import ClientInfo
 from .errors import Forbidden, Invalid
 from .models import Source, Visitor, hash_token
@@ -124,7 +124,7 @@ def _uncertified(write) -> Forbidden:
 
 
 def _locked_visitor(rules, write) -> Visitor | None:
-    return Visitor.objects.select_for_update().filter(site_id=rules.id, uuid=write.visitor_id).first()
+    return rows.locked_row(Visitor, site_id=rules.id, uuid=write.visitor_id)
 
 
 def _first_write(rules, write, client, regime, now) -> WriteResult | None:

@@ -13,7 +13,7 @@ from audit.models import AuditPurge
 from audit.verify import chain_status
 from consent import partitions
 from consent.models import ConsentEvent, Visitor
-from tests.support import lookup_url, needs_postgresql, new_visitor_id
+from tests.support import another_session, lookup_url, needs_postgresql, new_visitor_id
 from tests.support.audit import history, tamper, verify_fails, verify_passes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.guarantee]
@@ -228,13 +228,8 @@ def test_the_migration_makes_the_table_as_it_was_the_default_partition_and_ids_g
 @pytest.fixture
 def reader():
     """Another session of the database, to hold a lock on a table as a long reader (an export) would."""
-    import psycopg
-
-    db = connection.settings_dict
-    session = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres",
-                              dbname=db["NAME"])
-    yield session
-    session.close()
+    with another_session() as session:
+        yield session
 
 
 def test_a_busy_event_table_postpones_the_drop_and_loses_nothing(old_month, reader, monkeypatch):

@@ -158,6 +158,21 @@ def needs_postgresql_and_redis():
         pytest.skip("needs PostgreSQL and Redis: run with DATABASE_URL=postgres://… and REDIS_URL=redis://… (.ci/run does)")
 
 
+@contextmanager
+def another_session():
+    """A second connection to the PostgreSQL test database, outside the test's own: the one another process would
+    have, to hold a lock or meet one."""
+    import psycopg
+
+    db = connection.settings_dict
+    session = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres",
+                              dbname=db["NAME"])
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def database_url(port=None, query="") -> str:
     """The test database's URL, for a process the test starts (optionally through ``port``)."""
     db = connection.settings_dict

@@ -7,10 +7,11 @@ gains a field it does not know how to write.
 import uuid
 
 import pytest
-from django.db import models
+from django.db import connection, models, transaction
 
 from consent.models import ConsentEvent, Visitor
-from consent.rows import insert_row
+from consent.rows import insert_row, locked_row
+from tests.support import another_session
 
 VISITOR = uuid.UUID("0b6f3c9e-6a53-4f47-9d2a-3f1f2b7c8d10")
 
@@ -84,3 +85,21 @@ def test_update_row_writes_what_save_would_and_inserts_the_child(demo_site):
     assert values[0] == values[1] and values[0]["language"] == "de"
     stored = ConsentEvent.objects.get()
     assert (stored.pk, stored.visitor_id, stored.event_hash) == (event.pk, by_row.pk, "c" * 64)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locked_row_reads_the_row_and_locks_it_until_the_transaction_ends(demo_site):
+    stored = Visitor.objects.create(site=demo_site, uuid=VISITOR, token_hash="a" * 64, choices={"analytics": True})
+    fields = [f.attname for f in Visitor._meta.concrete_fields]
+    with transaction.atomic():
+        locked = locked_row(Visitor, site_id=demo_site.id, uuid=str(VISITOR))
+        assert [getattr(locked, name) for name in fields] == [getattr(stored, name) for name in fields]
+        assert locked_row(Visitor, site_id=demo_site.id, uuid=uuid.uuid4()) is None
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            with another_session() as other, pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("SELECT 1 FROM consent_visitor WHERE id = %s FOR UPDATE NOWAIT", [stored.pk])
+    if connection.vendor == "postgresql":
+        with another_session() as other:  # the transaction has ended: the lock with it
+            assert other.execute("SELECT 1 FROM consent_visitor WHERE id = %s FOR UPDATE NOWAIT", [stored.pk]).fetchone()

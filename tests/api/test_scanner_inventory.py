@@ -344,3 +344,40 @@ def test_scan_site_without_here_queues_the_scan_for_a_worker(demo_site, django_c
     scan.refresh_from_db()
     # The task got it after the commit (eagerly here) and ran it.
     assert scan.status == Scan.FAILED and "no page to open" in scan.error and scan.attempts == 1
+
+
+def test_hold_markup_holds_the_trackers_of_a_sites_html_files_in_place(inventory, tmp_path):
+    page, plain = tmp_path / "index.html", tmp_path / "about.html"
+    page.write_text('<p>Été</p>\r\n<script src="https://www.googletagmanager.com/gtag/js"></script>\n'
+                    '<iframe src="https://x.doubleclick.net/ad"></iframe><img src="https://cdn.shop-images.example/a.png">',
+                    encoding="utf-8")
+    plain.write_text('<script src="/app.js"></script>', encoding="utf-8")
+    out = StringIO()
+    call_command("hold_markup", "demo", str(page), str(plain), stdout=out)
+    assert out.getvalue().splitlines() == [f"{page}: held", f"{plain}: nothing to hold"]
+    assert page.read_bytes().decode() == (  # its line endings kept
+        '<p>Été</p>\r\n<script src="https://www.googletagmanager.com/gtag/js" type="text/plain" '
+        'data-cmp-purpose="analytics"></script>\n<iframe data-src="https://x.doubleclick.net/ad" '
+        'data-cmp-purpose="advertising"></iframe><img src="https://cdn.shop-images.example/a.png">')
+    assert plain.read_text(encoding="utf-8") == '<script src="/app.js"></script>'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["about.html", "index.html"]
+
+
+def test_hold_markup_filters_standard_input_to_standard_output(inventory, monkeypatch):
+    monkeypatch.setattr("sys.stdin", StringIO('<img src="//mc.yandex.ru/watch/1">'))
+    out = StringIO()
+    call_command("hold_markup", "demo", stdout=out)
+    assert out.getvalue() == '<img data-src="//mc.yandex.ru/watch/1" data-cmp-purpose="analytics">'
+
+
+def test_hold_markup_refuses_an_unknown_site_or_an_unreadable_file_and_writes_nothing(inventory, tmp_path):
+    good, bad = tmp_path / "good.html", tmp_path / "bad.html"
+    good.write_text('<script src="https://www.googletagmanager.com/gtag/js"></script>', encoding="utf-8")
+    bad.write_bytes(b"<p>\xff\xfe</p>")
+    with pytest.raises(CommandError, match="No site with key 'nope'"):
+        call_command("hold_markup", "nope", str(good))
+    with pytest.raises(CommandError, match=f"Cannot read {bad} as UTF-8"):
+        call_command("hold_markup", "demo", str(good), str(bad))
+    with pytest.raises(CommandError, match="Cannot read .*missing.html"):
+        call_command("hold_markup", "demo", str(tmp_path / "missing.html"))
+    assert "data-cmp-purpose" not in good.read_text(encoding="utf-8")

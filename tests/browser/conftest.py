@@ -103,6 +103,15 @@ def proof(demo, settings):
 
 
 @pytest.fixture
+def held_proof(demo, settings):
+    """The proof shop, its server holding the trackers in its markup (no scan needed: the catalogue's hosts)."""
+    shop = ProofShop(demo, held=True)
+    aim_scanner(shop, settings, demo)
+    yield shop
+    shop.stop()
+
+
+@pytest.fixture
 def page(browser):
     context = browser.new_context()
     p = context.new_page()

@@ -1,5 +1,8 @@
-"""Blocking without tagging, on the proof page: the scanner finds the trackers; the banner holds them."""
+"""Blocking without tagging, on the proof page: the scanner finds the trackers; the banner holds them, and
+where the shop's server holds them in its markup too, not one request reaches a tracker before its purpose."""
+import contextlib
 import os
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
@@ -20,16 +23,31 @@ def shop(proof):
     return proof
 
 
-@pytest.fixture
-def visitor(browser, shop):
-    """Chromium that reaches the proof shop's host names through its host resolver rules only."""
+@contextlib.contextmanager
+def chromium_for(browser, shop):
+    """Chromium that reaches the proof shop's host names through its host resolver rules only; the page's
+    ``network`` lists the host of every request Chromium made (the preload scanner's too)."""
     rules = ", ".join(f"MAP {host} {ADDRESS}" for host in shop.hosts())
     own = browser.browser_type.launch(executable_path=CHROMIUM, args=[*ARGS, f"--host-resolver-rules={rules}"])
     context = own.new_context()
     page = context.new_page()
+    page.network = []
+    page.on("request", lambda request: page.network.append(urlsplit(request.url).hostname))
     yield page
     context.close()
     own.close()
+
+
+@pytest.fixture
+def visitor(browser, shop):
+    with chromium_for(browser, shop) as page:
+        yield page
+
+
+@pytest.fixture
+def held_visitor(browser, held_proof):
+    with chromium_for(browser, held_proof) as page:
+        yield page
 
 
 # What each tracking script does when it runs: its hit, its pixel, the frame it adds.
@@ -108,4 +126,29 @@ def test_untagged_trackers_wait_for_their_purpose_and_run_in_order_once_granted(
     assert page.evaluate(f"sessionStorage.getItem('{SESSION_KEY}')") == "proof"
     assert page.evaluate(AD_SRC).endswith("/ad.html")
     # The markup pixel gets its src back and loads (from the network, or the preload's copy).
+    page.wait_for_function(f"(e => e.getAttribute('src') && e.complete && e.naturalWidth === 1)({PIXEL})")
+
+
+def test_held_markup_sends_nothing_to_a_tracker_before_its_purpose_and_everything_after(held_proof, held_visitor):
+    page, shop, trackers = held_visitor, held_proof, {*TRACKERS, *MORE_TRACKERS}
+    # Before any choice, after Reject all, and on the next page view: not one request to a tracker's
+    # host, in the shop's log or in Chromium's own network log (the preload scanner's included).
+    load(page, shop)
+    assert "www.googletagmanager.com" in page.content()  # the trackers are in the page, held
+    assert not tracker_requests(shop) and not trackers & set(page.network), page.network
+    page.locator(f"{BANNER} >> button[data-action='reject']").click()
+    page.wait_for_load_state("networkidle")
+    load(page, shop)
+    assert not tracker_requests(shop) and not trackers & set(page.network), page.network
+    assert not SET_BY_TRACKERS & cookies(page) and page.evaluate(AD_SRC) is None
+    assert page.evaluate("window.proofRan || []") == []
+    # After Accept all: every one, on this page view already, the scripts in the page's order.
+    page.evaluate("window.cmp.open()")
+    page.locator("#cmp-root >> dialog.prefs >> button[data-action='accept']").click()
+    wait_until(lambda: tracker_requests(shop) >= EARLY | EFFECTS | {MARKUP_PIXEL}, 15, "every tracker to be requested")
+    page.wait_for_function("(window.proofRan || []).length >= 5")
+    assert page.evaluate("window.proofRan") == [
+        "www.googletagmanager.com", "analytics.tiktok.com", "platform.twitter.com", "static.zdassets.com", "sc-static.net"]
+    assert trackers <= set(page.network)
+    assert SET_BY_TRACKERS <= cookies(page)
     page.wait_for_function(f"(e => e.getAttribute('src') && e.complete && e.naturalWidth === 1)({PIXEL})")

@@ -113,3 +113,17 @@ def test_once_the_banner_holds_what_the_scan_found_only_the_leak_stores_anything
         tracker = Tracker.objects.get(name=name)
         assert tracker.last_seen == second.finished_at and not tracker.violations.filter(scan=second).exists(), name
     assert set(second.violations.values_list("phase", flat=True)) <= {BEFORE, REJECT}
+
+
+def test_a_scan_of_the_held_page_classifies_the_five_and_reports_the_leak_alone(held_proof):
+    done = scan()
+    assert done.status == Scan.DONE, (done.error, done.notes)
+    # Released by Accept all, every tracker was seen and classified from the catalogue...
+    for host, (category, vendor) in {**TRACKERS, **MORE_TRACKERS}.items():
+        tracker = Tracker.objects.get(kind="request", name=host)
+        assert (tracker.category, tracker.vendor, tracker.classified_by) == (category, vendor, "catalogue"), host
+        assert tracker.last_seen == done.finished_at
+    assert {"_ga", "_gid", "_ttp", SERVER_SET, SESSION_KEY} <= set(Tracker.objects.values_list("name", flat=True))
+    # ...and the only violation, before a choice and after Reject all, is the sixth: the leaky inline script.
+    found = set(done.violations.values_list("tracker__name", "phase", "set_by"))
+    assert found == {(LEAK, phase, f"inline script in {held_proof.url}") for phase in (BEFORE, REJECT)}

@@ -8,10 +8,13 @@ internet: the tracker host names reach this server only through Chromium's
 """
 import http.server
 import ipaddress
+import json
 import threading
+import urllib.request
 from pathlib import Path
 
 from consent.models import Site
+from scanner.holding import hold_markup
 from scanner.models import ScanSettings
 
 from .. import free_port
@@ -79,8 +82,10 @@ PAGES = {
 class ProofShop:
     """The shop and its trackers on one port of 127.0.0.2; ``cmp`` is the platform's origin the page loads the banner from."""
 
-    def __init__(self, cmp: str, pages: int = 1):
-        """``pages``: how many product pages its sitemap.xml lists (each the same shop page)."""
+    def __init__(self, cmp: str, pages: int = 1, held: bool = False):
+        """``pages``: how many product pages its sitemap.xml lists (each the same shop page); ``held``: the
+        shop's server holds the trackers in its page (scanner.holding, with the platform's tracker rules), as
+        the README's "Holding the markup on the server" asks of a site."""
         self.cmp, self.port, self.requests = cmp, free_port(), []
         shop = self
 
@@ -94,6 +99,9 @@ class ProofShop:
                     return self.answer(200, "application/xml", f"<urlset>{urls}</urlset>".encode())
                 if host == SHOP and (path == "/" or path.startswith("/p/")):
                     html = (HERE / "index.html").read_text().replace("{cmp}", shop.cmp).replace("{port}", str(shop.port))
+                    if held:
+                        with urllib.request.urlopen(f"{shop.cmp}/api/v1/sites/demo/trackers", timeout=10) as rules:
+                            html = hold_markup(html, json.load(rules)["hosts"])
                     return self.answer(200, "text/html", html.encode())
                 if (host, path) in SCRIPTS:
                     # Each script says it ran, so a test can see in which order.

@@ -1,0 +1,90 @@
+"""Holding trackers in the markup itself, before a browser sees it: what a site's server (or its build) does
+so that not even the browser's preload scanner requests them.
+
+The banner holds what nobody tagged as the parser adds it, but Chromium's
+preload scanner reads ahead of the parser and requests every ``<script src>``
+and ``<img src>`` in the markup while the banner's own script loads: the
+script is then kept from running, yet its request (for a pixel, the whole
+hit) has left. :func:`hold_markup` makes the same change the banner makes
+(``banner_static/src/gating.js``, ``hold``) in the page's HTML instead, so
+there is nothing to request: a script of a held host becomes
+``type="text/plain"``, an iframe's or image's ``src`` becomes ``data-src``, and
+each gets ``data-cmp-purpose``. The banner then releases them, in document
+order, once their purpose is granted, as it does for tags marked by hand.
+
+The page comes out the same for every visitor (consent is not read here), so
+it may be cached like any page. Pure: no Django, so any Python server can run
+it with the hosts of ``GET /api/v1/sites/{site}/trackers``.
+"""
+import re
+from html import escape
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+HELD = {"script", "iframe", "img"}
+# Elements whose content a browser reads as text: a tag-like string in them is not an element.
+TEXT_ONLY = {"textarea", "title", "noembed", "noframes", "xmp"}
+
+
+def hold_markup(html: str, hosts: dict[str, list[str]]) -> str:
+    """``html`` with every untagged script, iframe and image whose ``src`` host is under a purpose of ``hosts``
+    (purpose -> hosts, each covering its subdomains) held for that purpose; all other bytes unchanged."""
+    purpose_of = {host.lower(): purpose for purpose, listed in hosts.items() for host in listed}
+    if not purpose_of:
+        return html
+    finder = _HeldTags(purpose_of)
+    finder.feed(html)
+    finder.close()
+    # The offset at which each line starts, for the parser's (line, column) positions.
+    lines = [0, *(newline.end() for newline in re.finditer("\n", html))]
+    out, done = [], 0
+    for (line, column), original, replacement in finder.found:
+        start = lines[line - 1] + column
+        out += [html[done:start], replacement]
+        done = start + len(original)
+    return "".join(out) + html[done:]
+
+
+def held_purpose(url: str, purpose_of: dict[str, str]) -> str:
+    """The purpose whose listed host covers ``url``'s host (the most specific listing wins); '' if none."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").lower().rstrip(".")  # "mc.yandex.ru." is mc.yandex.ru
+    except ValueError:
+        return ""
+    while host:
+        if host in purpose_of:
+            return purpose_of[host]
+        host = host.partition(".")[2]
+    return ""
+
+
+class _HeldTags(HTMLParser):
+    """Finds the start tags to hold: ``found`` lists (position, original text, held text)."""
+
+    def __init__(self, purpose_of):
+        super().__init__(convert_charrefs=True)
+        self.purpose_of, self.found, self.text_only = purpose_of, [], None
+
+    def handle_starttag(self, tag, attrs):
+        if self.text_only:
+            return
+        if tag in TEXT_ONLY:
+            self.text_only = tag
+        attributes = dict(attrs)
+        if tag not in HELD or "data-cmp-purpose" in attributes or not attributes.get("src"):
+            return
+        purpose = held_purpose(attributes["src"], self.purpose_of)
+        if not purpose:
+            return
+        original = self.get_starttag_text()
+        if tag == "script":
+            held = [(name, value) for name, value in attrs if name != "type"] + [("type", "text/plain")]
+        else:
+            held = [("data-src" if name == "src" else name, value) for name, value in attrs if name != "data-src"]
+        held.append(("data-cmp-purpose", purpose))
+        text = "".join(f" {name}" if value is None else f' {name}="{escape(value)}"' for name, value in held)
+        self.found.append((self.getpos(), original, f"<{tag}{text}{'/>' if original.endswith('/>') else '>'}"))
+
+    def handle_endtag(self, tag):
+        if tag == self.text_only:
+            self.text_only = None

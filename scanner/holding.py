@@ -14,7 +14,7 @@ order, once their purpose is granted, as it does for tags marked by hand.
 
 The page comes out the same for every visitor (consent is not read here), so
 it may be cached like any page. Pure: no Django, so any Python server can run
-it with the hosts of ``GET /api/v1/sites/{site}/trackers``.
+it with the ``hosts`` and ``essential`` of ``GET /api/v1/sites/{site}/trackers``.
 """
 import re
 from html import escape
@@ -26,11 +26,16 @@ HELD = {"script", "iframe", "img"}
 TEXT_ONLY = {"textarea", "title", "noembed", "noframes", "xmp"}
 
 
-def hold_markup(html: str, hosts: dict[str, list[str]]) -> str:
+def hold_markup(html: str, hosts: dict[str, list[str]], essential: list[str] = ()) -> str:
     """``html`` with every untagged script, iframe and image whose ``src`` host is under a purpose of ``hosts``
-    (purpose -> hosts, each covering its subdomains) held for that purpose; all other bytes unchanged."""
+    (purpose -> hosts, each covering its subdomains) held for that purpose; all other bytes unchanged.
+
+    ``hosts`` and ``essential`` are those of the tracker rules; an ``essential`` host is never held, though a
+    host listed under a purpose covers it (the most specific listing wins).
+    """
     purpose_of = {host.lower(): purpose for purpose, listed in hosts.items() for host in listed}
-    if not purpose_of:
+    purpose_of.update((host.lower(), "") for host in essential)
+    if not any(purpose_of.values()):
         return html
     finder = _HeldTags(purpose_of)
     finder.feed(html)

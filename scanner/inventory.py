@@ -8,8 +8,9 @@
   lines of text ready to insert, so the runtime formats nothing.
 - :func:`blocking_rules`: per optional purpose, the hosts whose scripts,
   frames and images wait for it (the catalogue's, then the inventory's, the
-  owner's classification first), and the cookie and storage names to delete
-  when it is declined (a trailing ``*`` marks a prefix).
+  owner's classification first), the hosts that never wait, and the cookie
+  and storage names to delete when a purpose is declined (a trailing ``*``
+  marks a prefix).
 """
 from __future__ import annotations
 
@@ -123,6 +124,8 @@ def blocking_rules(site: Site) -> dict:
             grouped[purpose].append(host)
     return {
         "hosts": {purpose: sorted(found) for purpose, found in sorted(grouped.items())},
+        # Never held, though a listed parent covers them (the owner's static.hotjar.com under hotjar.com).
+        "essential": sorted(host for host, purpose in hosts.items() if purpose and purpose not in optional),
         "cookies": {purpose: sorted(found) for purpose, found in sorted(cookies.items())},
         "storage": {purpose: sorted(found) for purpose, found in sorted(storage.items())},
     }

@@ -72,6 +72,7 @@ class DialogDeclarationView(PublicSiteData):
                                        summary="What the banner blocks and cleans up, per optional purpose"))
 class TrackerRulesView(PublicSiteData):
     """`hosts`: hosts (and their subdomains) whose scripts, frames and images wait for the purpose;
+    `essential`: hosts that never wait, though a listed host covers them (the most specific listing wins);
     `cookies` and `storage`: names to delete when it is declined (a trailing * marks a prefix)."""
 
     data = staticmethod(lambda site, language: blocking_rules(site))

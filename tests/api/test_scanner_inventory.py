@@ -132,13 +132,14 @@ def test_a_hostile_name_in_a_classified_item_is_shown_as_text(client, inventory)
 
 def test_blocking_rules_hold_hosts_and_names_per_optional_purpose(client, inventory):
     rules = client.get("/api/v1/sites/demo/trackers").json()
-    assert set(rules) == {"hosts", "cookies", "storage"}
+    assert set(rules) == {"hosts", "essential", "cookies", "storage"}
     assert set(rules["hosts"]) <= {"analytics", "advertising", "recognition"}
     assert "google-analytics.com" in rules["hosts"]["analytics"] and "doubleclick.net" in rules["hosts"]["advertising"]
     assert "intercom.io" in rules["hosts"]["recognition"]
     assert "cdn.shop-images.example" not in sum(rules["hosts"].values(), [])  # the owner said: essential
     assert "hotjar.com" in rules["hosts"]["analytics"]          # the catalogue's parent domain stays...
-    assert "static.hotjar.com" not in sum(rules["hosts"].values(), [])  # ...but the owner's host is not blocked
+    assert "static.hotjar.com" not in sum(rules["hosts"].values(), [])  # ...but the owner's host is not blocked,
+    assert rules["essential"] == ["cdn.shop-images.example", "static.hotjar.com"]  # even under its parent
     assert rules["cookies"] == {"analytics": ["_ga", "_ga_*"], "advertising": ["_fbp"]}
     assert rules["storage"] == {"analytics": ["ZD-suid"]}
 
@@ -349,8 +350,8 @@ def test_scan_site_without_here_queues_the_scan_for_a_worker(demo_site, django_c
 def test_hold_markup_holds_the_trackers_of_a_sites_html_files_in_place(inventory, tmp_path):
     page, plain = tmp_path / "index.html", tmp_path / "about.html"
     page.write_text('<p>Été</p>\r\n<script src="https://www.googletagmanager.com/gtag/js"></script>\n'
-                    '<iframe src="https://x.doubleclick.net/ad"></iframe><img src="https://cdn.shop-images.example/a.png">',
-                    encoding="utf-8")
+                    '<iframe src="https://x.doubleclick.net/ad"></iframe><img src="https://cdn.shop-images.example/a.png">'
+                    '<script src="https://static.hotjar.com/c.js"></script>', encoding="utf-8")
     plain.write_text('<script src="/app.js"></script>', encoding="utf-8")
     out = StringIO()
     call_command("hold_markup", "demo", str(page), str(plain), stdout=out)
@@ -358,7 +359,8 @@ def test_hold_markup_holds_the_trackers_of_a_sites_html_files_in_place(inventory
     assert page.read_bytes().decode() == (  # its line endings kept
         '<p>Été</p>\r\n<script src="https://www.googletagmanager.com/gtag/js" type="text/plain" '
         'data-cmp-purpose="analytics"></script>\n<iframe data-src="https://x.doubleclick.net/ad" '
-        'data-cmp-purpose="advertising"></iframe><img src="https://cdn.shop-images.example/a.png">')
+        'data-cmp-purpose="advertising"></iframe><img src="https://cdn.shop-images.example/a.png">'
+        '<script src="https://static.hotjar.com/c.js"></script>')  # what the owner calls essential, under hotjar.com
     assert plain.read_text(encoding="utf-8") == '<script src="/app.js"></script>'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["about.html", "index.html"]
 

@@ -63,9 +63,17 @@ def test_an_attribute_value_keeps_its_meaning_quoted_anew():
                     'data-cmp-purpose="analytics">')
 
 
+def test_an_essential_host_is_never_held_though_a_listed_parent_covers_it():
+    page = '<script src="https://cdn.ads.example.com/app.js"></script><img src="https://x.cdn.ads.example.com/a.png">'
+    assert hold_markup(page, HOSTS, ["cdn.ads.example.com"]) == page
+    assert hold_markup('<img src="https://other.ads.example.com/p">', HOSTS, ["cdn.ads.example.com"]) == (
+        '<img data-src="https://other.ads.example.com/p" data-cmp-purpose="advertising">')
+
+
 def test_no_hosts_no_change():
     page = '<script src="https://www.googletagmanager.com/gtag/js"></script>'
     assert hold_markup(page, {}) == page and hold_markup(page, {"analytics": []}) == page
+    assert hold_markup(page, {}, ["googletagmanager.com"]) == page
 
 
 @pytest.mark.parametrize("url, purpose", [

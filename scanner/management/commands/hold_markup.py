@@ -21,13 +21,13 @@ class Command(BaseCommand):
         target = Site.objects.filter(key=site).first()
         if target is None:
             raise CommandError(f"No site with key {site!r}.")
-        hosts = blocking_rules(target)["hosts"]
+        rules = blocking_rules(target)
         if not files:
-            self.stdout.write(hold_markup(sys.stdin.read(), hosts), ending="")
+            self.stdout.write(hold_markup(sys.stdin.read(), rules["hosts"], rules["essential"]), ending="")
             return
         pages = {path: self._read(path) for path in files}  # every file readable before any is written
         for path, html in pages.items():
-            held = hold_markup(html, hosts)
+            held = hold_markup(html, rules["hosts"], rules["essential"])
             if held != html:
                 staged = f"{path}.held"
                 with open(staged, "w", encoding="utf-8", newline="") as file:

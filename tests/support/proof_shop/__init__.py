@@ -100,8 +100,9 @@ class ProofShop:
                 if host == SHOP and (path == "/" or path.startswith("/p/")):
                     html = (HERE / "index.html").read_text().replace("{cmp}", shop.cmp).replace("{port}", str(shop.port))
                     if held:
-                        with urllib.request.urlopen(f"{shop.cmp}/api/v1/sites/demo/trackers", timeout=10) as rules:
-                            html = hold_markup(html, json.load(rules)["hosts"])
+                        with urllib.request.urlopen(f"{shop.cmp}/api/v1/sites/demo/trackers", timeout=10) as answer:
+                            rules = json.load(answer)
+                        html = hold_markup(html, rules["hosts"], rules["essential"])
                     return self.answer(200, "text/html", html.encode())
                 if (host, path) in SCRIPTS:
                     # Each script says it ran, so a test can see in which order.

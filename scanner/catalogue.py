@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 CATALOGUE = Path(__file__).resolve().parent / "data" / "tag_hosts.json"
@@ -19,10 +20,11 @@ def hosts() -> dict[str, tuple[str, str]]:
     return {host: (category, vendor) for host, (category, vendor) in json.loads(CATALOGUE.read_text())["hosts"].items()}
 
 
-def covering(host: str) -> str | None:
-    """The catalogued host that covers ``host`` (itself or a parent domain), or None."""
+def covering(host: str, known: Mapping[str, object] | None = None) -> str | None:
+    """The host of ``known`` (by default the catalogue) that covers ``host`` (itself or a parent domain, the most
+    specific first), or None."""
     labels = host.lower().rstrip(".").split(".")
-    known = hosts()
+    known = hosts() if known is None else known
     for start in range(len(labels) - 1):
         candidate = ".".join(labels[start:])
         if candidate in known:

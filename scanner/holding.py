@@ -21,6 +21,8 @@ from html import escape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from .catalogue import covering
+
 HELD = {"script", "iframe", "img"}
 # Elements whose content a browser reads as text: a tag-like string in them is not an element.
 TEXT_ONLY = {"textarea", "title", "noembed", "noframes", "xmp"}
@@ -53,14 +55,11 @@ def hold_markup(html: str, hosts: dict[str, list[str]], essential: list[str] = (
 def held_purpose(url: str, purpose_of: dict[str, str]) -> str:
     """The purpose whose listed host covers ``url``'s host (the most specific listing wins); '' if none."""
     try:
-        host = (urlsplit(url.strip()).hostname or "").lower().rstrip(".")  # "mc.yandex.ru." is mc.yandex.ru
+        host = urlsplit(url.strip()).hostname or ""
     except ValueError:
         return ""
-    while host:
-        if host in purpose_of:
-            return purpose_of[host]
-        host = host.partition(".")[2]
-    return ""
+    listed = covering(host, purpose_of)
+    return purpose_of[listed] if listed else ""
 
 
 class _HeldTags(HTMLParser):

@@ -138,16 +138,20 @@ def held_hosts(site_key: str) -> dict:
     """The inventory's third-party hosts per optional purpose, for the embed script (``block``).
 
     Only what the scans found on the site (the whole catalogue would not fit
-    the banner's size budget); the owner's classification wins.
+    the banner's size budget); the owner's classification wins. Essential
+    hosts that a listed one covers (the owner's static.hotjar.com under
+    hotjar.com) come last, under ``""``: the banner lets the most specific
+    listing win, and ``""`` holds nothing.
     """
     def build():
         rows = Tracker.objects.filter(site__key=site_key, kind=REQUEST, first_party=False).exclude(purpose="")
         optional = set(Purpose.objects.filter(site__key=site_key, essential=False).values_list("key", flat=True))
-        hosts = defaultdict(list)
+        hosts, essential = defaultdict(list), []
         for name, purpose in rows.values_list("name", "purpose").order_by("name"):
-            if purpose in optional:
-                hosts[purpose].append(name)
-        return dict(sorted(hosts.items()))
+            (hosts[purpose] if purpose in optional else essential).append(name)
+        listed = dict.fromkeys(name for names in hosts.values() for name in names)
+        exceptions = [name for name in essential if catalogue.covering(name, listed)]
+        return {**dict(sorted(hosts.items())), **({"": exceptions} if exceptions else {})}
 
     return cache.get_or_set(f"scanner:held:{site_key}", build, BOOT_SECONDS)
 

@@ -47,7 +47,7 @@ export function watch(onWaitingFrame) {
     records.forEach(r => r.addedNodes.forEach(n => {
       if (n.nodeType !== 1) return;
       hold(n);
-      if (n.querySelectorAll) n.querySelectorAll("script,iframe,img").forEach(hold);
+      n.querySelectorAll("script,iframe,img").forEach(hold);
       scan(n);
     }));
   }).observe(d.documentElement, { childList: true, subtree: true });
@@ -63,13 +63,13 @@ export function watch(onWaitingFrame) {
   };
 }
 
-// The purpose whose hosts cover url's host, if it is not granted.
+// The purpose of the most specific listed host that covers url's host, if it is not granted
+// (hosts listed under "" never wait: the owner's essential ones under a listed parent).
 function heldFor(url) {
-  let host;
-  try { host = new URL(url, location.href).hostname; } catch (e) { return; }
-  for (const purpose in block) {
-    if (!(granted && granted[purpose]) && block[purpose].some(h => host === h || host.slice(-h.length - 1) === "." + h)) return purpose;
-  }
+  let host, best = 0, purpose;
+  try { host = "." + new URL(url, location.href).hostname; } catch (e) { return; }
+  for (const p in block) for (const h of block[p]) if (host.endsWith("." + h) && h.length > best) best = h.length, purpose = p;
+  return granted && granted[purpose] ? "" : purpose;
 }
 
 // Makes an untagged script, iframe or image of a held host a gated tag of its purpose.
@@ -87,8 +87,8 @@ function gaDisable(ids, off) {
 }
 
 function scan(root) {
-  let found = root.matches && root.matches(GATED) ? [root] : [];
-  if (root.querySelectorAll) found = found.concat([...root.querySelectorAll(GATED)]);
+  const found = [...root.querySelectorAll(GATED)];  // root: an element, or the document
+  if (root.matches && root.matches(GATED)) found.unshift(root);
   found.forEach(el => {
     if (el.cmpQueued) return;
     // The parser inserts an element, then adds what is in it (an inline script's text, in pieces on a slow

@@ -1,6 +1,5 @@
 """``/c/<site>.js``: one answer with all the banner's first frame needs, and the caching around it."""
 import gzip
-import json
 import re
 
 import brotli
@@ -8,17 +7,10 @@ import pytest
 
 from banner.embed import RUNTIME_VERSION, accepted_languages
 from tests.support import ROOT
+from tests.support import embed_boot as boot
 
 DIST = ROOT / "banner_static" / "dist"
 pytestmark = pytest.mark.django_db
-
-
-def boot(response):
-    """The ``window.cmpBoot`` object of an embed script, and the code after it."""
-    first, rest = response.content.decode().split("\n", 1)
-    match = re.fullmatch(r"window\.cmpBoot=(\{.*\});", first)
-    assert match, first[:200]
-    return json.loads(match[1]), rest
 
 
 def test_the_site_script_carries_site_ga_ids_config_stylesheet_and_runtime(client, demo_site):

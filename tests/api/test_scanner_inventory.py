@@ -20,7 +20,7 @@ from scanner import scans
 from scanner.models import Scan, ScanSettings, Tracker
 from scanner.observations import Item, PagePass
 from scanner.tasks import schedule_weekly_scans
-from tests.support import ROOT
+from tests.support import ROOT, embed_boot
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "https://shop.example.com"
@@ -142,6 +142,16 @@ def test_blocking_rules_hold_hosts_and_names_per_optional_purpose(client, invent
     assert rules["essential"] == ["cdn.shop-images.example", "static.hotjar.com"]  # even under its parent
     assert rules["cookies"] == {"analytics": ["_ga", "_ga_*"], "advertising": ["_fbp"]}
     assert rules["storage"] == {"analytics": ["ZD-suid"]}
+
+
+def test_the_embed_script_holds_the_inventorys_hosts_with_the_owners_essential_ones_under_their_parent(
+        client, inventory):
+    Tracker.objects.create(site=inventory, kind="request", name="hotjar.com", domain="hotjar.com", purpose="analytics",
+                           classified_by="catalogue", first_party=False)
+    fields, _ = embed_boot(client.get("/c/demo.js"))
+    # The owner's static.hotjar.com never waits, though hotjar.com covers it (the banner lets the most
+    # specific listing win); cdn.shop-images.example is essential too, but nothing listed covers it.
+    assert fields["block"] == {"analytics": ["hotjar.com", "www.googletagmanager.com"], "": ["static.hotjar.com"]}
 
 
 def test_one_scan_per_site_at_a_time(demo_site):

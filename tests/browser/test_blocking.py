@@ -7,6 +7,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
+from consent.models import Site
+from scanner import inventory
+from scanner.models import Tracker
 from tests.support import wait_until
 from tests.support.proof_shop import ADDRESS, MARKUP_PIXEL, MORE_TRACKERS, SERVER_SET, SESSION_KEY, TRACKERS
 
@@ -127,6 +130,32 @@ def test_untagged_trackers_wait_for_their_purpose_and_run_in_order_once_granted(
     assert page.evaluate(AD_SRC).endswith("/ad.html")
     # The markup pixel gets its src back and loads (from the network, or the preload's copy).
     page.wait_for_function(f"(e => e.getAttribute('src') && e.complete && e.naturalWidth === 1)({PIXEL})")
+
+
+def test_the_most_specific_listed_host_decides_what_waits_and_for_which_purpose(shop, visitor):
+    # The owner lists two parents of the shop's trackers under advertising, and calls one of the
+    # subdomains essential: the X widget (platform.twitter.com) runs at once, and the chat widget
+    # (static.zdassets.com, recognition by the catalogue) waits for recognition, not for advertising.
+    site = Site.objects.get(key="demo")
+    for parent in ("twitter.com", "zdassets.com"):
+        Tracker.objects.create(site=site, kind="request", name=parent, domain=parent, first_party=False,
+                               purpose="advertising", classified_by=Tracker.OWNER)
+    Tracker.objects.filter(kind="request", name="platform.twitter.com").update(purpose="security",
+                                                                             classified_by=Tracker.OWNER)
+    inventory.forget("demo")
+    page = visitor
+    load(page, shop)
+    page.wait_for_function("(window.proofRan || []).length >= 1")
+    assert page.evaluate("window.proofRan") == ["platform.twitter.com"]
+    chat = "document.querySelector('script[src*=zdassets], script[data-src*=zdassets]')"
+    assert page.evaluate(f"{chat}.getAttribute('data-cmp-purpose')") == "recognition"
+    page.evaluate("window.cmp.open()")
+    page.locator("#cmp-root >> dialog.prefs >> input[data-purpose='recognition']").check()
+    page.locator("#cmp-root >> dialog.prefs >> button[data-action='save']").click()
+    page.wait_for_function("window.proofRan.length >= 2")
+    assert page.evaluate("window.proofRan") == ["platform.twitter.com", "static.zdassets.com"]
+    decisions = page.evaluate("window.cmp.decisions()")
+    assert (decisions["analytics"], decisions["advertising"], decisions["recognition"]) == (False, False, True)
 
 
 def test_held_markup_sends_nothing_to_a_tracker_before_its_purpose_and_everything_after(held_proof, held_visitor):

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -70,6 +71,14 @@ def wait_until_serving(url, proc, seconds=30):
     except AssertionError:
         proc.kill()
         raise
+
+
+def embed_boot(response):
+    """The ``window.cmpBoot`` object of an embed script (``/c/<site>.js``), and the code after it."""
+    first, rest = response.content.decode().split("\n", 1)
+    match = re.fullmatch(r"window\.cmpBoot=(\{.*\});", first)
+    assert match, first[:200]
+    return json.loads(match[1]), rest
 
 
 def write_url(site="demo"):

@@ -17,7 +17,7 @@ from consent.api_keys import issue_key
 from consent.models import ApiKey, ConsentEvent, Person, PolicyVersion, Site, SiteGroup, UsedAssertion, Visitor
 from consent.site_setup import create_site
 from tests.support import consent_body, lookup_url, new_visitor, write_url
-from tests.support.people import b64, signed_assertion
+from tests.support.people import b64, signed, signed_assertion
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "https://shop.example.com"
@@ -105,7 +105,8 @@ def test_linking_again_to_the_same_person_changes_nothing(api, demo_site, device
     ("garbage", "malformed_assertion", 400),
     ("no_nonce", "malformed_assertion", 400),
     ("exp_not_a_time", "malformed_assertion", 400),
-    ("nested", "malformed_assertion", 400),
+    ("nested", "bad_assertion", 403),
+    ("nested_signed", "malformed_assertion", 400),
 ])
 def test_a_forged_expired_or_malformed_assertion_is_refused_with_its_reason(api, demo_site, devices, forge, code,
                                                                             status):
@@ -121,8 +122,10 @@ def test_a_forged_expired_or_malformed_assertion_is_refused_with_its_reason(api,
         "garbage": lambda: "not an assertion",
         "no_nonce": lambda: assertion(demo_site, nonce=""),
         "exp_not_a_time": lambda: assertion(demo_site, exp=10**30),
-        # Anyone can send it (nothing is signed yet): nested deeper than Python's decoder can recurse.
+        # Nested deeper than Python's decoder can recurse: refused unread when anyone sends it (only what the
+        # site signed is parsed), and as malformed when the site signed it.
         "nested": lambda: b64(b"[" * 1500) + ".AAAA",
+        "nested_signed": lambda: signed(b"[" * 1500, demo_site.identity_secret),
     }[forge]()
     answer = identify(api, demo_site, phone, phone_token, proof)
     assert answer.status_code == status, answer.content

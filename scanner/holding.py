@@ -8,8 +8,10 @@ script is then kept from running, yet its request (for a pixel, the whole
 hit) has left. :func:`hold_markup` makes the same change the banner makes
 (``banner_static/src/gating.js``, ``hold``) in the page's HTML instead, so
 there is nothing to request: a script of a held host becomes
-``type="text/plain"``, an iframe's or image's ``src`` becomes ``data-src``, and
-each gets ``data-cmp-purpose``. The banner then releases them, in document
+``type="text/plain"``, an iframe's or image's ``src`` becomes ``data-src`` (an
+image's ``srcset``, ``data-srcset``), and each gets ``data-cmp-purpose``; a
+``<link>`` that would fetch it ahead (``preload``, ``prefetch``,
+``modulepreload``) keeps its ``rel`` as ``data-cmp-rel`` only. The banner then releases them, in document
 order, once their purpose is granted, as it does for tags marked by hand.
 
 The page comes out the same for every visitor (consent is not read here), so
@@ -23,7 +25,12 @@ from urllib.parse import urlsplit
 
 from .catalogue import covering
 
-HELD = {"script", "iframe", "img"}
+HELD = {"script", "iframe", "img", "link"}
+# Link types that request their href at once: a held one is kept as data-cmp-rel (the banner releases the
+# element the hint was for, and a hint comes too late by then anyway).
+REQUESTING_LINKS = {"preload", "prefetch", "modulepreload"}
+# An image's attributes that request: srcset would load a candidate though src is held.
+IMAGE_SOURCES = {"src": "data-src", "srcset": "data-srcset"}
 # Elements whose content a browser reads as text: a tag-like string in them is not an element.
 TEXT_ONLY = {"textarea", "title", "noembed", "noframes", "xmp"}
 
@@ -75,16 +82,22 @@ class _HeldTags(HTMLParser):
         if tag in TEXT_ONLY:
             self.text_only = tag
         attributes = dict(attrs)
-        if tag not in HELD or "data-cmp-purpose" in attributes or not attributes.get("src"):
+        url = attributes.get("href" if tag == "link" else "src")
+        if tag not in HELD or "data-cmp-purpose" in attributes or not url:
             return
-        purpose = held_purpose(attributes["src"], self.purpose_of)
+        if tag == "link" and not REQUESTING_LINKS & set((attributes.get("rel") or "").lower().split()):
+            return
+        purpose = held_purpose(url, self.purpose_of)
         if not purpose:
             return
         original = self.get_starttag_text()
         if tag == "script":
             held = [(name, value) for name, value in attrs if name != "type"] + [("type", "text/plain")]
+        elif tag == "link":
+            held = [("data-cmp-rel" if name == "rel" else name, value) for name, value in attrs]
         else:
-            held = [("data-src" if name == "src" else name, value) for name, value in attrs if name != "data-src"]
+            held = [(IMAGE_SOURCES.get(name, name), value) for name, value in attrs
+                    if name not in IMAGE_SOURCES.values()]
         held.append(("data-cmp-purpose", purpose))
         text = "".join(f" {name}" if value is None else f' {name}="{escape(value)}"' for name, value in held)
         self.found.append((self.getpos(), original, f"<{tag}{text}{'/>' if original.endswith('/>') else '>'}"))

@@ -23,6 +23,15 @@ HOSTS = {"analytics": ["googletagmanager.com", "mc.yandex.ru"], "advertising": [
     ('<img src="https://mc.yandex.ru./w">', '<img data-src="https://mc.yandex.ru./w" data-cmp-purpose="analytics">'),
     ('<img src="https://y.x.ads.example.com/p">',
      '<img data-src="https://y.x.ads.example.com/p" data-cmp-purpose="recognition">'),
+    # What would request the host though the element is held: an image's srcset, a link that fetches ahead.
+    ('<img src="https://mc.yandex.ru/w" srcset="https://mc.yandex.ru/w2 2x, /local.png 3x" alt="">',
+     '<img data-src="https://mc.yandex.ru/w" data-srcset="https://mc.yandex.ru/w2 2x, /local.png 3x" alt="" '
+     'data-cmp-purpose="analytics">'),
+    ('<link rel="preload" as="script" href="https://www.googletagmanager.com/gtag/js">',
+     '<link data-cmp-rel="preload" as="script" href="https://www.googletagmanager.com/gtag/js" '
+     'data-cmp-purpose="analytics">'),
+    ('<LINK REL="Prefetch modulepreload" HREF="//ads.example.com/a.js"/>',
+     '<link data-cmp-rel="Prefetch modulepreload" href="//ads.example.com/a.js" data-cmp-purpose="advertising"/>'),
 ])
 def test_a_tag_of_a_listed_host_is_held_for_its_purpose(before, after):
     page = f"<!doctype html>\n<p>before</p>\n  {before}\n<p>after</p>"
@@ -38,6 +47,8 @@ def test_a_tag_of_a_listed_host_is_held_for_its_purpose(before, after):
     '<textarea><img src="https://mc.yandex.ru/watch/1"></textarea>',    # text, not an element
     '<title><img src="https://mc.yandex.ru/watch/1"></title>',
     '<a href="https://www.googletagmanager.com/">a link</a><link rel="stylesheet" href="https://doubleclick.net/a.css">',
+    '<link rel="preload" as="script" href="/static/app.js"><link rel="preconnect" href="https://doubleclick.net">',
+    '<link rel="preload" href="">', '<link href="https://doubleclick.net/a.js">',
     '<img data-src="https://mc.yandex.ru/watch/1" data-cmp-purpose="analytics">',  # tagged by hand already
     '<script type="text/plain" data-cmp-purpose="advertising" src="https://www.googletagmanager.com/g.js"></script>',
     '<img src="">', '<img src="http://[::1">', '<img>',

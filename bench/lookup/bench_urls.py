@@ -3,6 +3,11 @@
 - ``/bench/trivial`` (answered by :class:`TrivialFastPath`, placed right
   after the lookup's fast path): a constant body the size of a lookup's
   answer, through the very middleware the lookup goes through. The lookup's ceiling.
+- ``/bench/one-read/<visitor>`` (the same middleware): the same body after
+  the lookup's one cache read (``consent.cache.read`` of the site's and the
+  visitor's keys: one ``MGET``, the versions and the epoch check included),
+  and nothing else. Every lookup that never answers from before the last
+  write needs that round trip, so this is the ceiling of any such lookup.
 - ``/bench/trivial-view``: the same body from a plain Django view, through the
   product's whole middleware and URL resolution, as any page of the product
   is: the stack's own cost for a trivial view, which the lookup's fast path
@@ -26,7 +31,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmp.urls import urlpatterns as product
-from consent.models import Site, Visitor, hash_token
+from consent import cache, lookups, sites
+from consent.models import Site, Visitor, hash_token, parse_visitor_id
 
 # A lookup's answer for a visitor who chose, byte for byte the same size.
 LOOKUP_ANSWER = json.dumps({
@@ -48,9 +54,15 @@ class TrivialFastPath:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path_info != "/bench/trivial":
+        if request.path_info.startswith(ONE_READ):
+            visitor = parse_visitor_id(request.path_info.removeprefix(ONE_READ))
+            cache.read(sites.cache_key("demo"), lookups.cache_key("demo", visitor))
+        elif request.path_info != "/bench/trivial":
             return self.get_response(request)
         return HttpResponse(LOOKUP_ANSWER, content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+ONE_READ = "/bench/one-read/"
 
 
 def trivial_view(request):

@@ -72,14 +72,15 @@ function heldFor(url) {
   return granted && granted[purpose] ? "" : purpose;
 }
 
-// Makes an untagged script, iframe or image of a held host a gated tag of its purpose.
+// Makes an untagged script, iframe or image of a held host a gated tag of its purpose. An image's srcset
+// goes (the browser would load a candidate in place of the src taken away); once granted, it loads its src.
 function hold(el) {
-  const url = /^(SCRIPT|IFRAME|IMG)$/.test(el.tagName) && !el.hasAttribute("data-cmp-purpose") && el.getAttribute("src");
+  const url = el.matches("script,iframe,img") && !el.hasAttribute("data-cmp-purpose") && el.getAttribute("src");
   const purpose = url && heldFor(url);
   if (!purpose) return;
   el.setAttribute("data-cmp-purpose", purpose);
   if (el.tagName === "SCRIPT") el.type = "text/plain";
-  else { el.setAttribute("data-src", url); el.removeAttribute("src"); }
+  else { el.setAttribute("data-src", url); el.removeAttribute("src"); el.removeAttribute("srcset"); }
 }
 
 function gaDisable(ids, off) {

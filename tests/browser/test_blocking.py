@@ -181,3 +181,25 @@ def test_held_markup_sends_nothing_to_a_tracker_before_its_purpose_and_everythin
     assert trackers <= set(page.network)
     assert SET_BY_TRACKERS <= cookies(page)
     page.wait_for_function(f"(e => e.getAttribute('src') && e.complete && e.naturalWidth === 1)({PIXEL})")
+
+
+def test_an_added_image_of_a_held_host_loads_none_of_its_candidates_before_its_purpose(shop, visitor):
+    # An untagged image a script adds with a srcset: once its src is taken away, the browser would pick
+    # its srcset's candidate instead, from the same held host. The banner takes the candidates away too.
+    page = visitor
+    load(page, shop)
+    held, elsewhere = f"http://{MARKUP_PIXEL[0]}:{shop.port}", f"http://{urlsplit(shop.url).netloc}"
+    shop.requests.clear()
+    page.evaluate(f"""document.body.insertAdjacentHTML("beforeend",
+        '<img id="added" src="{held}/watch/1" srcset="{held}/p 2x"><img id="after" src="{elsewhere}/nothing.gif">')""")
+    # The image after it is fetched once the held one's choice of source has been made: then that choice is none.
+    page.wait_for_function("document.getElementById('after').complete")
+    assert page.evaluate("(e => [e.currentSrc, e.hasAttribute('src'), e.hasAttribute('srcset'), "
+                         "e.getAttribute('data-cmp-purpose')])(document.getElementById('added'))") == ["", False, False, "analytics"]
+    assert not [request for request in shop.requests if request[0] == MARKUP_PIXEL[0]]
+    # Once analytics is granted, it loads from its src (the markup pixel's, which the page may have cached).
+    page.evaluate("window.cmp.open()")
+    page.locator("#cmp-root >> dialog.prefs >> input[data-purpose='analytics']").check()
+    page.locator("#cmp-root >> dialog.prefs >> button[data-action='save']").click()
+    page.wait_for_function("(e => e.complete && e.naturalWidth === 1)(document.getElementById('added'))")
+    assert page.evaluate("document.getElementById('added').currentSrc") == f"{held}/watch/1"

@@ -22,15 +22,19 @@ class TcpProxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self):
-        """Refuse new connections and reset every open one."""
+        """Refuse new connections and reset every open one, on both sides."""
         with self._lock:
             self._open = False
             for s in self._sockets:
                 try:
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                    s.close()
+                    # A close alone leaves the connection up while a pipe's thread waits in recv on it (Linux
+                    # frees the socket only when that call returns): the server's side of an idle connection
+                    # stayed open for the rest of the run. Shutting reading down ends that wait first.
+                    s.shutdown(socket.SHUT_RD)
                 except OSError:
                     pass
+                s.close()
             self._sockets.clear()
 
     def restore(self):

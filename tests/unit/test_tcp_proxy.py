@@ -1,5 +1,6 @@
 """The tests' TCP proxy stands in for a server: it passes what it gets both ways, and closes nothing the
 server would keep open."""
+import contextlib
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ def echo_server():
     listener.listen(8)
 
     def serve(conn):
-        with conn:
+        with conn, contextlib.suppress(ConnectionResetError):  # the proxy resets what it closes
             while data := conn.recv(1024):
                 conn.sendall(data)
 
@@ -58,3 +59,33 @@ def test_the_proxy_notes_why_it_closed_a_connection_it_accepted():
                                      "ConnectionRefusedError(111, 'Connection refused')", "cut"]
     finally:
         proxy.close()
+
+
+def test_a_cut_closes_the_servers_side_and_the_applications_side_at_once():
+    """A cut is an outage on both sides: the server sees its connection end (an idle one left open is a session
+    the database keeps for the rest of the run), and the application is reset without having to send first."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    proxy = TcpProxy(listener.getsockname()[1])
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client:
+            server_side, _ = listener.accept()
+            with server_side:
+                server_side.settimeout(10)
+                client.sendall(b"hello")
+                assert server_side.recv(16) == b"hello"
+                proxy.cut()
+                assert ended(server_side)  # the proxy's upstream socket is gone, not merely forgotten
+                assert ended(client)
+    finally:
+        proxy.close()
+        listener.close()
+
+
+def ended(sock):
+    """Whether the peer has closed or reset sock: waits for it (the timeout is the socket's)."""
+    try:
+        return sock.recv(16) == b""
+    except ConnectionResetError:
+        return True

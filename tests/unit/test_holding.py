@@ -27,6 +27,12 @@ HOSTS = {"analytics": ["googletagmanager.com", "mc.yandex.ru"], "advertising": [
     ('<img src="https://mc.yandex.ru/w" srcset="https://mc.yandex.ru/w2 2x, /local.png 3x" alt="">',
      '<img data-src="https://mc.yandex.ru/w" data-srcset="https://mc.yandex.ru/w2 2x, /local.png 3x" alt="" '
      'data-cmp-purpose="analytics">'),
+    # An image known by its srcset alone, and a picture's source: the first candidate's host decides.
+    ('<img srcset="https://mc.yandex.ru/w 1x, https://mc.yandex.ru/w2 2x">',
+     '<img data-srcset="https://mc.yandex.ru/w 1x, https://mc.yandex.ru/w2 2x" data-cmp-purpose="analytics">'),
+    ('<picture><source srcset="\n  https://ads.example.com/a.webp" type="image/webp"><img src="/a.png"></picture>',
+     '<picture><source data-srcset="\n  https://ads.example.com/a.webp" type="image/webp" data-cmp-purpose="advertising">'
+     '<img src="/a.png"></picture>'),
     ('<link rel="preload" as="script" href="https://www.googletagmanager.com/gtag/js">',
      '<link data-cmp-rel="preload" as="script" href="https://www.googletagmanager.com/gtag/js" '
      'data-cmp-purpose="analytics">'),
@@ -51,7 +57,10 @@ def test_a_tag_of_a_listed_host_is_held_for_its_purpose(before, after):
     '<link rel="preload" href="">', '<link href="https://doubleclick.net/a.js">',
     '<img data-src="https://mc.yandex.ru/watch/1" data-cmp-purpose="analytics">',  # tagged by hand already
     '<script type="text/plain" data-cmp-purpose="advertising" src="https://www.googletagmanager.com/g.js"></script>',
-    '<img src="">', '<img src="http://[::1">', '<img>',
+    '<img src="">', '<img src="http://[::1">', '<img>', '<img srcset="  ">',
+    # A video's or an audio's source: released, it would not be chosen again. Nor one after the picture.
+    '<video><source src="https://mc.yandex.ru/v.mp4" type="video/mp4"></video>',
+    '<picture></picture><source srcset="https://mc.yandex.ru/w">',
 ])
 def test_anything_else_is_left_byte_for_byte(markup):
     page = f"<html><body>\r\n {markup}\n<p>&eacute;t&#233;</p></body></html>"

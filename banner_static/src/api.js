@@ -4,19 +4,14 @@
 const listeners = { change: [], saved: [] };
 let api, resolveReady, last;
 
-// p: {granted(purpose), decisions(), open(), visitorId(), identify(assertion)}
+// p: {granted(purpose), decisions(), open(), visitorId (a getter), identify(assertion)}, which becomes window.cmp
+// with its version, ready and on().
 export function publish(version, p) {
-  api = {
+  window.cmp = api = Object.assign(p, {
     version,
     ready: new Promise(resolve => { resolveReady = resolve; }),
-    granted: p.granted,
-    decisions: p.decisions,
-    on: (event, fn) => { if (listeners[event]) listeners[event].push(fn); },
-    open: p.open,
-    identify: p.identify
-  };
-  Object.defineProperty(api, "visitorId", { get: p.visitorId });
-  window.cmp = api;
+    on: (event, fn) => { if (listeners[event]) listeners[event].push(fn); }
+  });
 }
 
 export const ready = () => resolveReady(api);

@@ -301,7 +301,7 @@ publish(VERSION, {
   granted: purpose => cfg ? !!decisions[purpose] : !!(state && state.c[purpose] === true),  // before the config: the cookie
   decisions: () => Object.assign({}, decisions),
   open: openPreferences,
-  visitorId: () => (state || fresh).v,
+  get visitorId() { return (state || fresh).v; },
   // The signed-in person's assertion, signed by the site's back end: this browser joins their shared choices.
   identify: assertion => withLater(l => l.identify(assertion))
 });

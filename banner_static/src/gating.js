@@ -1,14 +1,15 @@
 // What the page may run: Google Consent Mode, the GA kill switches, and the gated
 // tags (<script type="text/plain" data-cmp-purpose> and <iframe data-cmp-purpose data-src>),
 // each run once, in document order, when its purpose is granted.
-// Untagged scripts, iframes and images from a host the scanner found under a purpose
+// Untagged scripts, iframes and images (a <picture>'s sources too) from a host the scanner found under a purpose
 // (window.cmpBoot.block: purpose -> hosts, each covering its subdomains) are made
 // gated tags of that purpose as they are added: by the parser (the observer runs
 // before a parsed script does) or by a script (createElement's scripts, on setting src).
 import { MODE } from "./rule.js";
 
 const w = window, d = document;
-const GATED = "script[data-cmp-purpose],iframe[data-cmp-purpose],img[data-cmp-purpose]";
+const HELD = "script,iframe,img,picture>source";
+const GATED = "script[data-cmp-purpose],iframe[data-cmp-purpose],img[data-cmp-purpose],source[data-cmp-purpose]";
 const block = (w.cmpBoot || {}).block || {};
 
 let granted = null;     // purpose -> granted, once decided
@@ -47,15 +48,15 @@ export function watch(onWaitingFrame) {
     records.forEach(r => r.addedNodes.forEach(n => {
       if (n.nodeType !== 1) return;
       hold(n);
-      n.querySelectorAll("script,iframe,img").forEach(hold);
+      n.querySelectorAll(HELD).forEach(hold);
       scan(n);
     }));
   }).observe(d.documentElement, { childList: true, subtree: true });
   d.addEventListener("DOMContentLoaded", again);
   const create = d.createElement;
-  d.createElement = function (tag) {
+  d.createElement = function () {
     const el = create.apply(d, arguments);
-    if (/^script$/i.test(tag)) {
+    if (el.tagName === "SCRIPT") {
       const src = Object.getOwnPropertyDescriptor(HTMLScriptElement.prototype, "src");
       Object.defineProperty(el, "src", { get: src.get, set(url) { src.set.call(el, url); hold(el); } });
     }
@@ -72,16 +73,23 @@ function heldFor(url) {
   return granted && granted[purpose] ? "" : purpose;
 }
 
-// Makes an untagged script, iframe or image of a held host a gated tag of its purpose. An image's srcset
-// goes (the browser would load a candidate in place of the src taken away); once granted, it loads its src.
+// Makes an untagged script, iframe, image or picture source of a held host (its src's, else its srcset's first
+// candidate's) a gated tag of its purpose. An image's srcset is held with its src: the browser would load a
+// candidate in place of the src taken away.
 function hold(el) {
-  const url = el.matches("script,iframe,img") && !el.hasAttribute("data-cmp-purpose") && el.getAttribute("src");
+  const url = el.matches(HELD) && !el.hasAttribute("data-cmp-purpose") && (el.getAttribute("src") || el.getAttribute("srcset"));
   const purpose = url && heldFor(url);
   if (!purpose) return;
   el.setAttribute("data-cmp-purpose", purpose);
   if (el.tagName === "SCRIPT") el.type = "text/plain";
-  else { el.setAttribute("data-src", url); el.removeAttribute("src"); el.removeAttribute("srcset"); }
+  else move(el, "", "data-");
 }
+
+// Moves what makes an element request (src, srcset) from attributes named from + a to to + a.
+const move = (el, from, to) => ["src", "srcset"].forEach(a => {
+  const url = el.getAttribute(from + a);
+  if (url != null) el.setAttribute(to + a, url), el.removeAttribute(from + a);
+});
 
 function gaDisable(ids, off) {
   (ids || []).forEach(id => { w["ga-disable-" + id] = off; });
@@ -121,7 +129,7 @@ function next() {
   if (el.tagName !== "SCRIPT") {
     if (el.cmpHolder) el.cmpHolder.remove();
     el.hidden = false;
-    el.src = el.getAttribute("data-src");
+    move(el, "data-", "");
     el.removeAttribute("data-cmp-purpose");
     return next();
   }

@@ -16,7 +16,7 @@ export function certifiedId(t) {
   b[6] = (b[6] & 0x0f) | 0x80;
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = b.map(x => (x + 256).toString(16).slice(1)).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return h.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
 }
 
 function token() {
@@ -34,9 +34,9 @@ const K = [], IV = [];
 (() => {
   const frac = x => ((x - Math.floor(x)) * 4294967296) | 0;
   for (let n = 2, found = 0; found < 64; n++) {
-    let prime = true;
-    for (let d = 2; d * d <= n; d++) if (n % d === 0) { prime = false; break; }
-    if (prime) { IV[found] = frac(Math.sqrt(n)); K[found++] = frac(Math.cbrt(n)); }
+    let d = 2;
+    while (n % d) d++;  // n's smallest divisor: n itself when n is prime (64 primes, up to 311: cheap)
+    if (d === n) { IV[found] = frac(Math.sqrt(n)); K[found++] = frac(Math.cbrt(n)); }
   }
 })();
 

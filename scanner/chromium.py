@@ -17,7 +17,9 @@ does on the next page view. A pass records:
 - localStorage and sessionStorage keys of every frame, with the script that
   called ``setItem`` where one did;
 - every request to another site (by registrable domain): host, resource type
-  and initiator (DevTools protocol ``Network.requestWillBeSent``).
+  and initiator (DevTools protocol ``Network.requestWillBeSent``; the banner's
+  own frames are passed over, since its setters are on the stack of every
+  script and image a page's script makes).
 
 In the "Reject all" and "Accept all" passes only what is set or requested
 after the click counts. Bounds: every connection goes through
@@ -28,6 +30,7 @@ and its JavaScript heap is capped, so its memory stays bounded on long scans.
 """
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -177,14 +180,21 @@ class Recorder:
             self.add("set", kind, str(name)[:255], str(by)[:500], urlsplit(str(href)).hostname or "")
 
 
+# The banner's own script, by the embed contract's paths: it watches the src of every script and image a page's
+# script makes, so its setter is on top of the stack of their requests, above the script that made them.
+BANNER_SCRIPT = re.compile(r"/c/(?:v/[^/]+/cmp\.min\.js|[\w-]+\.js)$")
+
+
 def initiator(params) -> str:
-    """What made a request: the script on top of the initiating stack, the parsing document, or the page."""
+    """What made a request: the script on top of the initiating stack (the banner's frames aside), the parsing
+    document, or the page."""
     source = params.get("initiator") or {}
     stack = source.get("stack")
     while stack:
         for frame in stack.get("callFrames", []):
-            if frame.get("url"):
-                return frame["url"][:500]
+            url = frame.get("url")
+            if url and not BANNER_SCRIPT.search(urlsplit(url).path):
+                return url[:500]
         stack = stack.get("parent")
     return (source.get("url") or params.get("documentURL") or "")[:500]
 

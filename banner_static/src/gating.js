@@ -4,7 +4,7 @@
 // Untagged scripts, iframes and images (a <picture>'s sources too) from a host the scanner found under a purpose
 // (window.cmpBoot.block: purpose -> hosts, each covering its subdomains) are made
 // gated tags of that purpose as they are added: by the parser (the observer runs
-// before a parsed script does) or by a script (createElement's scripts, on setting src).
+// before a parsed script does) or by a script (its scripts and images, on setting src or srcset).
 import { MODE } from "./rule.js";
 
 const w = window, d = document;
@@ -17,6 +17,7 @@ let waiting;            // called with each iframe that waits for its purpose
 export const ran = {};  // purpose -> something ran for it on this page
 const queue = [];
 const unfinished = [];  // gated elements the parser may still be filling in
+const made = [];        // held images a script made: released with the page's, though not in the page
 let running = false;
 
 function gtag() { (w.dataLayer = w.dataLayer || []).push(arguments); }
@@ -38,7 +39,7 @@ export function update(decisions, mode, gaIds) {
   gaDisable(gaIds, !decisions.analytics);
 }
 
-export const release = () => scan(d);
+export const release = () => { scan(d); made.forEach(scan); };
 
 // onWaitingFrame(iframe, purpose): shows what the iframe waits for.
 export function watch(onWaitingFrame) {
@@ -53,15 +54,15 @@ export function watch(onWaitingFrame) {
     }));
   }).observe(d.documentElement, { childList: true, subtree: true });
   d.addEventListener("DOMContentLoaded", again);
-  const create = d.createElement;
-  d.createElement = function () {
-    const el = create.apply(d, arguments);
-    if (el.tagName === "SCRIPT") {
-      const src = Object.getOwnPropertyDescriptor(HTMLScriptElement.prototype, "src");
-      Object.defineProperty(el, "src", { get: src.get, set(url) { src.set.call(el, url); hold(el); } });
-    }
-    return el;
-  };
+  // What a script makes is held as its src (or srcset) is set: an image starts loading then, in the page or
+  // not (new Image()), before any observer could hear of it.
+  [[HTMLScriptElement, "src"], [HTMLImageElement, "src"], [HTMLImageElement, "srcset"]].forEach(([type, a]) => {
+    const own = Object.getOwnPropertyDescriptor(type.prototype, a);
+    Object.defineProperty(type.prototype, a, { get: own.get, set(url) {
+      own.set.call(this, url);
+      if (hold(this) && type === HTMLImageElement) made.push(this);  // a script runs only once it is in the page
+    } });
+  });
 }
 
 // The purpose of the most specific listed host that covers url's host, if it is not granted
@@ -83,6 +84,7 @@ function hold(el) {
   el.setAttribute("data-cmp-purpose", purpose);
   if (el.tagName === "SCRIPT") el.type = "text/plain";
   else move(el, "", "data-");
+  return 1;
 }
 
 // Moves what makes an element request (src, srcset) from attributes named from + a to to + a.

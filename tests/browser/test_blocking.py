@@ -11,7 +11,7 @@ from consent.models import Site
 from scanner import inventory
 from scanner.models import Tracker
 from tests.support import wait_until
-from tests.support.proof_shop import ADDRESS, MARKUP_PIXEL, MORE_TRACKERS, SERVER_SET, SESSION_KEY, TRACKERS
+from tests.support.proof_shop import ADDRESS, MARKUP_PIXEL, MORE_TRACKERS, SERVER_SET, SESSION_KEY, SHOP, TRACKERS
 
 from .conftest import ARGS, CHROMIUM
 
@@ -220,6 +220,37 @@ def test_a_pictures_source_of_a_held_host_waits_for_its_purpose_and_is_chosen_on
     grant(page, "analytics")
     page.wait_for_function(f"(e => e.currentSrc === '{held}/p' && e.complete && e.naturalWidth === 1)"
                            "(document.getElementById('pictured'))")
+
+
+def test_an_image_a_script_makes_of_a_held_host_is_requested_only_once_its_purpose_is_granted(shop, visitor):
+    # A pixel as scripts send one: new Image() never added to the page, and an image made with createElement and
+    # added. Each is held as its src is set, before the browser could start loading it; once analytics is
+    # granted, both load, the one outside the page too.
+    page = visitor
+    load(page, shop)
+    held = f"http://{MARKUP_PIXEL[0]}:{shop.port}"
+    shop.requests.clear()
+    page.network.clear()
+    page.evaluate(f"""() => {{
+        window.pixel = new Image();
+        window.pixel.src = "{held}/p?new-image";
+        const added = document.createElement("img");
+        added.id = "made";
+        added.srcset = "{held}/p?made 1x";
+        document.body.appendChild(added);
+    }}""")
+    assert page.evaluate("[window.pixel, document.getElementById('made')].map(e => [e.hasAttribute('src'), "
+                         "e.hasAttribute('srcset'), e.getAttribute('data-cmp-purpose')])") == [
+        [False, False, "analytics"], [False, False, "analytics"]]
+    # Chromium reports its requests in the order it makes them: one the images had started comes before this.
+    page.evaluate(f"fetch('http://{urlsplit(shop.url).netloc}/nothing.gif')")
+    wait_until(lambda: SHOP in page.network, 15, "Chromium to report the later request")
+    assert MARKUP_PIXEL[0] not in page.network, page.network
+    assert not [request for request in shop.requests if request[0] == MARKUP_PIXEL[0]], shop.requests
+    grant(page, "analytics")
+    page.wait_for_function("[window.pixel, document.getElementById('made')].every(e => e.complete && e.naturalWidth === 1)")
+    assert page.evaluate("[window.pixel.currentSrc, document.getElementById('made').currentSrc]") == [
+        f"{held}/p?new-image", f"{held}/p?made"]
 
 
 def grant(page, purpose):

@@ -188,7 +188,7 @@ def test_an_added_image_of_a_held_host_loads_none_of_its_candidates_before_its_p
     # catch". Here it is the markup pixel, which the page has cached.)
     page = visitor
     load(page, shop)
-    held, elsewhere = f"http://{MARKUP_PIXEL[0]}:{shop.port}", f"http://{urlsplit(shop.url).netloc}"
+    held, elsewhere = origins(shop)
     shop.requests.clear()
     page.evaluate(f"""document.body.insertAdjacentHTML("beforeend",
         '<img id="added" src="{held}/watch/1" srcset="{held}/p 2x"><img id="after" src="{elsewhere}/nothing.gif">')""")
@@ -210,7 +210,7 @@ def test_a_pictures_source_of_a_held_host_waits_for_its_purpose_and_is_chosen_on
     # and gives the source its srcset back once analytics is granted.
     page = visitor
     load(page, shop)
-    held, elsewhere = f"http://{MARKUP_PIXEL[0]}:{shop.port}", f"http://{urlsplit(shop.url).netloc}"
+    held, elsewhere = origins(shop)
     page.evaluate(f"""document.body.insertAdjacentHTML("beforeend",
         '<picture><source srcset="{held}/p 1x"><img id="pictured" src="{elsewhere}/nothing.gif"></picture>')""")
     page.wait_for_function(f"(e => e.complete && e.currentSrc === '{elsewhere}/nothing.gif')"
@@ -228,7 +228,7 @@ def test_an_image_a_script_makes_of_a_held_host_is_requested_only_once_its_purpo
     # granted, both load, the one outside the page too.
     page = visitor
     load(page, shop)
-    held = f"http://{MARKUP_PIXEL[0]}:{shop.port}"
+    held, elsewhere = origins(shop)
     shop.requests.clear()
     page.network.clear()
     page.evaluate(f"""() => {{
@@ -243,7 +243,7 @@ def test_an_image_a_script_makes_of_a_held_host_is_requested_only_once_its_purpo
                          "e.hasAttribute('srcset'), e.getAttribute('data-cmp-purpose')])") == [
         [False, False, "analytics"], [False, False, "analytics"]]
     # Chromium reports its requests in the order it makes them: one the images had started comes before this.
-    page.evaluate(f"fetch('http://{urlsplit(shop.url).netloc}/nothing.gif')")
+    page.evaluate(f"fetch('{elsewhere}/nothing.gif')")
     wait_until(lambda: SHOP in page.network, 15, "Chromium to report the later request")
     assert MARKUP_PIXEL[0] not in page.network, page.network
     assert not [request for request in shop.requests if request[0] == MARKUP_PIXEL[0]], shop.requests
@@ -251,6 +251,11 @@ def test_an_image_a_script_makes_of_a_held_host_is_requested_only_once_its_purpo
     page.wait_for_function("[window.pixel, document.getElementById('made')].every(e => e.complete && e.naturalWidth === 1)")
     assert page.evaluate("[window.pixel.currentSrc, document.getElementById('made').currentSrc]") == [
         f"{held}/p?new-image", f"{held}/p?made"]
+
+
+def origins(shop):
+    """The markup pixel's host (held for analytics) and the shop's own, as the page addresses them."""
+    return f"http://{MARKUP_PIXEL[0]}:{shop.port}", f"http://{urlsplit(shop.url).netloc}"
 
 
 def grant(page, purpose):

@@ -1,6 +1,7 @@
 """A TCP proxy on 127.0.0.1 that a test can cut and restore, to take a real
 server (Redis, PostgreSQL) away from the application without stopping it, or
 slow down (``delay``: seconds added before each answer the server sends)."""
+import contextlib
 import socket
 import threading
 import time
@@ -26,15 +27,9 @@ class TcpProxy:
         with self._lock:
             self._open = False
             for s in self._sockets:
-                try:
+                with contextlib.suppress(OSError):  # a pipe may have closed it already
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                    # A close alone leaves the connection up while a pipe's thread waits in recv on it (Linux
-                    # frees the socket only when that call returns): the server's side of an idle connection
-                    # stayed open for the rest of the run. Shutting reading down ends that wait first.
-                    s.shutdown(socket.SHUT_RD)
-                except OSError:
-                    pass
-                s.close()
+                _close_now(s)
             self._sockets.clear()
 
     def restore(self):
@@ -79,8 +74,15 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for s in (source, sink):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+            _close_now(source)
+            _close_now(sink)
+
+
+def _close_now(sock):
+    """Close sock so that its connection ends now. A close alone leaves the connection up while another of the
+    proxy's threads waits in recv on it (Linux frees the socket only when that call returns): the server's side
+    of an idle connection stayed open for the rest of the run. Shutting it down first ends that wait."""
+    with contextlib.suppress(OSError):  # already closed, or never connected
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from tests.support import wait_until
 from tests.support.proof_shop import ProofShop, aim_scanner
 
 # Playwright's sync API keeps an event loop on the test thread; Django would
@@ -42,10 +43,15 @@ def playwright_driver():
 
 
 @pytest.fixture(scope="session")
-def browser(playwright_driver):
+def browser(playwright_driver, live_server):
+    """Closed before the live server stops (hence the fixture it asks for): Chromium holds its connections to
+    the live server open until it exits, and each request thread then closes the database connection that the
+    live server shares with the tests only while it runs."""
     b = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     yield b
     b.close()
+    wait_until(lambda: not any(t.name.endswith("(process_request_thread)") for t in threading.enumerate()),
+               what="the live server's request threads to end once Chromium has closed their connections")
 
 
 class InFlight:

@@ -30,6 +30,8 @@ def _database() -> bool:
 
 def _cache() -> bool:
     try:
+        # A write, though the probe is a GET: the process needs a cache that takes writes (the lookup fills
+        # it), and a read alone would pass on a replica that refuses them.
         cache.set("readyz", "1", 5)
         return cache.get("readyz") == "1"
     except Exception:

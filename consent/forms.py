@@ -283,6 +283,15 @@ class PolicyVersionForm(forms.ModelForm):
                     self.fields[name].disabled = True
                     self.fields[name].help_text = "In force: frozen. Publish a new version to change it."
 
+    def clean(self):
+        cleaned = super().clean()
+        # A frozen field is shown, not posted: keep it as stored. Django's initial value drops the microseconds
+        # of a version made now (its widget shows whole seconds), which the model would refuse as a change.
+        for name, field in self.fields.items():
+            if field.disabled:
+                cleaned[name] = getattr(self.instance, name)
+        return cleaned
+
 
 class PolicyVersionFormSet(forms.BaseInlineFormSet):
     def clean(self):

@@ -240,6 +240,8 @@ class _FormFields(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         name = attrs.get("name")
+        if "disabled" in attrs:
+            return  # a browser posts no disabled control (a select's options included)
         if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
             if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
                 self.data.append((name, attrs.get("value", "on" if attrs.get("type") == "checkbox" else "")))

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -35,7 +34,6 @@ class PolicyVersionInline(admin.TabularInline):
     form = PolicyVersionForm
     formset = PolicyVersionFormSet
     extra = 0
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a policy page typed without its scheme
     fields = ("version", "url", "effective_at", "material")
 
 

@@ -271,6 +271,8 @@ class PurposeForm(forms.ModelForm):
 class PolicyVersionForm(forms.ModelForm):
     """A policy version in the site's page: frozen once in force (the model refuses any change too)."""
 
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")  # a policy page typed without its scheme
+
     class Meta:
         model = PolicyVersion
         fields = ["version", "url", "effective_at", "material"]

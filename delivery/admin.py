@@ -1,5 +1,6 @@
 """Webhook endpoints in the admin, with each endpoint's deliveries."""
 from django.contrib import admin
+from django.db import models
 
 from .models import OutboxMessage, WebhookEndpoint
 
@@ -26,6 +27,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ("site", "url", "event_type", "active", "pending", "failed")
     list_filter = ("site", "event_type", "active")
     inlines = [OutboxMessageInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # typed without it: https, the only one allowed
 
     @admin.display(description="Pending deliveries")
     def pending(self, obj):

@@ -264,3 +264,18 @@ def test_site_settings_are_saved_in_the_models_shapes(admin_client, demo_site):
     analytics = demo_site.purposes.get(key="analytics")
     assert analytics.names["de"] == "Reichweitenmessung" and analytics.names["fr"] == "Mesure d'audience"
 
+
+def test_policy_urls_typed_without_their_scheme_are_taken_as_https(admin_client):
+    """In the new site's form and in the site's page alike (not http, Django's default until 6.0)."""
+    new_site_in_the_admin(admin_client, policy_url="shop.example/privacy")
+    site = Site.objects.get(key="shop")
+    assert site.policy_versions.get().url == "https://shop.example/privacy"
+    change = f"/admin/consent/site/{site.pk}/change/"
+    data = form_fields(admin_client.get(change).content.decode())
+    n = int(data["policy_versions-TOTAL_FORMS"])
+    data.update({"policy_versions-TOTAL_FORMS": str(n + 1), f"policy_versions-{n}-version": "2",
+                 f"policy_versions-{n}-url": "shop.example/privacy-2",
+                 f"policy_versions-{n}-effective_at_0": "2030-01-01", f"policy_versions-{n}-effective_at_1": "00:00:00"})
+    saved = admin_client.post(change, data)
+    assert saved.status_code == 302, errors(saved)
+    assert site.policy_versions.get(version="2").url == "https://shop.example/privacy-2"

@@ -74,9 +74,11 @@ def test_the_admin_refuses_internal_and_plain_http_urls(admin_client, demo_site,
 
 
 @GUARDED
-def test_the_admin_saves_a_public_https_url(admin_client, demo_site, monkeypatch):
+@pytest.mark.parametrize("typed", ["https://hooks.example.com/cmp", "hooks.example.com/cmp"])
+def test_the_admin_saves_a_public_https_url(admin_client, demo_site, monkeypatch, typed):
+    """Typed without its scheme, the address is taken as https (the only scheme allowed), not refused as http."""
     monkeypatch.setattr(addresses, "_getaddrinfo", lambda host, port: ["93.184.215.14"])
-    response = add_endpoint(admin_client, demo_site, "https://hooks.example.com/cmp")
+    response = add_endpoint(admin_client, demo_site, typed)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert WebhookEndpoint.objects.get().url == "https://hooks.example.com/cmp"
 

@@ -7,6 +7,7 @@ from django.db import OperationalError
 
 from banner.embed import RUNTIME_VERSION
 from consent.models import ConsentEvent, Visitor
+from tests.support import wait_until
 from tests.support.banner import MARK_STYLED, STYLED
 
 pytestmark = pytest.mark.browser
@@ -71,19 +72,19 @@ def saved_events():
         return None
 
 
-def wait_saved(page, count):
-    """Wait until the browser has had the answers to ``count`` writes, then until the database shows them.
+def wait_saved(page, count, events=None):
+    """Wait until the browser has had the answers to ``count`` writes, then until the database shows ``events``
+    (``count`` by default) in the log.
 
     The database is read only once the answers are in: on SQLite, a read of the test's own while the live
     server writes would make that write fail ("database table is locked").
     """
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while len(page.cmp_writes) < count:
         assert time.monotonic() < deadline, f"the browser had {len(page.cmp_writes)} answers to its writes, not {count}"
         page.wait_for_timeout(50)  # lets Playwright deliver the request events while the condition is polled
-    while (saved_events() or 0) < count:
-        assert time.monotonic() < deadline, "the choice did not reach the server"
-        time.sleep(0.05)
+    wanted = count if events is None else events
+    wait_until(lambda: (saved_events() or 0) >= wanted, what=f"{wanted} events of the choices in the log")
 
 
 def test_first_visit_shows_the_banner_and_runs_nothing(page, demo):
@@ -353,11 +354,8 @@ def test_works_under_a_strict_content_security_policy(page, demo):
     assert page.evaluate("window.cspViolations") == []
 
 
-def poll(page, expression, seconds=10):
-    deadline = time.monotonic() + seconds
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        time.sleep(0.05)
+def poll(page, expression):
+    wait_until(lambda: page.evaluate(expression), what=expression)
 
 
 def test_first_party_nai_control_turns_off_personalised_ads(page, demo):

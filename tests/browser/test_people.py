@@ -19,7 +19,7 @@ from consent.site_setup import create_site
 from tests.support.people import signed_assertion
 
 from .conftest import ARGS, CHROMIUM
-from .test_banner import BANNER, click, saved_events, track_writes
+from .test_banner import BANNER, click, track_writes, wait_saved
 
 pytestmark = pytest.mark.browser
 BRAND_A, BRAND_B = "https://brand-a.test", "https://brand-b.test"
@@ -124,17 +124,6 @@ class Device:
         return self.page.locator(BANNER).is_visible()
 
 
-def wait_saved(device, writes, events):
-    """Wait for the answers to ``writes`` banner writes on the device's page, then for ``events`` in the log."""
-    deadline = time.monotonic() + 10
-    while len(device.page.cmp_writes) < writes:
-        assert time.monotonic() < deadline, f"{len(device.page.cmp_writes)} answers to the page's writes, not {writes}"
-        device.page.wait_for_timeout(50)  # lets Playwright deliver the request events
-    while (saved_events() or 0) < events:
-        assert time.monotonic() < deadline, "the choice did not reach the server"
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def devices(strict_browser, brands):
     made = []
@@ -161,10 +150,10 @@ def test_a_refusal_on_one_device_applies_on_the_other_at_its_first_page_view_aft
     laptop, phone = devices(), devices("account-42")
     laptop.visit(BRAND_A + "/")
     click(laptop.page, "accept")
-    wait_saved(laptop, 1, 1)
+    wait_saved(laptop.page, 1)
     assert phone.visit(BRAND_A + "/") == "linked"
     click(phone.page, "reject")
-    wait_saved(phone, 1, 3)  # the laptop's choice, the phone's link, the phone's refusal
+    wait_saved(phone.page, 1, 3)  # the laptop's choice, the phone's link, the phone's refusal
 
     laptop.session.subject = "account-42"  # the laptop's user signs in
     assert laptop.visit(BRAND_A + "/welcome") == "linked"
@@ -181,7 +170,7 @@ def test_a_material_policy_change_asks_once_and_the_answer_reaches_both_devices(
     laptop, phone = devices("account-42"), devices("account-42")
     assert laptop.visit(BRAND_A + "/") == "linked"
     click(laptop.page, "reject")
-    wait_saved(laptop, 1, 2)
+    wait_saved(laptop.page, 1, 2)
     assert phone.visit(BRAND_A + "/") == "linked" and not phone.banner_shown()
 
     quiet(live_server)
@@ -190,7 +179,7 @@ def test_a_material_policy_change_asks_once_and_the_answer_reaches_both_devices(
     assert phone.visit(BRAND_A + "/") == "linked"  # the next login, on whichever device comes first
     phone.page.locator(BANNER).wait_for(state="visible")
     click(phone.page, "accept")
-    wait_saved(phone, 1, 4)
+    wait_saved(phone.page, 1, 4)
     assert laptop.visit(BRAND_A + "/") == "linked"
     assert not laptop.banner_shown() and laptop.decisions()["analytics"] is True
 
@@ -199,7 +188,7 @@ def test_a_link_to_the_sister_site_carries_an_anonymous_choice_there(devices):
     visitor = devices()
     visitor.visit(BRAND_A + "/")
     click(visitor.page, "reject")
-    wait_saved(visitor, 1, 1)
+    wait_saved(visitor.page, 1, 1)
     visitor.page.click("#sister")
     visitor.page.wait_for_url(BRAND_B + "/welcome")  # the fragment is gone once the banner has taken it
     visitor.page.wait_for_function("window.cmp && window.cmp.ready")
@@ -234,7 +223,7 @@ def test_a_forged_expired_or_replayed_hand_off_is_refused_and_the_banner_asks(de
     visitor = devices()
     visitor.visit(BRAND_A + "/")
     click(visitor.page, "reject")
-    wait_saved(visitor, 1, 1)
+    wait_saved(visitor.page, 1, 1)
     carried = []
     visitor.page.on("framenavigated", lambda frame: carried.append(frame.url) if "cmp-handoff" in frame.url else None)
     visitor.page.click("#sister")

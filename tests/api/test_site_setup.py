@@ -67,13 +67,18 @@ def test_add_site_prints_both_snippets_and_the_site_takes_a_choice_at_once(api, 
 @pytest.mark.parametrize("args, words", [
     (["--origin", "https://shop.example/path"], "not an origin"),
     (["--origin", "https://shop.example", "--languages", "English"], "language code"),
-    (["--origin", "https://shop.example", "--policy-url", "not a url"], "valid URL"),
+    (["--origin", "https://shop.example", "--policy-url", "not a url"], "--policy-url: Enter a valid URL"),
 ])
 def test_add_site_explains_what_is_wrong(args, words):
     args = [*args, "--policy-url", "https://shop.example/privacy"] if "--policy-url" not in args else args
     with pytest.raises(CommandError, match=words):
         add_site("shop", *args)
     assert not Site.objects.filter(key="shop").exists()  # nothing half made
+
+
+def test_add_site_takes_a_policy_url_typed_without_its_scheme_as_https():
+    add_site("shop", "--origin", "https://shop.example", "--policy-url", "shop.example/privacy")
+    assert PolicyVersion.objects.get(site__key="shop").url == "https://shop.example/privacy"
 
 
 def test_add_site_refuses_a_key_taken():

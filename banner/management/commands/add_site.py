@@ -1,4 +1,5 @@
 """``manage.py add_site KEY --origin … --languages … --policy-url …``: a site ready to embed, and its snippet."""
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -24,6 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--policy-url", required=True, help="The privacy policy's URL (policy version 1).")
 
     def handle(self, *args, key, name, origin, languages, policy_url, **options):
+        try:  # as the admin's form takes it: a URL typed without its scheme is https
+            policy_url = forms.URLField(assume_scheme="https").clean(policy_url)
+        except ValidationError as error:
+            raise CommandError(f"--policy-url: {' '.join(error.messages)}") from None
         site = Site(key=key, name=name or key, allowed_origins=[normalize_origin(o) for o in origin],
                     languages=[code.strip() for code in languages.split(",") if code.strip()])
         try:

@@ -3,7 +3,6 @@ and origins its CORS refused are listed for the owner to allow."""
 import base64
 import hashlib
 import io
-import re
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from audit.groups import ensure_auditor_group
 from banner.embed import DIST, RUNTIME_VERSION
 from consent import refused_origins
 from consent.models import ConsentEvent, PolicyVersion, Site, Visitor
-from tests.support import consent_body, form_fields, lookup_url, write_url
+from tests.support import admin_errors, consent_body, form_fields, lookup_url, write_url
 
 pytestmark = pytest.mark.django_db
 CONFIG = "/api/v1/sites/{}/config"
@@ -112,11 +111,6 @@ def test_site_created_in_the_admin_keeps_a_choice_for_banner_and_server_alike(ad
     # …and the server agrees the choice stands.
     answer = api.get(lookup_url(visitor_id, "shop")).json()
     assert not answer["needs_choice"] and answer["decisions"]["analytics"] == {"granted": True, "reason": "choice"}
-
-
-def errors(page) -> list[str]:
-    """The admin's error messages on a page it answered with the form again."""
-    return re.findall(r'class="errorlist[^>]*>(.*?)</ul>', page.content.decode(), re.S)
 
 
 def test_admin_add_form_requires_the_policy_url(admin_client):
@@ -273,5 +267,5 @@ def test_policy_urls_typed_without_their_scheme_are_taken_as_https(admin_client)
                  f"policy_versions-{n}-url": "shop.example/privacy-2",
                  f"policy_versions-{n}-effective_at_0": "2030-01-01", f"policy_versions-{n}-effective_at_1": "00:00:00"})
     saved = admin_client.post(change, data)
-    assert saved.status_code == 302, errors(saved)
+    assert saved.status_code == 302, admin_errors(saved)
     assert site.policy_versions.get(version="2").url == "https://shop.example/privacy-2"

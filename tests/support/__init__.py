@@ -276,10 +276,10 @@ def form_fields(html: str) -> dict:
     return fields
 
 
-
 def admin_errors(response) -> list[str]:
     """The error messages of an admin page that answered with its form again (for a failing test's message)."""
     return re.findall(r'class="errorlist[^>]*>(.*?)</ul>', response.content.decode(), re.S)
+
 
 # What a developer's shell would not have set for `make run`: the suite's own servers and switches.
 NOT_FOR_MAKE_RUN = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",

@@ -18,7 +18,7 @@ from consent import client, people, ratelimit
 from consent.errors import Forbidden, Invalid
 from consent.models import EXAMPLE_VISITOR, parse_visitor_id
 from consent.sites import SITE_KEY_RE, require_rules
-from consent.writes import ConsentWrite, record_consent
+from consent.writes import ConsentWrite, record_consent, rules_for_write
 
 from . import examples
 from . import serializers as s
@@ -83,11 +83,11 @@ class ConsentWriteView(APIView):
         ],
     )
     def post(self, request, site_key):
-        rules = require_rules(site_key)
-        request._request.site_rules = rules  # for the CORS check (api/cors.py): no second cache read
         body = s.ConsentWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        rules, probably_stored = rules_for_write(site_key, data["visitor_id"])
+        request._request.site_rules = rules  # for the CORS check (api/cors.py): no second cache read
         by_api_key = isinstance(request.user, SiteServer)
         write = ConsentWrite(
             visitor_id=data["visitor_id"],
@@ -101,7 +101,7 @@ class ConsentWriteView(APIView):
             by_api_key=by_api_key,
             gpc_conflict_confirmed=data["gpc_conflict_confirmed"],
         )
-        result = record_consent(rules, write, client.client_info(request))
+        result = record_consent(rules, write, client.client_info(request), probably_stored=probably_stored)
         answer = _write_answer(result)
         # 200, not 201: a signal-only write that changed nothing recorded nothing.
         return Response(answer, status=201 if result.logged else 200, headers=NO_STORE)

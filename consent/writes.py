@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import chain, decisions, identity, lookups, rows
+from . import cache, chain, decisions, identity, lookups, rows, sites
 from .client import ClientInfo
 from .errors import Forbidden, Invalid
 from .models import Source, Visitor, hash_token
@@ -57,36 +57,57 @@ class WriteResult:
     gpp: dict | None = None  # the GPP string of ``outcome`` in the visitor's region (``SiteRules.gpp``)
 
 
-def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, now=None) -> WriteResult:
+def rules_for_write(site_key: str, visitor_uuid) -> tuple[SiteRules, bool]:
+    """The site's rules (NotFound if none), and whether the visitor is probably stored, in one cache round trip;
+    pass both to :func:`record_consent`.
+
+    Probably stored: the cache saw it lately (a write changed it, or a lookup
+    found it, within the cache's lifetime). A hint for the order of the
+    write's statements, never an answer: the cache may have lost it, and the
+    visitor may since have been erased.
+    """
+    key = lookups.cache_key(site_key, visitor_uuid)
+    snapshot = cache.read(sites.cache_key(site_key), key)
+    rules = sites.site_rules(site_key, snapshot) or sites.require_rules(site_key)  # NotFound for no site
+    written = snapshot.values.get(cache.version_key(key)) is not None
+    return rules, written or snapshot.get(key) not in (None, lookups.UNKNOWN)
+
+
+def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, now=None, *,
+                   probably_stored=False) -> WriteResult:
+    """Record ``write``; ``probably_stored`` (:func:`rules_for_write`) only chooses which statement comes first."""
     now = now or timezone.now()
     _check_against_site(rules, write, now)
     try:
-        return _record(rules, write, client, now)
+        return _record(rules, write, client, now, probably_stored)
     except IntegrityError:
         # The visitor's row was there for our insert, then purged before our
         # lock: start again, as the first write it now is.
-        return _record(rules, write, client, now)
+        return _record(rules, write, client, now, probably_stored=False)
 
 
-def _record(rules, write, client, now) -> WriteResult:
+def _record(rules, write, client, now, probably_stored) -> WriteResult:
     """One transaction: the visitor's new state, its audit event, and the cache marks.
 
     A browser's write is most often its visitor's first (the banner writes
     again only when the visitor changes their mind), so it tries to create
-    the visitor straight away; a server's write (API key) mostly changes a
-    visitor it knows, so it locks the row first. When the insert finds the
-    visitor already there (an earlier write, or a racing first write that
-    just committed), the write goes on as a later write on the locked row
-    and must prove ownership like any other.
+    the visitor straight away, unless the cache saw the visitor lately; a
+    server's write (API key) mostly changes a visitor it knows, so it locks
+    the row first. When the insert finds the visitor already there (an
+    earlier write, or a racing first write that just committed), the write
+    goes on as a later write on the locked row and must prove ownership like
+    any other; when the lock finds no row, a self-certifying id goes on as a
+    first write.
     """
     _check_certified(write)
     regime = rules.regime_for(client.region)
+    self_certifying = identity.is_self_certifying(write.visitor_id)
     with transaction.atomic():
         visitor = None
         people = {write.person_id}  # whose shared choices this write may change
-        if write.by_api_key or not identity.is_self_certifying(write.visitor_id):
+        if write.by_api_key or not self_certifying or probably_stored:
             visitor = _locked_visitor(rules, write)
-            if visitor is None and not write.by_api_key:
+            if visitor is None and not write.by_api_key and not self_certifying:
                 # An id no token certifies (a random UUID of before): only its stored visitor counts.
                 raise _uncertified(write)
         result = None if visitor else _first_write(rules, write, client, regime, now)

@@ -13,7 +13,12 @@ driven by wrk (one thread, 16 connections) on 127.0.0.1, rows interleaved,
   parses the same body and INSERTs the visitor row, nothing else;
 - later writes: stored visitors (``--visitors``, created through the API
   first) changing their choice with their token (the row locked, the token
-  checked, the next event of the chain, the versions), against
+  checked, the next event of the chain, the versions), twice: with nothing
+  of them in the cache (Redis emptied before the row: a change long after
+  the visitor's last write or lookup, so the write tries the first write's
+  insert before it locks the row), and with each looked up just before
+  (lookups of all of them before the row: a change within the cache's
+  lifetime of a lookup or a write, so the write locks the row first), against
   ``/bench/bare-update``: the same body, one UPDATE of the same row; and
   ``/bench/bare-update-rest``, that UPDATE as a REST framework view, which
   shows what REST framework itself costs a write (the stored visitors are
@@ -36,10 +41,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import results, stack
+from bench.lookup.bench_lookup import warm_up
 
 DB = "perf_bench_api"
 TICK = os.sysconf("SC_CLK_TCK")
 MEASURED = ["bench/api/bench_api.py", "bench/lookup/bench_settings.py", "bench/lookup/bench_urls.py", "bench/stack.py",
+            "bench/lookup/bench_lookup.py",
             "bench/lua/new_visitor_writes.lua", "bench/lua/returning_writes.lua",
             "bench/lua/visitors.lua",
             "api/views.py", "api/serializers.py", "api/parsers.py", "api/authentication.py", "consent/writes.py",
@@ -99,12 +106,13 @@ def main():
         "first": "consent write, new visitor (visitor row + first audit event)",
         "update": "baseline: bare UPDATE of the visitor row",
         "update_rest": "the bare UPDATE as a REST framework view",
-        "later": "consent write, stored visitor changing their choice (with its token)",
+        "later": "consent write, stored visitor changing their choice (with its token), nothing of it in the cache",
+        "later_seen": "the same, each visitor looked up just before (the cache saw it stored)",
         "config": "baseline: config, full body",
         "config_304": "config, If-None-Match hit (304)",
     }
     rows = {key: [] for key in names}
-    cpu = {key: [] for key in ("insert", "first", "update", "later")}  # CPU seconds by side, a round each
+    cpu = {key: [] for key in ("insert", "first", "update", "later", "later_seen")}  # CPU seconds by side, a round each
     with stack.redis_server() as redis_port:
         stack.fresh_database(DB, redis_port)
         try:
@@ -128,7 +136,10 @@ def main():
                                              [fresh + 10_000_000], key="first"))
                     rows["update"].append(run("/", "returning_writes.lua", [args.visitors, "/bench/bare-update"],
                                               key="update"))
+                    stack.redis_cli(redis_port, "-n", "0", "flushdb")
                     rows["later"].append(run("/", "returning_writes.lua", [args.visitors], key="later"))
+                    warm_up(base, args.visitors)
+                    rows["later_seen"].append(run("/", "returning_writes.lua", [args.visitors], key="later_seen"))
                     rows["update_rest"].append(run("/", "returning_writes.lua",
                                                    [args.visitors, "/bench/bare-update-rest"]))
                     rows["config"].append(run("/api/v1/sites/demo/config?lang=en"))
@@ -144,7 +155,7 @@ def main():
     def table(*keys):
         return stack.rounds_table(run_line, {names[k]: rows[k] for k in keys}, names[keys[0]])
 
-    first, later, config = table("insert", "first"), table("update", "later", "update_rest"), table("config", "config_304")
+    first, later, config = table("insert", "first"), table("update", "later", "later_seen", "update_rest"), table("config", "config_304")
     where = cpu_table(rows, cpu, names, args.seconds)
     report = "\n\n".join([
         "Ranges are over the rounds; each share is against the first row of its table, measured in the same round.",

@@ -68,7 +68,9 @@ def cpu_seconds(redis_port) -> dict:
         processes[int(pid)] = (int(fields[1]), command, sum(map(int, fields[11:15])) / TICK)
     side = {"gunicorn": 0.0, "PostgreSQL": 0.0, "Redis": 0.0}
     for pid, (_, command, seconds) in processes.items():
-        if command.startswith(b"postgres"):
+        # The postmaster too (its command is its path): a backend that exits mid-run (a connection
+        # closed at its maximum age) takes its time out of the sum, and the postmaster reaps it back in.
+        if command.startswith(b"postgres") or command.split(b" ", 1)[0].endswith(b"/postgres"):
             side["PostgreSQL"] += seconds
         elif command.startswith(b"redis-server") and f":{redis_port}".encode() in command:
             side["Redis"] += seconds

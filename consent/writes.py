@@ -66,6 +66,8 @@ def rules_for_write(site_key: str, visitor_uuid) -> tuple[SiteRules, bool]:
     write's statements, never an answer: the cache may have lost it, and the
     visitor may since have been erased.
     """
+    if not sites.SITE_KEY_RE.match(site_key):
+        sites.require_rules(site_key)  # NotFound, before any cache key is made of odd input
     key = lookups.cache_key(site_key, visitor_uuid)
     snapshot = cache.read(sites.cache_key(site_key), key)
     rules = sites.site_rules(site_key, snapshot) or sites.require_rules(site_key)  # NotFound for no site

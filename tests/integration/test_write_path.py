@@ -12,10 +12,11 @@ import os
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.cache import caches
+from django.core.cache import CacheKeyWarning, caches
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -120,6 +121,16 @@ def test_a_visitor_erased_since_the_cache_saw_it_is_written_anew_as_a_first_writ
     assert stored.choices["analytics"] is False
     assert ConsentEvent.objects.filter(visitor=stored).count() == 1  # a chain of its own, after the tombstone
     assert verify(checkpoints=False).ok
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("site", ["no such site", "x" * 300])
+def test_a_write_to_a_site_key_that_cannot_be_one_is_a_404_and_no_cache_key_is_made_of_it(api, demo_site, site):
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")  # the local-memory cache warns of each key a memcached would refuse
+        answer = api.post(write_url(site), consent_body(new_visitor_id()), format="json")
+    assert answer.status_code == 404 and answer.json()["error"] == "unknown_site"
+    assert not [w for w in warned if issubclass(w.category, CacheKeyWarning)]
 
 
 @pytest.mark.django_db

@@ -59,6 +59,10 @@ class Snapshot:
         epoch, version, value = entry
         return value if epoch == self.epoch and version == self.values.get(version_key(key)) else None
 
+    def changed_lately(self, key) -> bool:
+        """Whether a change of ``key`` reached the cache within the life of its version (:func:`forget`)."""
+        return self.values.get(version_key(key)) is not None
+
 
 def read(*keys) -> Snapshot:
     """``keys`` and their versions, in one round trip."""

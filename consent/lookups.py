@@ -38,13 +38,9 @@ class LookupResult:
     gpp: dict | None = None  # the GPP string of this outcome (``SiteRules.gpp``)
 
 
-def rules_and_state(site_key: str, visitor_uuid) -> tuple[SiteRules | None, dict | None]:
-    """The site's rules and the visitor's cacheable state, in one cache round trip."""
-    visitor_key = cache_key(site_key, visitor_uuid)
-    snapshot = cache.read(sites.cache_key(site_key), visitor_key)
-    rules = sites.site_rules(site_key, snapshot)
-    if rules is None:
-        return None, None
+def rules_and_state(site_key: str, visitor_uuid) -> tuple[SiteRules, dict]:
+    """The site's rules (NotFound if none) and the visitor's cacheable state, in one cache round trip."""
+    rules, snapshot = sites.rules_and_snapshot(site_key, cache_key(site_key, visitor_uuid))
     return rules, _visitor_state(rules, visitor_uuid, snapshot)
 
 

@@ -112,10 +112,20 @@ class SiteRules:
 
 def require_rules(key: str) -> SiteRules:
     """The rules of the site with this key; NotFound (``unknown_site``) if there is none."""
-    rules = site_rules(key)
-    if rules is None:
-        raise NotFound("unknown_site", f"No site with key '{key[:64]}'.")
-    return rules
+    return rules_and_snapshot(key)[0]
+
+
+def rules_and_snapshot(key: str, *other_keys: str) -> tuple[SiteRules, cache.Snapshot]:
+    """The rules of the site with this key (NotFound if none), and the cache's ``other_keys``, in one round trip.
+
+    A key that cannot be a site's is refused before the cache is asked: no cache key is made of odd input.
+    """
+    if SITE_KEY_RE.match(key):
+        snapshot = cache.read(cache_key(key), *other_keys)
+        rules = site_rules(key, snapshot)
+        if rules is not None:
+            return rules, snapshot
+    raise NotFound("unknown_site", f"No site with key '{key[:64]}'.")
 
 
 def site_rules(key: str, snapshot: cache.Snapshot | None = None) -> SiteRules | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import cache, chain, decisions, identity, lookups, rows, sites
+from . import chain, decisions, identity, lookups, rows, sites
 from .client import ClientInfo
 from .errors import Forbidden, Invalid
 from .models import Source, Visitor, hash_token
@@ -66,13 +66,9 @@ def rules_for_write(site_key: str, visitor_uuid) -> tuple[SiteRules, bool]:
     write's statements, never an answer: the cache may have lost it, and the
     visitor may since have been erased.
     """
-    if not sites.SITE_KEY_RE.match(site_key):
-        sites.require_rules(site_key)  # NotFound, before any cache key is made of odd input
     key = lookups.cache_key(site_key, visitor_uuid)
-    snapshot = cache.read(sites.cache_key(site_key), key)
-    rules = sites.site_rules(site_key, snapshot) or sites.require_rules(site_key)  # NotFound for no site
-    written = snapshot.values.get(cache.version_key(key)) is not None
-    return rules, written or snapshot.get(key) not in (None, lookups.UNKNOWN)
+    rules, snapshot = sites.rules_and_snapshot(site_key, key)
+    return rules, snapshot.changed_lately(key) or snapshot.get(key) not in (None, lookups.UNKNOWN)
 
 
 def record_consent(rules: SiteRules, write: ConsentWrite, client: ClientInfo, now=None, *,

@@ -5,14 +5,14 @@
 For each size, a fresh PostgreSQL database gets that many visitors loaded with
 COPY, as their first write through the API leaves them (bench/stack.py), and
 vacuumed as a long-lived table is; the product runs on each under gunicorn (2
-sync workers), both on one redis-server of their own. Each round, for each
-size in turn, one client looks up ``--sample`` stored visitors drawn at
-random, twice, one request at a time: first with that size's Redis database
-emptied (each lookup reads PostgreSQL: cold), then again (each is answered
-from Redis: warm). Each table is vacuumed and read once into the operating
+sync workers), both on one redis-server of their own. Each round, one client
+looks up ``--sample`` stored visitors of each size, drawn at random, twice,
+one request at a time and the sizes taking turns request by request: first
+with both Redis databases emptied (each lookup reads PostgreSQL: cold), then
+again (each is answered from Redis: warm). Each table is vacuumed and read once into the operating
 system's cache after its load (:func:`load`), as a long-lived table's pages
-are; PostgreSQL's shared buffers stay at the server's default. The sizes are interleaved over the rounds, so a drift of
-the machine's load falls on both. It also reports the size on disk of the
+are; PostgreSQL's shared buffers stay at the server's default. The sizes take turns, so the machine's load at any
+moment (this machine is shared) falls on both alike. It also reports the size on disk of the
 visitors table (with its indexes) per million visitors.
 Writes bench/lookup/SCALE.md (bench/results.py).
 """
@@ -35,14 +35,20 @@ MEASURED = ["bench/lookup/bench_scale.py", "bench/stack.py", "bench/lookup/bench
             "consent/models.py"]
 
 
-def timed_lookups(base, ids):
-    """Milliseconds of each lookup, one at a time."""
-    times = []
-    for n in ids:
-        started = time.perf_counter()
-        with urllib.request.urlopen(f"{base}/api/v1/sites/demo/decisions/{stack.visitor_id(n)}") as response:
-            assert b'"reason":"choice"' in response.read(), "the visitor's stored choice should decide"
-        times.append((time.perf_counter() - started) * 1000)
+def timed_lookup(base, n):
+    """Milliseconds of one lookup of stored visitor ``n``."""
+    started = time.perf_counter()
+    with urllib.request.urlopen(f"{base}/api/v1/sites/demo/decisions/{stack.visitor_id(n)}") as response:
+        assert b'"reason":"choice"' in response.read(), "the visitor's stored choice should decide"
+    return (time.perf_counter() - started) * 1000
+
+
+def taking_turns(bases, samples):
+    """{db: milliseconds of each lookup of ``samples[db]``}, one request at a time, the sizes taking turns."""
+    times = {db: [] for db in samples}
+    for turn in zip(*samples.values(), strict=True):
+        for db, n in zip(samples, turn, strict=True):
+            times[db].append(timed_lookup(bases[db], n))
     return times
 
 
@@ -83,13 +89,15 @@ def main():
             for number, db in enumerate(sizes):  # a Redis database each: the two hold the same visitor ids
                 env = {**stack.environment(db, redis_port), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{number}"}
                 bases[db] = servers.enter_context(stack.gunicorn(db, redis_port, env=env))
-                timed_lookups(bases[db], random.Random(0).sample(range(1, sizes[db] + 1), 50))  # connections, imports
+                for n in random.Random(0).sample(range(1, sizes[db] + 1), 50):  # connections, imports
+                    timed_lookup(bases[db], n)
             for _ in range(args.rounds):
-                for number, (db, count) in enumerate(sizes.items()):
-                    ids = random.Random().sample(range(1, count + 1), args.sample)
+                samples = {db: random.Random().sample(range(1, count + 1), args.sample) for db, count in sizes.items()}
+                for number in range(len(sizes)):
                     stack.redis_cli(redis_port, "-n", str(number), "flushdb")
-                    cold = summary(timed_lookups(bases[db], ids))
-                    passes[db].append((*cold, *summary(timed_lookups(bases[db], ids))))
+                cold, warm = taking_turns(bases, samples), taking_turns(bases, samples)
+                for db in sizes:
+                    passes[db].append((*summary(cold[db]), *summary(warm[db])))
     finally:
         for db in sizes:
             stack.drop_database(db)
@@ -99,7 +107,7 @@ def main():
 def write_report(args, sizes, loads, passes, started):
     lines = [
         f"| visitors in PostgreSQL ({args.sample:,} lookups of stored visitors a pass, one at a time; "
-        f"{args.rounds} rounds, the sizes interleaved) | cold p50 ms | cold p99 ms | warm p50 ms | warm p99 ms | "
+        f"{args.rounds} rounds, the sizes taking turns) | cold p50 ms | cold p99 ms | warm p50 ms | warm p99 ms | "
         "visitors table on disk |",
         "|---:|---:|---:|---:|---:|---:|",
     ]

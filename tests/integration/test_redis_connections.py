@@ -1,5 +1,6 @@
 """The cache's own Redis connections (cmp/redis_cache.py): one per thread and process, never shared, and a
-connection that Redis closed while idle is replaced without failing the command."""
+connection that Redis closed while idle is replaced without failing the command; and what is stored comes back
+as it was (integers stored as such, for ``INCR``; anything else pickled)."""
 import os
 import threading
 
@@ -74,3 +75,15 @@ def test_a_forked_process_never_uses_its_parents_connection(store):
     assert connection_id(store) == own
     store.set("entry", 1, 60)
     assert store.get("entry") == 1  # the parent's replies are still its own
+
+
+@pytest.mark.parametrize("value", [0, 7, -3, 2**62, "1", True, None, {"a": [1, 2]}, b"\x80 not a pickle"])
+def test_a_value_comes_back_as_it_was_stored(store, value):
+    store.set("entry", value, 60)
+    assert store.get_many(["entry"]) == {"entry": value}
+    assert type(store.get("entry", "missing")) is type(value)
+
+
+def test_an_integer_stays_one_that_redis_can_count(store):
+    store.set("count", 41, 60)
+    assert store.incr("count") == 42 and store.get("count") == 42

@@ -71,14 +71,29 @@ def locked_row(model, **key):
     ends (``FOR UPDATE``, where the database has it), or None.
 
     ``select_for_update().filter(**key).first()`` without its cost: the SQL is
-    built once per model and key, and each value goes through its field's
-    ``get_db_prep_value``, as the ORM sends it.
+    built once per model and key, each value goes through its field's
+    ``get_db_prep_value`` as the ORM sends it, and the row comes back through
+    the converters and ``Model.from_db`` as the ORM reads it.
     """
     db = connections[DEFAULT_DB_ALIAS]
     names = tuple(key)
     fields = [model._meta.get_field(name) for name in names]
     params = [field.get_db_prep_value(key[name], db) for field, name in zip(fields, names, strict=True)]
-    return next(iter(model.objects.raw(_select_sql(model, names, db.features.has_select_for_update), params)), None)
+    with db.cursor() as cursor:
+        cursor.execute(_select_sql(model, names, db.features.has_select_for_update), params)
+        row = cursor.fetchone()
+    return None if row is None else _instance(model, db, row)
+
+
+def _instance(model, db, row) -> models.Model:
+    """The instance of a row of ``_select_sql``, each value converted as the ORM's reads convert it."""
+    fields, values = model._meta.concrete_fields, []
+    for field, value in zip(fields, row, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for convert in db.ops.get_db_converters(column) + field.get_db_converters(db):
+            value = convert(value, column, db)
+        values.append(value)
+    return model.from_db(db.alias, [field.attname for field in fields], values)
 
 
 def _values(db, instance, parent=None) -> list:
@@ -126,7 +141,8 @@ def _insert_sql(model, ignore_conflicts: bool, child_model=None) -> str:
 def _select_sql(model, names: tuple, for_update: bool) -> str:
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     where = " AND ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
-    return f"SELECT * FROM {quote(model._meta.db_table)} WHERE {where}" + (" FOR UPDATE" if for_update else "")
+    columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
+    return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where}" + (" FOR UPDATE" if for_update else "")
 
 
 @functools.cache

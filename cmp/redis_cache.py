@@ -141,11 +141,11 @@ class RedisCache(BaseCache):
         return self.command("SET", self.make_key(key, version), _dumps(value), *expiry, *flags)
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        seconds = self._seconds(timeout)
         if len(data) == 1:  # a change of one visitor: one command, not a pipeline
             [(key, value)] = data.items()
             self.set(key, value, timeout, version)
             return []
+        seconds = self._seconds(timeout)
         with self.client.pipeline(transaction=False) as pipe:
             for key, value in data.items():
                 if seconds == 0:

@@ -122,23 +122,25 @@ def rules_and_snapshot(key: str, *other_keys: str) -> tuple[SiteRules, cache.Sna
     """
     if SITE_KEY_RE.match(key):
         snapshot = cache.read(cache_key(key), *other_keys)
-        rules = site_rules(key, snapshot)
+        rules = _rules(key, snapshot)
         if rules is not None:
             return rules, snapshot
     raise NotFound("unknown_site", f"No site with key '{key[:64]}'.")
 
 
-def site_rules(key: str, snapshot: cache.Snapshot | None = None) -> SiteRules | None:
-    """The rules of the site with this key, or None if there is no such site.
-
-    Each process keeps the rules it loaded while the site's token in the
-    cache (:func:`cache_key`) stays the same; a change of the site disowns the
-    token, so a lookup needs no round trip of its own for the site: pass the
-    :class:`~consent.cache.Snapshot` that also fetched :func:`cache_key`.
-    """
+def site_rules(key: str) -> SiteRules | None:
+    """The rules of the site with this key, or None if there is no such site."""
     if not SITE_KEY_RE.match(key):
         return None  # cannot be a site; keeps odd input out of cache keys and queries
-    return cache.build(snapshot or cache.read(cache_key(key)), cache_key(key), lambda: _load(key), CACHE_SECONDS)
+    return _rules(key, cache.read(cache_key(key)))
+
+
+def _rules(key: str, snapshot: cache.Snapshot) -> SiteRules | None:
+    """Each process keeps the rules it loaded while the site's token in the
+    cache (:func:`cache_key`) stays the same; a change of the site disowns the
+    token, so a lookup needs no round trip of its own for the site: ``snapshot``
+    fetched :func:`cache_key` with the lookup's other keys."""
+    return cache.build(snapshot, cache_key(key), lambda: _load(key), CACHE_SECONDS)
 
 
 def last_loaded(key: str) -> SiteRules | None:

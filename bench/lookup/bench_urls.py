@@ -49,6 +49,9 @@ LOOKUP_ANSWER = json.dumps({
 }, separators=(",", ":")).encode()
 
 
+ONE_READ = "/bench/one-read/"
+
+
 class TrivialFastPath:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -60,9 +63,6 @@ class TrivialFastPath:
         elif request.path_info != "/bench/trivial":
             return self.get_response(request)
         return HttpResponse(LOOKUP_ANSWER, content_type="application/json", headers={"Cache-Control": "no-store"})
-
-
-ONE_READ = "/bench/one-read/"
 
 
 def trivial_view(request):

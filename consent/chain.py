@@ -60,7 +60,7 @@ def event_hash(content: dict) -> str:
 def append_event(*, site_id: int, site_key: str, visitor, created_at: datetime, **fields) -> ConsentEvent | None:
     """Append one event to ``visitor``'s chain and return it.
 
-    The caller holds the visitor's row lock (``select_for_update``) in the
+    The caller holds the visitor's row lock (``FOR UPDATE``) in the
     current transaction, which serialises the chain. The chain goes on from
     the visitor's ``last_event_hash``, set here to the new event's: the
     visitor's row, with the caller's other changes to it, is saved together

@@ -114,23 +114,51 @@ class RedisClusterServers:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{proxy.port}" for proxy in self.proxies)
 
     def start(self):
-        for index in range(self.masters):
-            port, folder = free_port(), self.workdir / f"node{index}"
-            folder.mkdir(parents=True, exist_ok=True)
-            proxy = TcpProxy(port)
-            self.ports.append(port)
-            self.proxies.append(proxy)
-            self.args.append(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                              "no", "--dir", str(folder), "--cluster-enabled", "yes", "--cluster-config-file",
-                              "nodes.conf", "--cluster-port", str(free_port()), "--cluster-announce-port", str(proxy.port)])
-            self.procs.append(subprocess.Popen(self.args[-1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for port in self.ports:
-            wait_until(lambda port=port: self.cli(port, "ping") == "PONG", 10, "a cluster node to start")
-        created = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
-                                  "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True)
-        assert created.returncode == 0, created.stdout + created.stderr
-        self.wait_until_serving()
+        """Start the masters and make them a cluster; what was started is stopped again if that fails."""
+        try:
+            for index in range(self.masters):
+                self._start_node(self.workdir / f"node{index}")
+            created = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
+                                      "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True)
+            assert created.returncode == 0, created.stdout + created.stderr
+            self.wait_until_serving()
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def _start_node(self, folder, tries=5):
+        """Start a master on ports free a moment ago, behind a proxy of its own.
+
+        Another process may take a port between :func:`free_port` choosing it and redis-server binding it (the
+        one CI run where a node never answered gave no reason); a node that exits is started again on other
+        ports, and one that never answers fails the set-up with its log.
+        """
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / "redis.log"
+        for _ in range(tries):
+            port = free_port()
+            proxy = TcpProxy(port)
+            args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--dir", str(folder), "--logfile", str(log), "--cluster-enabled", "yes", "--cluster-config-file",
+                    "nodes.conf", "--cluster-port", str(free_port()), "--cluster-announce-port", str(proxy.port)]
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_until(lambda proc=proc, port=port: proc.poll() is not None or redis_answers(port),
+                           10, "a cluster node to start")
+            except AssertionError:
+                proc.kill()
+                proc.wait(timeout=10)
+                proxy.close()
+                raise AssertionError(f"a cluster node did not answer in 10 s; its log ends: {_tail(log)}") from None
+            if proc.poll() is None:
+                self.ports.append(port)
+                self.proxies.append(proxy)
+                self.args.append(args)
+                self.procs.append(proc)
+                return
+            proxy.close()
+        raise AssertionError(f"no cluster node started in {tries} tries; the last one's log ends: {_tail(log)}")
 
     def wait_until_serving(self):
         for port in self.ports:
@@ -244,3 +272,7 @@ class RedisSentinels:
             if server.running():
                 server.crash()
         self.link.close()
+
+
+def _tail(log, size=1500) -> str:
+    return log.read_text(errors="replace")[-size:] if log.exists() else "(no log)"

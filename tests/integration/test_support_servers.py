@@ -1,6 +1,6 @@
 """The test suite's own Redis Cluster (tests/support/servers.py) starts even when a port it chose was taken
-before its node could bind it, and a node that never answers stops the set-up with its log and leaves nothing
-running."""
+before its node could bind it, and a cluster that cannot start fails its set-up with the node's log and leaves
+nothing running."""
 import socket
 
 import pytest
